@@ -1,0 +1,21 @@
+# healthmon: `make demo` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   ?= .venv
+
+.PHONY: test demo venv lint clean
+
+venv:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv.sh
+
+test:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+demo: venv
+	@scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache build *.egg-info

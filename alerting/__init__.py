@@ -1,0 +1,1 @@
+"""Thresholds, evaluation, and (later) the alert lifecycle, routing, channels and delivery."""

@@ -1,0 +1,1 @@
+"""The entry layer: schedules, serving, and the `healthmon` command."""

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks: tier runs (and later delivery retries and retention)."""

@@ -1,0 +1,269 @@
+"""One tier run: plan -> check -> evaluate -> record -> report, free of Prefect.
+
+flows/tier_run.py runs these steps as Prefect tasks; `healthmon check` runs them directly
+when no Prefect API is configured (importing Prefect alone costs ~2 s). A check step
+carries ids and counts only: it loads its targets' settings and credentials itself,
+checks one batch concurrently, evaluates and records it in bulk, and returns counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerting.thresholds import ThresholdRule, evaluate, merge_rules
+from flows.report import RunReport, build_report
+from flows.runtime import Runtime, get_runtime, secrets_of
+from monitors.base import Monitor, Target
+from monitors.registry import MONITORS, monitors_for_tier
+from monitors.resources import BatchResources
+from monitors.result import TIERS, CheckResult, Outcome, Status, Tier
+from monitors.runner import run_batch
+from storage.crypto import CredentialError
+from storage.results import load_latest, record_results
+from storage.status import cache_entries
+from storage.tenants import load_integration, tenants_with
+from storage.thresholds import load_overrides
+from storage.tier_runs import finish_run, start_run
+from storage.types import tenant_key
+
+#: a target checked less than this share of the interval ago is skipped by a non-forced run;
+#: the slack keeps a run that starts a little early from skipping everything
+SKIP_WITHIN_SHARE = 0.75
+#: share of the tier deadline given to checks; the rest is kept for recording and reporting
+CHECK_SHARE_OF_DEADLINE = 0.8
+
+
+@dataclass(frozen=True)
+class Batch:
+    service: str
+    tenant_ids: tuple[str | None, ...]
+    number: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    batches: tuple[Batch, ...]
+    targets: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    service: str
+    number: int
+    checked: int
+    not_healthy: int
+
+
+@dataclass
+class TierSummary:
+    run_id: str
+    tier: str
+    targets: int
+    checked: int
+    skipped: int
+    not_healthy: int
+    duration_s: float
+    report: RunReport = field(default_factory=RunReport)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["report"] = self.report.as_dict()
+        return data
+
+
+def _selected(tier: Tier, services: Sequence[str] | None, runtime: Runtime) -> list[Monitor]:
+    chosen = monitors_for_tier(tier)
+    if services:
+        return [m for m in chosen if m.service in services]
+    # without an explicit choice, platform services run when configured, per-tenant ones when enabled
+    return [
+        m
+        for m in chosen
+        if runtime.service_enabled(m.service) and (m.per_tenant or m.service in runtime.config.services)
+    ]
+
+
+def plan_tier(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:
+    runtime = get_runtime()
+    spec = TIERS[Tier(tier)]
+    batch_size = runtime.config.run.batch_size
+    cutoff = datetime.now(UTC) - timedelta(seconds=spec.interval_s * SKIP_WITHIN_SHARE)
+    batches: list[Batch] = []
+    targets = skipped = 0
+    for monitor in _selected(Tier(tier), services, runtime):
+        if monitor.per_tenant:
+            ids: list[str | None] = list(tenants_with(runtime.engine, monitor.service))
+            if tenant is not None:
+                ids = [t for t in ids if t == tenant]
+        else:
+            ids = [None]
+        targets += len(ids)
+        if not force:
+            latest = load_latest(runtime.engine, [monitor.service])
+            fresh = {k[1] for k, v in latest.items() if v.checked_at >= cutoff}
+            kept = [t for t in ids if t not in fresh]
+            skipped += len(ids) - len(kept)
+            ids = kept
+        for number, start in enumerate(range(0, len(ids), batch_size), start=1):
+            batches.append(Batch(monitor.service, tuple(ids[start : start + batch_size]), number))
+    return Plan(tuple(batches), targets, skipped)
+
+
+def _targets(
+    runtime: Runtime, monitor: Monitor, tenant_ids: Sequence[str | None], tier: Tier
+) -> tuple[list[Target], list[CheckResult]]:
+    """Settings and decrypted credentials per target, loaded here and never passed around."""
+    options = runtime.service_options(monitor.service)
+    previous = load_latest(runtime.engine, [monitor.service], tenant_ids)
+    targets: list[Target] = []
+    failed: list[CheckResult] = []
+    if not monitor.per_tenant:
+        prev = previous.get((monitor.service, None))
+        targets.append(
+            Target(monitor.service, None, options, secrets_of(options), prev.details if prev else {})
+        )
+        return targets, failed
+    ids = [t for t in tenant_ids if t is not None]
+    try:
+        if runtime.cipher is None:
+            raise CredentialError("HEALTHMON_SECRET_KEY is not set, tenant credentials cannot be read")
+        loaded = load_integration(runtime.engine, runtime.cipher, monitor.service, ids)
+    except CredentialError as exc:
+        outcome = Outcome.unknown(str(exc), error="credentials")
+        now = datetime.now(UTC)
+        failed = [
+            CheckResult(monitor.service, t, tier, outcome.status, None, dict(outcome.details), now)
+            for t in ids
+        ]
+        return targets, failed
+    for tenant_id in ids:
+        tenant_settings = loaded.get(tenant_id, {})
+        settings = {**options, **tenant_settings}
+        prev = previous.get((monitor.service, tenant_id))
+        targets.append(
+            Target(
+                monitor.service,
+                tenant_id,
+                settings,
+                secrets_of(options) | secrets_of(tenant_settings),
+                prev.details if prev else {},
+            )
+        )
+    return targets, failed
+
+
+def _rules(
+    runtime: Runtime, service: str, tenant_ids: Sequence[str | None]
+) -> dict[str, dict[str, ThresholdRule]]:
+    """Effective rules per tenant key: defaults < config < service-wide table rows < tenant rows."""
+    overrides = load_overrides(runtime.engine, service, tenant_ids)
+    base = merge_rules(
+        runtime.rules_for(service).values(), [ThresholdRule(**r) for r in overrides.get("", [])]
+    )
+    return {
+        tenant_key(t): merge_rules(
+            base.values(), [ThresholdRule(**r) for r in overrides.get(tenant_key(t), [])]
+        )
+        for t in tenant_ids
+    }
+
+
+def _record(runtime: Runtime, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
+    record_results(runtime.engine, results, run_id)
+    runtime.cache.set_many(cache_entries(results), ttl_s)
+
+
+async def check_batch(
+    tier: str, service: str, tenant_ids: list[str | None], run_id: str, number: int, deadline_epoch: float
+) -> BatchSummary:
+    runtime = get_runtime()
+    monitor = MONITORS[service]
+    tier_enum = Tier(tier)
+    targets, failed = await asyncio.to_thread(_targets, runtime, monitor, tenant_ids, tier_enum)
+    deadline = time.monotonic() + (deadline_epoch - time.time())
+    async with BatchResources(http_limit=runtime.config.run.http_clients_in_flight) as resources:
+        checked = await run_batch(monitor, targets, resources, tier_enum, runtime.policy(service), deadline)
+    rules = await asyncio.to_thread(_rules, runtime, service, tenant_ids)
+    results = [evaluate(r, rules[tenant_key(r.tenant_id)]) for r in checked] + failed
+    await asyncio.to_thread(_record, runtime, results, run_id, TIERS[tier_enum].cache_ttl_s)
+    return BatchSummary(service, number, len(results), sum(r.status is not Status.HEALTHY for r in results))
+
+
+PlanStep = Callable[[str, list[str] | None, str | None, bool], Awaitable[Plan]]
+CheckStep = Callable[[str, str, list[str | None], str, int, float], Awaitable[BatchSummary]]
+
+
+async def plan_tier_async(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:
+    return await asyncio.to_thread(plan_tier, tier, services, tenant, force)
+
+
+async def execute_tier(
+    tier: str,
+    services: list[str] | None = None,
+    tenant: str | None = None,
+    force: bool = False,
+    trigger: str = "schedule",
+    flow_run_id: str | None = None,
+    plan_step: PlanStep | None = None,
+    check_step: CheckStep | None = None,
+) -> TierSummary:
+    """Run one tier; the steps default to plain calls, flows/tier_run.py hands in Prefect tasks."""
+    runtime = get_runtime()
+    spec = TIERS[Tier(tier)]
+    started = time.time()
+    run_id = str(uuid.uuid4())
+    await asyncio.to_thread(start_run, runtime.engine, run_id, tier, trigger, flow_run_id)
+    try:
+        plan = await (plan_step or plan_tier_async)(tier, services, tenant, force)
+        deadline = started + spec.deadline_s * CHECK_SHARE_OF_DEADLINE
+        check = check_step or check_batch
+        summaries: list[BatchSummary] = list(
+            await asyncio.gather(
+                *(
+                    check(tier, b.service, list(b.tenant_ids), run_id, b.number, deadline)
+                    for b in plan.batches
+                )
+            )
+        )
+        report = await asyncio.to_thread(build_report, runtime.engine, run_id)
+    except BaseException as exc:
+        await asyncio.to_thread(
+            finish_run,
+            runtime.engine,
+            run_id,
+            state="failed",
+            targets=0,
+            checked=0,
+            skipped=0,
+            not_healthy=0,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
+        raise
+    summary = TierSummary(
+        run_id=run_id,
+        tier=tier,
+        targets=plan.targets,
+        skipped=plan.skipped,
+        checked=sum(s.checked for s in summaries),
+        not_healthy=sum(s.not_healthy for s in summaries),
+        duration_s=round(time.time() - started, 3),
+        report=report,
+    )
+    await asyncio.to_thread(
+        finish_run,
+        runtime.engine,
+        run_id,
+        state="completed",
+        targets=summary.targets,
+        checked=summary.checked,
+        skipped=summary.skipped,
+        not_healthy=summary.not_healthy,
+    )
+    return summary

@@ -1,0 +1,184 @@
+"""Everything a run needs, built once per process from HEALTHMON_* and the YAML config.
+
+This is the only place below the entry layer that reads configuration; monitors,
+alerting and storage are handed what they need from here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from alerting.thresholds import ThresholdRule, defaults_for, merge_rules
+from config import ConfigError, HealthmonConfig, Settings, load_config
+from config.settings import load_settings
+from monitors.registry import MONITORS
+from monitors.runner import RunPolicy
+from storage.cache import StatusCache, make_cache
+from storage.crypto import Cipher, CredentialError
+from storage.db import make_engine
+
+#: option keys whose values are secrets wherever they appear
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "api_key",
+        "api_token",
+        "token",
+        "secret",
+        "signing_key",
+        "token_secret",
+        "bot_token",
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "app_secret",
+        "developer_token",
+        "routing_key",
+    }
+)
+#: option keys that hold URLs/DSNs whose password part is a secret
+URL_KEYS = frozenset({"dsn", "url"})
+
+
+def secrets_of(options: Mapping[str, Any]) -> frozenset[str]:
+    found: set[str] = set()
+    for key, value in options.items():
+        if not isinstance(value, str) or not value:
+            continue
+        if key in SECRET_KEYS:
+            found.add(value)
+        elif key in URL_KEYS:
+            password = _url_password(value)
+            if password:
+                found.add(password)
+    return frozenset(found)
+
+
+def _url_password(value: str) -> str | None:
+    try:
+        password = urlsplit(value).password
+    except ValueError:
+        password = None
+    if password:
+        return password
+    # libpq key=value DSNs
+    for part in value.split():
+        if part.startswith("password="):
+            return part.split("=", 1)[1].strip("'\"") or None
+    return None
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: HealthmonConfig
+    engine: Engine
+    cache: StatusCache
+    cipher: Cipher | None
+    rules: dict[str, dict[str, ThresholdRule]] = field(default_factory=dict)
+
+    def service_options(self, service: str) -> dict[str, Any]:
+        svc = self.config.services.get(service)
+        return svc.options() if svc is not None else {}
+
+    def service_enabled(self, service: str) -> bool:
+        svc = self.config.services.get(service)
+        return svc.enabled if svc is not None else True
+
+    def policy(self, service: str) -> RunPolicy:
+        monitor = MONITORS[service]
+        svc = self.config.services.get(service)
+        timeout = svc.timeout_s if svc is not None and svc.timeout_s else monitor.default_timeout_s
+        run = self.config.run
+        return RunPolicy(
+            timeout_s=timeout,
+            confirm_retries=run.confirm_retries,
+            confirm_delay_s=run.confirm_delay_s,
+            concurrency=run.http_clients_in_flight,
+        )
+
+    def rules_for(self, service: str) -> dict[str, ThresholdRule]:
+        return self.rules.get(service) or defaults_for(service)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        close = getattr(self.cache, "close", None)
+        if close is not None:
+            close()
+
+
+def _config_rules(config: HealthmonConfig) -> dict[str, dict[str, ThresholdRule]]:
+    rules: dict[str, dict[str, ThresholdRule]] = {}
+    for service, svc in config.services.items():
+        layer = []
+        for metric, spec in svc.thresholds.items():
+            try:
+                layer.append(ThresholdRule(metric=metric, **spec.model_dump()))
+            except ValidationError as exc:
+                msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ConfigError(f"services.{service}.thresholds.{metric}", msg) from None
+        rules[service] = merge_rules(defaults_for(service).values(), layer)
+    return rules
+
+
+def build_runtime(settings: Settings | None = None, config: HealthmonConfig | None = None) -> Runtime:
+    settings = settings or load_settings()
+    config = config or load_config(settings.config)
+    for service in config.services:
+        if service not in MONITORS:
+            raise ConfigError(
+                f"services.{service}", f"unknown service (known: {', '.join(sorted(MONITORS))})"
+            )
+    cipher = None
+    if settings.secret_key is not None:
+        try:
+            cipher = Cipher.from_setting(settings.secret_key.get_secret_value())
+        except CredentialError as exc:
+            raise ConfigError("HEALTHMON_SECRET_KEY", str(exc)) from None
+    try:
+        engine = make_engine(settings.effective_database_url)
+    except Exception as exc:  # sqlalchemy raises several types for a malformed URL
+        raise ConfigError(
+            "HEALTHMON_DATABASE_URL", f"not a usable database URL ({type(exc).__name__})"
+        ) from None
+    return Runtime(
+        settings=settings,
+        config=config,
+        engine=engine,
+        cache=make_cache(settings.redis_url),
+        cipher=cipher,
+        rules=_config_rules(config),
+    )
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build_runtime()
+        return _current
+
+
+@contextmanager
+def use_runtime(runtime: Runtime) -> Iterator[Runtime]:
+    """Make `runtime` the process's runtime for the duration (tests, the CLI)."""
+    global _current
+    with _lock:
+        previous, _current = _current, runtime
+    try:
+        yield runtime
+    finally:
+        with _lock:
+            _current = previous

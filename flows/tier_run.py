@@ -1,0 +1,58 @@
+"""The tier-check flow: the pipeline's steps as Prefect tasks, a report for the Prefect UI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from flows.pipeline import BatchSummary, Plan, check_batch, execute_tier, plan_tier_async
+from flows.report import publish_report
+from monitors.result import Tier
+
+# cache_policy=NONE: a repeated identical call must check again, never be a cache hit
+plan_task = task(name="plan", cache_policy=NONE, persist_result=False)(plan_tier_async)
+check_batch_task = task(name="check-batch", cache_policy=NONE, persist_result=False)(check_batch)
+
+
+async def _plan(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:
+    return await plan_task.with_options(task_run_name=f"plan {tier}")(tier, services, tenant, force)
+
+
+async def _check(
+    tier: str, service: str, tenant_ids: list[str | None], run_id: str, number: int, deadline_epoch: float
+) -> BatchSummary:
+    named = check_batch_task.with_options(task_run_name=f"{tier}/{service} batch {number}")
+    return await named(tier, service, tenant_ids, run_id, number, deadline_epoch)
+
+
+def _flow_run_name() -> str:
+    tier = flow_run.parameters.get("tier", "?")
+    return f"{tier} {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
+@flow(name="tier-check", flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
+async def tier_check(
+    tier: str,
+    services: list[str] | None = None,
+    tenant: str | None = None,
+    force: bool = False,
+    trigger: str = "schedule",
+) -> dict[str, Any]:
+    """Check one tier: every monitor of it, every tenant that has the integration."""
+    Tier(tier)  # a bad tier name fails the run before anything is written
+    summary = await execute_tier(
+        tier,
+        services,
+        tenant,
+        force,
+        trigger,
+        flow_run_id=str(flow_run.id) if flow_run.id else None,
+        plan_step=_plan,
+        check_step=_check,
+    )
+    await publish_report(summary.tier, summary.report)
+    return {k: v for k, v in summary.as_dict().items() if k != "report"}

@@ -1,0 +1,1 @@
+"""Service monitors: the result contract, the registry, one module per service."""

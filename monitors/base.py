@@ -1,0 +1,43 @@
+"""What a monitor is: a service name, a tier, the settings it needs, and one async check."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from monitors.resources import BatchResources
+from monitors.result import Outcome, Tier
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to check, with everything the check needs.
+
+    Built inside the task that runs the check, never passed across a Prefect boundary:
+    `settings` may hold credentials, and every value in `secrets` is scrubbed from the
+    result before it leaves the runner.
+    """
+
+    service: str
+    tenant_id: str | None
+    settings: Mapping[str, Any]
+    secrets: frozenset[str] = frozenset()
+    previous: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Monitor(ABC):
+    service: ClassVar[str]
+    tier: ClassVar[Tier]
+    per_tenant: ClassVar[bool] = False
+    #: settings keys without which the check cannot decide (it reports `unknown`)
+    required: ClassVar[tuple[str, ...]] = ()
+    #: the metrics this monitor reports in `details`, for thresholds and `healthmon monitors`
+    metrics: ClassVar[tuple[str, ...]] = ()
+    default_timeout_s: ClassVar[float] = 5.0
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    async def check(self, target: Target, resources: BatchResources) -> Outcome:
+        """Request, read, decide. May raise: the runner turns any exception into a result."""

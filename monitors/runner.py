@@ -1,0 +1,127 @@
+"""Runs checks so that a monitor never raises and a hanging upstream costs one timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitors.base import Monitor, Target
+from monitors.resources import BatchResources
+from monitors.result import CheckResult, Outcome, Status, Tier
+
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    timeout_s: float
+    #: re-checks of a failing result inside the same run before it counts
+    confirm_retries: int = 1
+    confirm_delay_s: float = 0.2
+    #: checks running at once in this batch
+    concurrency: int = 20
+
+
+def redact(value: Any, secrets: frozenset[str]) -> Any:
+    """Scrub every secret value out of a details structure, however it got in there."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
+def _missing(monitor: Monitor, target: Target) -> list[str]:
+    return [key for key in monitor.required if target.settings.get(key) in (None, "")]
+
+
+async def _attempt(monitor: Monitor, target: Target, resources: BatchResources, timeout_s: float) -> Outcome:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await monitor.check(target, resources)
+    except TimeoutError:
+        return Outcome.unhealthy(f"no answer within {timeout_s:g}s", error="timeout")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a monitor bug must not take the run down; it is "could not decide"
+        return Outcome.unknown(f"monitor error: {type(exc).__name__}: {exc}", error="monitor_error")
+
+
+async def run_check(
+    monitor: Monitor,
+    target: Target,
+    resources: BatchResources,
+    tier: Tier,
+    policy: RunPolicy,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> CheckResult:
+    """Check one target; `deadline` (monotonic seconds) bounds the check and its re-checks."""
+    missing = _missing(monitor, target)
+    if missing:
+        outcome = Outcome.unknown(f"not configured: missing {', '.join(missing)}", error="not_configured")
+    else:
+        outcome = await _attempt(monitor, target, resources, _budget(policy.timeout_s, deadline, clock))
+        retries = 0
+        while outcome.status is Status.UNHEALTHY and retries < policy.confirm_retries:
+            budget = _budget(policy.timeout_s, deadline, clock) - policy.confirm_delay_s
+            if budget <= 0.05:
+                break
+            retries += 1
+            await asyncio.sleep(policy.confirm_delay_s)
+            first = outcome
+            outcome = await _attempt(monitor, target, resources, budget)
+            if outcome.status is Status.UNHEALTHY:
+                outcome = Outcome(outcome.status, outcome.latency_ms, {**outcome.details, "confirmed": True})
+            else:
+                # A blip that went away on the re-check: keep a trace of it for the operator.
+                outcome = Outcome(
+                    outcome.status,
+                    outcome.latency_ms,
+                    {**outcome.details, "recovered_on_retry": first.reason},
+                )
+    details = redact(dict(outcome.details), target.secrets)
+    return CheckResult(
+        service=target.service,
+        tenant_id=target.tenant_id,
+        tier=tier,
+        status=outcome.status,
+        latency_ms=outcome.latency_ms,
+        details=details,
+        checked_at=datetime.now(UTC),
+    )
+
+
+def _budget(timeout_s: float, deadline: float | None, clock: Callable[[], float]) -> float:
+    if deadline is None:
+        return timeout_s
+    return max(0.0, min(timeout_s, deadline - clock()))
+
+
+async def run_batch(
+    monitor: Monitor,
+    targets: Sequence[Target],
+    resources: BatchResources,
+    tier: Tier,
+    policy: RunPolicy,
+    deadline: float | None = None,
+) -> list[CheckResult]:
+    """Check every target concurrently, at most `policy.concurrency` at once."""
+    gate = asyncio.Semaphore(max(1, policy.concurrency))
+
+    async def one(target: Target) -> CheckResult:
+        async with gate:
+            return await run_check(monitor, target, resources, tier, policy, deadline)
+
+    return list(await asyncio.gather(*(one(t) for t in targets)))

@@ -1,0 +1,1 @@
+"""Tables, migrations, queries, cache and retention. Handed its configuration; reads no environment."""

@@ -1,0 +1,190 @@
+"""Writes a tier run's results in bulk: history rows, latest status per target."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from monitors.result import CheckResult, Status, Tier
+from storage.db import is_postgres
+from storage.tables import HealthCheckHistory, ServiceStatus
+from storage.types import tenant_from_key, tenant_key
+
+HISTORY_COLUMNS = ("checked_at", "service", "tenant_id", "tier", "status", "latency_ms", "details", "run_id")
+
+
+@dataclass(frozen=True)
+class LatestStatus:
+    service: str
+    tenant_id: str | None
+    tier: Tier
+    status: Status
+    latency_ms: float | None
+    details: dict[str, Any]
+    checked_at: datetime
+    since: datetime
+
+    def to_result(self) -> CheckResult:
+        return CheckResult(
+            self.service,
+            self.tenant_id,
+            self.tier,
+            self.status,
+            self.latency_ms,
+            self.details,
+            self.checked_at,
+        )
+
+
+def latest_from_row(row: ServiceStatus) -> LatestStatus:
+    return LatestStatus(
+        service=row.service,
+        tenant_id=tenant_from_key(row.tenant_id),
+        tier=Tier(row.tier),
+        status=Status(row.status),
+        latency_ms=row.latency_ms,
+        details=dict(row.details or {}),
+        checked_at=row.checked_at,
+        since=row.since,
+    )
+
+
+def load_latest(
+    engine: Engine, services: Iterable[str] | None = None, tenants: Iterable[str | None] | None = None
+) -> dict[tuple[str, str | None], LatestStatus]:
+    stmt = select(ServiceStatus)
+    if services is not None:
+        stmt = stmt.where(ServiceStatus.service.in_(list(services)))  # type: ignore[attr-defined]
+    if tenants is not None:
+        stmt = stmt.where(ServiceStatus.tenant_id.in_([tenant_key(t) for t in tenants]))  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    found = {}
+    for row in rows:
+        latest = latest_from_row(ServiceStatus.model_validate(row._mapping))
+        found[(latest.service, latest.tenant_id)] = latest
+    return found
+
+
+def _history_row(result: CheckResult, run_id: str | None) -> tuple[Any, ...]:
+    return (
+        result.checked_at,
+        result.service,
+        result.tenant_id,
+        result.tier.value,
+        result.status.value,
+        result.latency_ms,
+        result.details,
+        run_id,
+    )
+
+
+def record_results(engine: Engine, results: Sequence[CheckResult], run_id: str | None = None) -> None:
+    """History and latest status in one transaction: COPY on PostgreSQL, executemany on SQLite."""
+    if not results:
+        return
+    with engine.begin() as conn:
+        if is_postgres(engine):
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                with cur.copy(f"COPY health_check_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
+                    for result in results:
+                        row = list(_history_row(result, run_id))
+                        row[6] = json.dumps(row[6], default=str)
+                        copy.write_row(row)
+        else:
+            conn.execute(
+                HealthCheckHistory.__table__.insert(),  # type: ignore[attr-defined]
+                [dict(zip(HISTORY_COLUMNS, _history_row(r, run_id), strict=True)) for r in results],
+            )
+        _upsert_status(conn, results, run_id, postgres=is_postgres(engine))
+
+
+def _upsert_status(conn: Any, results: Sequence[CheckResult], run_id: str | None, postgres: bool) -> None:
+    table = ServiceStatus.__table__  # type: ignore[attr-defined]
+    # one row per key: the last result of a target wins if a run produced two
+    latest: dict[tuple[str, str], CheckResult] = {}
+    for result in results:
+        latest[(result.service, tenant_key(result.tenant_id))] = result
+    rows = [
+        {
+            "service": service,
+            "tenant_id": tenant,
+            "tier": r.tier.value,
+            "status": r.status.value,
+            "latency_ms": r.latency_ms,
+            "details": r.details,
+            "checked_at": r.checked_at,
+            "since": r.checked_at,
+            "previous_status": None,
+            "run_id": run_id,
+        }
+        for (service, tenant), r in latest.items()
+    ]
+    insert = pg_insert(table) if postgres else sqlite_insert(table)
+    excluded = insert.excluded
+    changed = table.c.status != excluded.status
+    stmt = insert.on_conflict_do_update(
+        index_elements=[table.c.service, table.c.tenant_id],
+        set_={
+            "tier": excluded.tier,
+            "status": excluded.status,
+            "latency_ms": excluded.latency_ms,
+            "details": excluded.details,
+            "checked_at": excluded.checked_at,
+            "run_id": excluded.run_id,
+            "since": case((changed, excluded.checked_at), else_=table.c.since),
+            "previous_status": case((changed, table.c.status), else_=table.c.previous_status),
+        },
+        # a late writer must not overwrite a newer result
+        where=table.c.checked_at <= excluded.checked_at,
+    )
+    conn.execute(stmt, rows)
+
+
+def _history_result(r: Any) -> CheckResult:
+    return CheckResult(
+        r["service"],
+        r["tenant_id"],
+        Tier(r["tier"]),
+        Status(r["status"]),
+        r["latency_ms"],
+        dict(r["details"]),
+        r["checked_at"],
+    )
+
+
+def history(
+    engine: Engine, service: str, tenant_id: str | None, since: datetime, limit: int = 10_000
+) -> list[CheckResult]:
+    table = HealthCheckHistory.__table__  # type: ignore[attr-defined]
+    tenant_clause = table.c.tenant_id.is_(None) if tenant_id is None else table.c.tenant_id == tenant_id
+    stmt = (
+        select(table)
+        .where(and_(table.c.service == service, tenant_clause, table.c.checked_at >= since))
+        .order_by(table.c.checked_at)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [_history_result(r) for r in conn.execute(stmt).mappings()]
+
+
+def keys_filter(keys: Iterable[tuple[str, str | None]]) -> Any:
+    """A WHERE clause matching (service, tenant) pairs in service_status."""
+    table = ServiceStatus.__table__  # type: ignore[attr-defined]
+    return tuple_(table.c.service, table.c.tenant_id).in_([(s, tenant_key(t)) for s, t in keys])
+
+
+def run_results(engine: Engine, run_ids: Sequence[str]) -> list[CheckResult]:
+    """Every result a run recorded, in service and tenant order."""
+    table = HealthCheckHistory.__table__  # type: ignore[attr-defined]
+    stmt = select(table).where(table.c.run_id.in_(list(run_ids))).order_by(table.c.service, table.c.tenant_id)
+    with engine.connect() as conn:
+        return [_history_result(r) for r in conn.execute(stmt).mappings()]

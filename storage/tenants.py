@@ -1,0 +1,106 @@
+"""Tenants and their per-integration credentials (encrypted with storage.crypto.Cipher)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.crypto import Cipher
+from storage.db import is_postgres
+from storage.tables import Tenant
+
+
+@dataclass(frozen=True)
+class IntegrationInput:
+    """One integration of a tenant: public settings in plain text, secrets to be encrypted."""
+
+    public: Mapping[str, Any] = field(default_factory=dict)
+    secret: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    id: str
+    name: str
+    enabled: bool
+    integrations: dict[str, dict[str, Any]]
+
+
+def upsert_tenants(
+    engine: Engine, cipher: Cipher, tenants: Iterable[tuple[str, str, bool, Mapping[str, IntegrationInput]]]
+) -> int:
+    """Insert or replace tenants in one statement. Returns how many were written."""
+    now = datetime.now(UTC)
+    rows = []
+    for tenant_id, name, enabled, integrations in tenants:
+        rows.append(
+            {
+                "id": tenant_id,
+                "name": name,
+                "enabled": enabled,
+                "integrations": {k: dict(v.public) for k, v in integrations.items()},
+                "credentials": {k: cipher.encrypt(v.secret) for k, v in integrations.items() if v.secret},
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if not rows:
+        return 0
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    insert = pg_insert(table) if is_postgres(engine) else sqlite_insert(table)
+    stmt = insert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={
+            c: insert.excluded[c] for c in ("name", "enabled", "integrations", "credentials", "updated_at")
+        },
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, rows)
+    return len(rows)
+
+
+def list_tenants(engine: Engine, enabled_only: bool = False) -> list[TenantInfo]:
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    stmt = select(table.c.id, table.c.name, table.c.enabled, table.c.integrations).order_by(table.c.id)
+    if enabled_only:
+        stmt = stmt.where(table.c.enabled.is_(True))
+    with engine.connect() as conn:
+        return [
+            TenantInfo(r.id, r.name, bool(r.enabled), dict(r.integrations or {})) for r in conn.execute(stmt)
+        ]
+
+
+def tenants_with(engine: Engine, integration: str) -> list[str]:
+    """Ids of enabled tenants that have this integration configured."""
+    return [t.id for t in list_tenants(engine, enabled_only=True) if integration in t.integrations]
+
+
+def remove_tenant(engine: Engine, tenant_id: str) -> bool:
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        return conn.execute(delete(table).where(table.c.id == tenant_id)).rowcount > 0
+
+
+def load_integration(
+    engine: Engine, cipher: Cipher, integration: str, tenant_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Public settings merged with decrypted secrets, per tenant id. Call inside the task only."""
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    ids = list(tenant_ids)
+    stmt = select(table.c.id, table.c.integrations, table.c.credentials).where(table.c.id.in_(ids))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    loaded: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        public = (row.integrations or {}).get(integration)
+        if public is None:
+            continue
+        token = (row.credentials or {}).get(integration)
+        loaded[row.id] = {**public, **(cipher.decrypt(token) if token else {})}
+    return loaded

@@ -1,0 +1,163 @@
+"""Real PostgreSQL and Redis for every test, a clean database per test, Prefect's harness once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from config import HealthmonConfig, Settings
+from config.loader import parse_config
+from flows.runtime import Runtime, build_runtime, use_runtime
+from storage.db import make_engine
+from storage.migrate import upgrade
+from tests.support.servers import PgServer, RedisServer, start_postgres, start_redis
+
+SECRET_KEY = "test-secret-key-for-healthmon-0123456789"
+
+
+def _pg_answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A PostgreSQL superuser URL: HEALTHMON_TEST_DATABASE_URL, the local server, or a throwaway one."""
+    url = os.environ.get("HEALTHMON_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    if _pg_answers(url):
+        yield url
+        return
+    server: PgServer = start_postgres()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("HEALTHMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if _redis_answers(url):
+        yield url
+        return
+    server: RedisServer = start_redis()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
+
+
+def _with_db(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server_url: str) -> Iterator[str]:
+    """A migrated template database; each test clones it (CREATE DATABASE ... TEMPLATE)."""
+    name = f"healthmon_tpl_{uuid.uuid4().hex[:8]}"
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(_with_db(pg_server_url, name))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
+    name = f"healthmon_t_{uuid.uuid4().hex[:10]}"
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield _with_db(pg_server_url, name)
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "healthmon.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Storage tests run on both backends."""
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+RuntimeFactory = Callable[..., Runtime]
+
+
+@pytest.fixture
+def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
+    """Build a Runtime from a config dict and install it as the process runtime."""
+    made: list[tuple[Runtime, Any]] = []
+
+    def factory(
+        database_url: str,
+        config: dict[str, Any] | HealthmonConfig | None = None,
+        redis_url: str | None = None,
+        secret_key: str | None = SECRET_KEY,
+    ) -> Runtime:
+        settings = Settings(
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=SecretStr(secret_key) if secret_key else None,
+            data_dir=tmp_path,
+        )
+        cfg = config if isinstance(config, HealthmonConfig) else parse_config(config or {}, env={})
+        runtime = build_runtime(settings, cfg)
+        ctx = use_runtime(runtime)
+        ctx.__enter__()
+        made.append((runtime, ctx))
+        return runtime
+
+    yield factory
+    for runtime, ctx in reversed(made):
+        ctx.__exit__(None, None, None)
+        runtime.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's test harness (a real API on a temporary database), started once: ~10 s."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
