@@ -27,6 +27,14 @@ class Target:
     previous: Mapping[str, Any] = field(default_factory=dict)
 
 
+class CheckFailed(Exception):
+    """Raised inside a check to end it with a decided outcome (e.g. by the shared HTTP layer)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
 class Monitor(ABC):
     service: ClassVar[str]
     tier: ClassVar[Tier]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitors.base import Monitor, Target
+from monitors.base import CheckFailed, Monitor, Target
 from monitors.resources import BatchResources
 from monitors.result import CheckResult, Outcome, Status, Tier
 
@@ -50,6 +50,8 @@ async def _attempt(monitor: Monitor, target: Target, resources: BatchResources, 
     try:
         async with asyncio.timeout(timeout_s):
             return await monitor.check(target, resources)
+    except CheckFailed as failed:
+        return failed.outcome
     except TimeoutError:
         return Outcome.unhealthy(f"no answer within {timeout_s:g}s", error="timeout")
     except asyncio.CancelledError:
