@@ -1,0 +1,74 @@
+"""AssemblyAI: `GET /v2/transcript` with the raw API key in `Authorization` (no Bearer)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.faults import Fault
+from sandbox.pipeline import Call, Vendor
+from sandbox.responses import iso, json_response, now
+
+AUTH_ERROR = {"error": "Authentication error, API token missing/invalid"}
+NEGATIVE_BALANCE = {
+    "error": "Your current account balance is negative. Please top up to continue using the API. "
+    "https://www.assemblyai.com/dashboard/account/billing"
+}
+
+
+class AssemblyAI(Vendor):
+    service = "assemblyai"
+    prefix = "/assemblyai"
+
+    def routes(self) -> list[BaseRoute]:
+        return [self.route("/v2/transcript", self.transcripts, ["GET"])]
+
+    async def transcripts(self, call: Call) -> Response:
+        # The key is sent bare; "Bearer <key>" is a different string and is refused like any bad key.
+        if call.request.headers.get("authorization") != self.state.platform.assemblyai_key:
+            return json_response(AUTH_ERROR, 401)
+        if call.fault("balance_negative") is not None:
+            return json_response(NEGATIVE_BALANCE, 400)
+        try:
+            limit = min(200, max(1, int(call.request.query_params.get("limit", "10"))))
+        except ValueError:
+            return json_response({"error": "limit must be an integer"}, 400)
+        base = str(call.request.base_url).rstrip("/") + "/v2/transcript"
+        finished = now() - 600
+        transcripts = [
+            {
+                "id": f"sandbox-transcript-{index:04d}",
+                "resource_url": f"{base}/sandbox-transcript-{index:04d}",
+                "status": "completed",
+                "created": iso(finished - 60 - index * 300)[:-1],
+                "completed": iso(finished - index * 300)[:-1],
+                "audio_url": "https://example.invalid/audio.mp3",
+                "error": None,
+            }
+            for index in range(min(limit, 2))
+        ]
+        return json_response(
+            {
+                "page_details": {
+                    "limit": limit,
+                    "result_count": len(transcripts),
+                    "current_url": f"{base}?limit={limit}",
+                    "prev_url": f"{base}?limit={limit}&before_id=sandbox-transcript-0001",
+                    "next_url": None,
+                },
+                "transcripts": transcripts,
+            }
+        )
+
+    def http_error(self, call: Call, fault: Fault) -> Response:
+        return json_response(
+            {"error": fault.params["error"] or "Internal server error"}, fault.params["status"]
+        )
+
+    def rate_limited(self, call: Call, fault: Fault) -> Response:
+        retry = fault.params["retry_after"]
+        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
+        return json_response({"error": "Too Many Requests"}, 429, headers)
+
+    def revoked(self, call: Call, fault: Fault) -> Response:
+        return json_response(AUTH_ERROR, 401)

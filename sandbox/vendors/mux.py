@@ -1,0 +1,77 @@
+"""Mux Video: `GET /video/v1/assets` with Basic auth and rate-limit headers."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.faults import Fault
+from sandbox.pipeline import Call, Vendor
+from sandbox.responses import basic, json_response, now
+
+RATE_LIMIT = 100
+UNAUTHORIZED = {"error": {"type": "unauthorized", "messages": ["Unauthorized request"]}}
+
+
+def _error(status: int, type_: str, message: str) -> Response:
+    return json_response({"error": {"type": type_, "messages": [message]}}, status)
+
+
+class Mux(Vendor):
+    service = "mux"
+    prefix = "/mux"
+
+    def routes(self) -> list[BaseRoute]:
+        return [self.route("/video/v1/assets", self.assets, ["GET"])]
+
+    async def assets(self, call: Call) -> Response:
+        platform = self.state.platform
+        if basic(call.request) != (platform.mux_token_id, platform.mux_token_secret):
+            return json_response(UNAUTHORIZED, 401)
+        try:
+            limit = min(100, max(1, int(call.request.query_params.get("limit", "10"))))
+        except ValueError:
+            return _error(400, "invalid_parameters", "limit must be an integer")
+        created = int(now()) - 3600
+        assets = [
+            {
+                "id": f"sandboxasset{index:04d}",
+                "status": "ready",
+                "created_at": str(created - index * 60),
+                "duration": 12.3,
+                "playback_ids": [{"id": f"sandboxplayback{index:04d}", "policy": "public"}],
+                "max_resolution_tier": "1080p",
+                "aspect_ratio": "16:9",
+                "video_quality": "basic",
+            }
+            for index in range(min(limit, 3))
+        ]
+        return json_response({"data": assets, "next_cursor": None})
+
+    def http_error(self, call: Call, fault: Fault) -> Response:
+        status = fault.params["status"]
+        kinds = {403: "forbidden", 404: "not_found", 400: "invalid_parameters"}
+        return _error(
+            status,
+            kinds.get(status, "internal_server_error"),
+            fault.params["error"] or "Internal server error",
+        )
+
+    def rate_limited(self, call: Call, fault: Fault) -> Response:
+        retry = fault.params["retry_after"]
+        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
+        return json_response(
+            {"error": {"type": "too_many_requests", "messages": ["Too many requests"]}}, 429, headers
+        )
+
+    def revoked(self, call: Call, fault: Fault) -> Response:
+        return json_response(UNAUTHORIZED, 401)
+
+    def decorate(self, call: Call, response: Response) -> None:
+        if call.fault("rate_limited") is not None:
+            remaining = 0
+        else:
+            near = call.fault("near_limit")
+            remaining = RATE_LIMIT - 1 if near is None else int(RATE_LIMIT * (1 - near.params["pct"] / 100))
+        response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
+        response.headers["X-RateLimit-Remaining"] = str(remaining)

@@ -1,0 +1,124 @@
+"""PagerDuty Events API v2: validates events like PagerDuty does and records accepted ones."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.faults import Fault
+from sandbox.pipeline import Call, Vendor
+from sandbox.responses import json_body, json_response
+
+ACTIONS = ("trigger", "acknowledge", "resolve")
+SEVERITIES = ("critical", "error", "warning", "info")
+MAX_DEDUP_KEY = 255
+MAX_SUMMARY = 1024
+
+
+def _invalid(*errors: str) -> Response:
+    return json_response(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)}, 400
+    )
+
+
+def _problems(event: dict[str, Any], routing_key: str) -> list[str]:
+    problems: list[str] = []
+    key = event.get("routing_key")
+    if not isinstance(key, str) or not key:
+        problems.append("'routing_key' is missing or blank")
+    elif key != routing_key:
+        problems.append("'routing_key' is invalid")
+    action = event.get("event_action")
+    if action not in ACTIONS:
+        problems.append(
+            "'event_action' is missing or blank" if action is None else "'event_action' is invalid"
+        )
+    dedup = event.get("dedup_key")
+    if dedup is not None and (not isinstance(dedup, str) or len(dedup) > MAX_DEDUP_KEY):
+        problems.append(f"'dedup_key' must be a string of at most {MAX_DEDUP_KEY} characters")
+    if action in ("acknowledge", "resolve") and not dedup:
+        problems.append("'dedup_key' is missing or blank")
+    if action == "trigger":
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            problems.append("'payload' is missing or blank")
+        else:
+            for field in ("summary", "source", "severity"):
+                if not payload.get(field):
+                    problems.append(f"'payload.{field}' is missing or blank")
+            if payload.get("severity") and payload.get("severity") not in SEVERITIES:
+                problems.append(
+                    "'payload.severity' is invalid (must be one of critical, error, warning, info)"
+                )
+            summary = payload.get("summary")
+            if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
+                problems.append(f"'payload.summary' must be at most {MAX_SUMMARY} characters")
+    return problems
+
+
+class PagerDuty(Vendor):
+    """Accepted events are recorded under the channel name `pagerduty`."""
+
+    service = "pagerduty"
+    prefix = "/pagerduty"
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            self.route("/v2/enqueue", self.enqueue, ["POST"]),
+            self.route("/v2/change/enqueue", self.change, ["POST"]),
+        ]
+
+    async def enqueue(self, call: Call) -> Response:
+        try:
+            event = await json_body(call.request)
+        except ValueError:
+            return _invalid("Malformed JSON")
+        if not isinstance(event, dict):
+            return _invalid("Event object must be a JSON object")
+        problems = _problems(event, self.state.platform.pagerduty_routing_key)
+        if problems:
+            return _invalid(*problems)
+        dedup = event.get("dedup_key") or uuid.uuid4().hex
+        self.state.record("pagerduty", call.request.scope["path"], event)
+        return json_response({"status": "success", "message": "Event processed", "dedup_key": dedup}, 202)
+
+    async def change(self, call: Call) -> Response:
+        try:
+            event = await json_body(call.request)
+        except ValueError:
+            return _invalid("Malformed JSON")
+        if (
+            not isinstance(event, dict)
+            or event.get("routing_key") != self.state.platform.pagerduty_routing_key
+        ):
+            return _invalid("'routing_key' is invalid")
+        payload = event.get("payload")
+        if not isinstance(payload, dict) or not payload.get("summary"):
+            return _invalid("'payload.summary' is missing or blank")
+        self.state.record("pagerduty", call.request.scope["path"], event)
+        return json_response({"status": "success", "message": "Change event processed"}, 202)
+
+    def http_error(self, call: Call, fault: Fault) -> Response:
+        return json_response(
+            {"status": "error", "message": fault.params["error"] or "Internal Server Error"},
+            fault.params["status"],
+        )
+
+    def rate_limited(self, call: Call, fault: Fault) -> Response:
+        retry = fault.params["retry_after"]
+        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
+        return json_response(
+            {
+                "status": "throttle event",
+                "message": "Requests for this service are arriving too quickly. Please retry later.",
+            },
+            429,
+            headers,
+        )
+
+    def revoked(self, call: Call, fault: Fault) -> Response:
+        # The routing key is the credential: a disabled integration looks like a bad key.
+        return _invalid("'routing_key' is invalid")

@@ -1,0 +1,41 @@
+"""A generic webhook receiver: `POST /webhook/{name}` records the body under channel `webhook`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.faults import Fault
+from sandbox.pipeline import Call, Vendor
+from sandbox.responses import json_response
+
+
+class Webhook(Vendor):
+    service = "webhook"
+    prefix = "/webhook"
+
+    def routes(self) -> list[BaseRoute]:
+        return [self.route("/{name}", self.receive, ["POST"], authed=False)]
+
+    async def receive(self, call: Call) -> Response:
+        request = call.request
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = raw.decode("utf-8", "replace")
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k in ("content-type", "user-agent") or k.startswith("x-")
+        }
+        self.state.record("webhook", request.scope["path"], body, headers)
+        return json_response({"ok": True})
+
+    def http_error(self, call: Call, fault: Fault) -> Response:
+        return json_response(
+            {"ok": False, "error": fault.params["error"] or "server error"}, fault.params["status"]
+        )

@@ -1,0 +1,124 @@
+"""Wise: `GET /v1/profiles` and `GET /v2/profiles` with a Bearer API token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.faults import Fault
+from sandbox.pipeline import Call, Vendor
+from sandbox.responses import bearer, iso, json_response, now
+
+MISSING = {
+    "error": "unauthorized",
+    "error_description": "Full authentication is required to access this resource",
+}
+INVALID = {"error": "invalid_token", "error_description": "Invalid token"}
+
+
+class Wise(Vendor):
+    service = "wise"
+    prefix = "/wise"
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            self.route("/v1/profiles", self.profiles_v1, ["GET"]),
+            self.route("/v2/profiles", self.profiles_v2, ["GET"]),
+        ]
+
+    def _refuse(self, call: Call) -> Response | None:
+        token = bearer(call.request)
+        if token is None:
+            return json_response(MISSING, 401)
+        if token != self.state.platform.wise_token:
+            return json_response(INVALID, 401)
+        return None
+
+    def _state(self, call: Call) -> str:
+        return "DEACTIVATED" if call.fault("profile_deactivated") else "VISIBLE"
+
+    async def profiles_v2(self, call: Call) -> Response:
+        refused = self._refuse(call)
+        if refused is not None:
+            return refused
+        pid = self.state.platform.wise_profile_id
+        state = self._state(call)
+        common: dict[str, Any] = {
+            "createdAt": "2024-01-01T00:00:00",
+            "updatedAt": iso(now())[:19],
+            "currentState": state,
+        }
+        return json_response(
+            [
+                {
+                    "id": pid,
+                    "publicId": f"p-{pid}",
+                    "userId": pid // 10,
+                    "type": "PERSONAL",
+                    "fullName": "Sandbox Owner",
+                    "email": "owner@sandbox.example",
+                    **common,
+                },
+                {
+                    "id": pid + 1,
+                    "publicId": f"p-{pid + 1}",
+                    "userId": pid // 10,
+                    "type": "BUSINESS",
+                    "businessName": "Healthmon Sandbox Ltd",
+                    "fullName": "Healthmon Sandbox Ltd",
+                    **common,
+                },
+            ]
+        )
+
+    async def profiles_v1(self, call: Call) -> Response:
+        refused = self._refuse(call)
+        if refused is not None:
+            return refused
+        pid = self.state.platform.wise_profile_id
+        return json_response(
+            [
+                {"id": pid, "type": "personal", "details": {"firstName": "Sandbox", "lastName": "Owner"}},
+                {"id": pid + 1, "type": "business", "details": {"name": "Healthmon Sandbox Ltd"}},
+            ]
+        )
+
+    def http_error(self, call: Call, fault: Fault) -> Response:
+        status = fault.params["status"]
+        if status < 500:
+            return json_response(
+                {
+                    "errors": [
+                        {
+                            "code": "error.invalid",
+                            "message": fault.params["error"] or "Invalid request",
+                            "path": None,
+                        }
+                    ]
+                },
+                status,
+            )
+        return json_response(
+            {
+                "timestamp": iso(now()),
+                "status": status,
+                "error": "Internal Server Error",
+                "exception": "java.lang.RuntimeException",
+                "message": fault.params["error"] or "No message available",
+                "path": str(call.request.scope["path"]).removeprefix(self.prefix),
+            },
+            status,
+        )
+
+    def rate_limited(self, call: Call, fault: Fault) -> Response:
+        retry = fault.params["retry_after"]
+        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
+        return Response(b"", 429, headers)
+
+    def revoked(self, call: Call, fault: Fault) -> Response:
+        return json_response(INVALID, 401)
+
+    def expired(self, call: Call, fault: Fault) -> Response:
+        return json_response({"error": "invalid_token", "error_description": "Access token expired"}, 401)

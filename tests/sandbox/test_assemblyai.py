@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import httpx
+
+from sandbox import SandboxState
+
+
+def transcripts(client: httpx.Client, authorization: str | None) -> httpx.Response:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return client.get("/assemblyai/v2/transcript", params={"limit": 1}, headers=headers)
+
+
+def test_raw_key_works_and_bearer_is_refused(client: httpx.Client, state: SandboxState) -> None:
+    key = state.platform.assemblyai_key
+    ok = transcripts(client, key)
+    assert ok.status_code == 200
+    assert ok.json()["page_details"]["limit"] == 1
+    assert ok.json()["transcripts"][0]["status"] == "completed"
+    for value in (f"Bearer {key}", None, "nope"):
+        refused = transcripts(client, value)
+        assert refused.status_code == 401
+        assert refused.json() == {"error": "Authentication error, API token missing/invalid"}
+
+
+def test_negative_balance_and_rate_limit(client: httpx.Client, state: SandboxState) -> None:
+    state.add_fault("assemblyai", "balance_negative")
+    negative = transcripts(client, state.platform.assemblyai_key)
+    assert negative.status_code == 400
+    assert "balance is negative" in negative.json()["error"]
+    state.add_fault("assemblyai", "rate_limited")
+    assert transcripts(client, state.platform.assemblyai_key).status_code == 429
