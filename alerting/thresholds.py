@@ -76,6 +76,15 @@ DEFAULT_RULES: Mapping[str, tuple[ThresholdRule, ...]] = {
 #: Any service without its own latency rule gets this one.
 DEFAULT_LATENCY_RULE = ThresholdRule(metric="latency_ms", degraded=2000, unhealthy=10000)
 
+#: Metrics that mean the same wherever a monitor reports them.
+COMMON_RULES: tuple[ThresholdRule, ...] = (
+    DEFAULT_LATENCY_RULE,
+    # headroom left in the vendor's rate limit, in percent
+    ThresholdRule(metric="rate_limit_remaining_pct", degraded=20, unhealthy=5, inverse=True),
+    # days until a credential stops working
+    ThresholdRule(metric="token_expires_in_days", degraded=7, unhealthy=1, inverse=True),
+)
+
 
 def merge_rules(*layers: Iterable[ThresholdRule]) -> dict[str, ThresholdRule]:
     """Later layers replace earlier ones metric by metric."""
@@ -87,7 +96,7 @@ def merge_rules(*layers: Iterable[ThresholdRule]) -> dict[str, ThresholdRule]:
 
 
 def defaults_for(service: str) -> dict[str, ThresholdRule]:
-    return merge_rules([DEFAULT_LATENCY_RULE], DEFAULT_RULES.get(service, ()))
+    return merge_rules(COMMON_RULES, DEFAULT_RULES.get(service, ()))
 
 
 def _value(result: CheckResult, metric: str) -> float | None:

@@ -45,6 +45,17 @@ class Monitor(ABC):
     metrics: ClassVar[tuple[str, ...]] = ()
     default_timeout_s: ClassVar[float] = 5.0
     description: ClassVar[str] = ""
+    #: per-tenant monitors: the integration's settings stored in plain text, and its secrets
+    #: (encrypted at rest). `healthmon tenants add/import` accepts exactly these keys.
+    tenant_public_keys: ClassVar[tuple[str, ...]] = ()
+    tenant_secret_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def validate_tenant(cls, settings: Mapping[str, Any]) -> None:
+        """Reject bad tenant-supplied settings with a ValueError naming the key (per-tenant only)."""
+        missing = [k for k in (*cls.tenant_public_keys, *cls.tenant_secret_keys) if not settings.get(k)]
+        if missing:
+            raise ValueError(f"{cls.service}: missing {', '.join(missing)}")
 
     @abstractmethod
     async def check(self, target: Target, resources: BatchResources) -> Outcome:

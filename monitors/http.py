@@ -131,3 +131,74 @@ async def fetch(
     except httpx.HTTPError as exc:
         reason, error = _classify(exc)
         raise UpstreamFailure(Outcome.unhealthy(reason, error=error)) from None
+
+
+def retry_after_s(headers: httpx.Headers) -> float | None:
+    """Retry-After in seconds (vendors send integers, floats like Shopify's "2.0", or nothing)."""
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None  # an HTTP date: rare for APIs, and not worth a wrong number
+
+
+def pct(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 1) if whole > 0 else None
+
+
+def header_float(headers: httpx.Headers, name: str) -> float | None:
+    raw = headers.get(name)
+    try:
+        return None if raw is None else float(raw)
+    except ValueError:
+        return None
+
+
+def failure(reply: Reply, reason: str | None = None, **details: Any) -> Outcome:
+    """The usual verdict on a non-2xx answer; `reason` is the vendor's own words, when read.
+
+    401 and 403 are credentials (unhealthy: every call the platform makes fails the same way);
+    429 is rate limiting (degraded: calls still get through, more slowly); 5xx is the vendor
+    failing; any other 4xx is a request the vendor refuses.
+    """
+    status = reply.status
+    base: dict[str, Any] = {"http_status": status, **details}
+    if status in (401, 403):
+        return Outcome.unhealthy(
+            reason or f"credentials rejected (HTTP {status})", reply.latency_ms, error="auth", **base
+        )
+    if status == 429:
+        wait = retry_after_s(reply.headers)
+        if wait is not None:
+            base["retry_after_s"] = wait
+        return Outcome.degraded(
+            reason or "rate limited (HTTP 429)",
+            reply.latency_ms,
+            error="rate_limited",
+            rate_limited=True,
+            **base,
+        )
+    if status >= 500:
+        return Outcome.unhealthy(
+            reason or f"vendor error (HTTP {status})", reply.latency_ms, error="vendor_error", **base
+        )
+    return Outcome.unhealthy(
+        reason or f"request refused (HTTP {status})", reply.latency_ms, error="client_error", **base
+    )
+
+
+def error_message(body: bytes, *paths: tuple[str, ...]) -> str | None:
+    """The first string found at one of `paths` in a JSON body; never the whole body."""
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    for path in paths:
+        node: Any = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, str) and node:
+            return node[:200]
+    return None

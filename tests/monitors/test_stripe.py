@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitors.result import Status
+from monitors.stripe import StripeMonitor
+from sandbox.server import RunningSandbox
+from tests.monitors.conftest import assert_no_secret, run_monitor
+
+M = StripeMonitor()
+
+
+@pytest.fixture
+def settings(bed: dict[str, Any]) -> dict[str, Any]:
+    return dict(bed["services"]["stripe"])
+
+
+async def test_healthy(settings: dict[str, Any]) -> None:
+    result = await run_monitor(M, settings)
+    assert result.status is Status.HEALTHY, result.details
+    assert result.details["http_status"] == 200 and result.latency_ms is not None
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "status", "error"),
+    [
+        ("revoked", {}, Status.UNHEALTHY, "auth"),
+        ("expired", {}, Status.UNHEALTHY, "auth"),
+        ("rate_limited", {}, Status.DEGRADED, "rate_limited"),
+        ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
+        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
+        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
+        ("reset", {}, Status.UNHEALTHY, "reset"),
+        ("hang", {}, Status.UNHEALTHY, "timeout"),
+    ],
+)
+async def test_faults(
+    sandbox: RunningSandbox,
+    settings: dict[str, Any],
+    kind: str,
+    params: dict[str, Any],
+    status: Status,
+    error: str,
+) -> None:
+    sandbox.state.add_fault("stripe", kind, **params)
+    result = await run_monitor(M, settings, timeout_s=1.0)
+    assert (result.status, result.details.get("error")) == (status, error), result.details
+    assert result.details["reason"]
+    assert_no_secret(result, settings)
+
+
+async def test_expired_key_says_so(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
+    sandbox.state.add_fault("stripe", "expired")
+    result = await run_monitor(M, settings)
+    assert result.details["reason"] == "API key expired"
+
+
+async def test_missing_key_is_unknown(settings: dict[str, Any]) -> None:
+    settings.pop("api_key")
+    result = await run_monitor(M, settings)
+    assert result.status is Status.UNKNOWN and "api_key" in result.details["reason"]
+
+
+async def test_wrong_key_is_rejected_without_leaking_it(settings: dict[str, Any]) -> None:
+    settings["api_key"] = "sk_test_wrongwrongwrong1234"
+    result = await run_monitor(M, settings)
+    assert result.status is Status.UNHEALTHY and result.details["error"] == "auth"
+    assert "sk_test_wrongwrongwrong1234" not in repr(result.details)
