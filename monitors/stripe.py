@@ -38,7 +38,11 @@ class StripeMonitor(Monitor):
         if body.get("object") != "balance":
             return Outcome.unhealthy("answer is not a balance object", reply.latency_ms, error="bad_body")
         currencies = sorted(
-            {a.get("currency") for a in body.get("available") or [] if isinstance(a, dict)} - {None}
+            {
+                str(a["currency"])
+                for a in body.get("available") or []
+                if isinstance(a, dict) and a.get("currency")
+            }
         )
         return Outcome.healthy(
             reply.latency_ms,
