@@ -17,11 +17,11 @@ from config.schema import HealthmonConfig
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _resolve(value: Any, path: str, env: Mapping[str, str]) -> Any:
+def resolve_env(value: Any, path: str, env: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _resolve(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+        return {k: resolve_env(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+        return [resolve_env(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -48,7 +48,7 @@ def parse_config(raw: Any, env: Mapping[str, str] | None = None, source: str = "
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("(top level)", f"{source} must be a mapping, not {type(raw).__name__}")
-    resolved = _resolve(raw, "", os.environ if env is None else env)
+    resolved = resolve_env(raw, "", os.environ if env is None else env)
     try:
         return HealthmonConfig.model_validate(resolved)
     except ValidationError as exc:

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,8 +15,12 @@ from rich.console import Console
 from config import ConfigError
 from deployments import exit_codes
 from deployments.output import print_json_lines, print_table
+from deployments.tenant_input import TenantRow
 from monitors.registry import MONITORS
 from monitors.result import TIERS, Status, Tier
+
+if TYPE_CHECKING:
+    from flows.runtime import Runtime
 
 app = typer.Typer(
     help="healthmon: health monitoring for the commerce platform.",
@@ -34,7 +39,7 @@ def _fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Runtime:
     from flows.runtime import build_runtime
 
     try:
@@ -170,6 +175,148 @@ def monitors(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for m in rows:
         table.add_row(m.service, m.tier.value, "yes" if m.per_tenant else "no", ", ".join(m.metrics))
     Console().print(table)
+
+
+tenants_app = typer.Typer(help="Tenants and their integration credentials.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+
+
+def _writable_runtime() -> Runtime:
+    runtime = _runtime()
+    if runtime.cipher is None:
+        runtime.close()
+        _fail(exit_codes.USAGE, "HEALTHMON_SECRET_KEY: not set; tenant credentials are encrypted with it")
+    return runtime
+
+
+def _store_tenants(rows: list[TenantRow]) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from storage.tenants import upsert_tenants
+
+    runtime = _writable_runtime()
+    try:
+        assert runtime.cipher is not None
+        return upsert_tenants(runtime.engine, runtime.cipher, rows)
+    except (OperationalError, ProgrammingError) as exc:
+        _fail(exit_codes.STORAGE, f"healthmon's database failed: {str(exc.orig).strip().splitlines()[0]}")
+    finally:
+        runtime.close()
+
+
+@tenants_app.command("add")
+def tenants_add(
+    tenant_id: Annotated[str, typer.Argument(help="lowercase id, e.g. acme")],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    integration: Annotated[str | None, typer.Option(help="e.g. shopify")] = None,
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value, or key=env:VAR for secrets")
+    ] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="stored but not checked")] = False,
+) -> None:
+    """Add a tenant, or add/replace one integration of it (its other integrations are kept)."""
+    from deployments.tenant_input import parse_assignments, tenant_row
+    from storage.tenants import set_integration
+
+    try:
+        values = parse_assignments(settings or [])
+        if values and integration is None:
+            raise ConfigError("--integration", "needed with --set")
+        raw = {"id": tenant_id, "name": name, "integrations": {integration: values} if integration else {}}
+        row = tenant_row(raw, "tenant")
+    except ConfigError as exc:
+        _fail(exit_codes.USAGE, str(exc))
+    runtime = _writable_runtime()
+    try:
+        assert runtime.cipher is not None
+        set_integration(
+            runtime.engine, runtime.cipher, row[0], name, not disabled, next(iter(row[3].items()), None)
+        )
+    finally:
+        runtime.close()
+    err.print(f"tenant {tenant_id} saved")
+
+
+@tenants_app.command("import")
+def tenants_import(path: Annotated[Path, typer.Argument(help="YAML with a list under 'tenants'")]) -> None:
+    """Add or replace many tenants from a file; values may reference the environment as ${NAME}."""
+    from deployments.tenant_input import read_tenants_file
+
+    try:
+        rows = read_tenants_file(path)
+    except ConfigError as exc:
+        _fail(exit_codes.USAGE, str(exc))
+    count = _store_tenants(rows)
+    err.print(f"imported {count} tenants")
+
+
+@tenants_app.command("list")
+def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Tenants and which integrations they have (never their credentials)."""
+    import json
+
+    from rich.table import Table
+
+    from storage.tenants import list_tenants
+
+    runtime = _runtime()
+    try:
+        tenants = list_tenants(runtime.engine)
+    finally:
+        runtime.close()
+    if as_json:
+        for t in tenants:
+            print(
+                json.dumps({"id": t.id, "name": t.name, "enabled": t.enabled, "integrations": t.integrations})
+            )
+        return
+    table = Table(title=f"{len(tenants)} tenants")
+    for column in ("id", "name", "enabled", "integrations"):
+        table.add_column(column)
+    for t in tenants:
+        table.add_row(t.id, t.name, "yes" if t.enabled else "no", ", ".join(sorted(t.integrations)))
+    Console().print(table)
+
+
+@tenants_app.command("remove")
+def tenants_remove(tenant_id: str) -> None:
+    """Delete a tenant and its credentials."""
+    from storage.tenants import remove_tenant
+
+    runtime = _runtime()
+    try:
+        removed = remove_tenant(runtime.engine, tenant_id)
+    finally:
+        runtime.close()
+    if not removed:
+        _fail(exit_codes.USAGE, f"no tenant {tenant_id!r}")
+    err.print(f"tenant {tenant_id} removed")
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    tenants: Annotated[int, typer.Option(help="how many sandbox tenants")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the generated credentials")] = 0,
+    config_out: Annotated[
+        Path | None, typer.Option(help="write healthmon.yaml and tenants.yaml here")
+    ] = None,
+) -> None:
+    """Serve local imitations of every upstream API (for tests, benchmarks and the demo)."""
+    from sandbox import SandboxState, write_bed
+    from sandbox.server import run
+
+    if tenants < 0:
+        _fail(exit_codes.USAGE, "--tenants: must be 0 or more")
+    if config_out is not None:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        config_path, tenants_path = write_bed(
+            config_out, f"http://{shown}:{port}", SandboxState.generate(tenants, seed)
+        )
+        err.print(f"wrote {config_path} and {tenants_path}")
+    err.print(f"sandbox on http://{host}:{port} with {tenants} tenants (Ctrl-C stops)")
+    run(host, port, tenants, seed=seed)
 
 
 def main() -> None:

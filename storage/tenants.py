@@ -104,3 +104,37 @@ def load_integration(
         token = (row.credentials or {}).get(integration)
         loaded[row.id] = {**public, **(cipher.decrypt(token) if token else {})}
     return loaded
+
+
+def set_integration(
+    engine: Engine,
+    cipher: Cipher,
+    tenant_id: str,
+    name: str | None,
+    enabled: bool,
+    integration: tuple[str, IntegrationInput] | None,
+) -> None:
+    """Create the tenant or update it, replacing only the one integration given."""
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        row = conn.execute(select(table).where(table.c.id == tenant_id).with_for_update()).mappings().first()
+        integrations = dict(row["integrations"]) if row else {}
+        credentials = dict(row["credentials"]) if row else {}
+        if integration is not None:
+            service, value = integration
+            integrations[service] = dict(value.public)
+            credentials.pop(service, None)
+            if value.secret:
+                credentials[service] = cipher.encrypt(value.secret)
+        values = {
+            "name": name or (row["name"] if row else tenant_id),
+            "enabled": enabled,
+            "integrations": integrations,
+            "credentials": credentials,
+            "updated_at": now,
+        }
+        if row is None:
+            conn.execute(table.insert().values(id=tenant_id, created_at=now, **values))
+        else:
+            conn.execute(table.update().where(table.c.id == tenant_id).values(**values))

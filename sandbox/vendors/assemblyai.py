@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -14,11 +16,17 @@ NEGATIVE_BALANCE = {
     "error": "Your current account balance is negative. Please top up to continue using the API. "
     "https://www.assemblyai.com/dashboard/account/billing"
 }
+DOWNLOAD_ERROR = (
+    "Download error, unable to download https://example.invalid/audio.mp3. "
+    "Please make sure the file exists and is accessible from the internet."
+)
 
 
 class AssemblyAI(Vendor):
     service = "assemblyai"
     prefix = "/assemblyai"
+    #: status of the newest transcript; tests set "error" (there is no fault kind for it)
+    latest_status: ClassVar[str] = "completed"
 
     def routes(self) -> list[BaseRoute]:
         return [self.route("/v2/transcript", self.transcripts, ["GET"])]
@@ -39,13 +47,14 @@ class AssemblyAI(Vendor):
             {
                 "id": f"sandbox-transcript-{index:04d}",
                 "resource_url": f"{base}/sandbox-transcript-{index:04d}",
-                "status": "completed",
+                "status": status,
                 "created": iso(finished - 60 - index * 300)[:-1],
                 "completed": iso(finished - index * 300)[:-1],
                 "audio_url": "https://example.invalid/audio.mp3",
-                "error": None,
+                "error": DOWNLOAD_ERROR if status == "error" else None,
             }
             for index in range(min(limit, 2))
+            for status in [self.latest_status if index == 0 else "completed"]
         ]
         return json_response(
             {

@@ -16,7 +16,10 @@ from sandbox.responses import bearer, json_response, new_id, now
 from sandbox.state import Tenant
 
 DAY = 86_400
-TOKEN_LIFETIME_DAYS = 55
+#: None gives `expires_at: 0`, Meta's "never expires" (system-user tokens); tests may patch it
+TOKEN_LIFETIME_DAYS: float | None = 55
+#: what debug_token grants every tenant token; tests may patch it to drop a scope
+SCOPES: tuple[str, ...] = ("ads_read", "ads_management", "business_management", "public_profile")
 DATA_ACCESS_DAYS = 85
 BASE_USAGE_PCT = 3
 ACCOUNT_FIELDS = {
@@ -124,13 +127,14 @@ class Meta(Vendor):
             "type": "USER",
             "application": "Healthmon Sandbox",
             "data_access_expires_at": int(t + DATA_ACCESS_DAYS * DAY),
-            "expires_at": int(t + TOKEN_LIFETIME_DAYS * DAY),
+            "expires_at": 0 if TOKEN_LIFETIME_DAYS is None else int(t + TOKEN_LIFETIME_DAYS * DAY),
             "is_valid": True,
             "issued_at": int(t - 5 * DAY),
-            "scopes": ["ads_read", "ads_management", "business_management", "public_profile"],
+            "scopes": list(SCOPES),
             "granular_scopes": [
-                {"scope": "ads_read", "target_ids": [tenant.meta_account_id]},
-                {"scope": "ads_management", "target_ids": [tenant.meta_account_id]},
+                {"scope": scope, "target_ids": [tenant.meta_account_id]}
+                for scope in ("ads_read", "ads_management")
+                if scope in SCOPES
             ],
             "user_id": tenant.meta_user_id,
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -20,6 +22,8 @@ def _error(status: int, type_: str, message: str) -> Response:
 class Mux(Vendor):
     service = "mux"
     prefix = "/mux"
+    #: status of the newest asset; tests set "errored" (there is no fault kind for it)
+    latest_status: ClassVar[str] = "ready"
 
     def routes(self) -> list[BaseRoute]:
         return [self.route("/video/v1/assets", self.assets, ["GET"])]
@@ -36,7 +40,7 @@ class Mux(Vendor):
         assets = [
             {
                 "id": f"sandboxasset{index:04d}",
-                "status": "ready",
+                "status": self.latest_status if index == 0 else "ready",
                 "created_at": str(created - index * 60),
                 "duration": 12.3,
                 "playback_ids": [{"id": f"sandboxplayback{index:04d}", "policy": "public"}],

@@ -14,6 +14,8 @@ from sandbox.faults import Fault
 from sandbox.pipeline import Call, Vendor
 from sandbox.responses import bearer, iso, json_response, new_id, now, text_response
 
+ROTATING_PREFIX = "xoxe."
+ROTATING_LIFETIME_S = 43_200
 _SERVER_ERRORS = {500: "internal_error", 503: "service_unavailable", 504: "request_timeout"}
 _WEBHOOK_ERRORS = {
     400: "invalid_payload",
@@ -51,11 +53,15 @@ class Slack(Vendor):
         token = bearer(request) or (await _form(request)).get("token") or request.query_params.get("token")
         if not token:
             return _not_ok("not_authed")
-        if token != self.state.platform.slack_bot_token:
+        bot_token = self.state.platform.slack_bot_token
+        # The same bot with token rotation on: `xoxe.` access tokens live 12 hours.
+        rotating = token == f"{ROTATING_PREFIX}{bot_token}"
+        if token != bot_token and not rotating:
             return _not_ok("invalid_auth")
         return json_response(
             {
                 "ok": True,
+                **({"expires_in": ROTATING_LIFETIME_S} if rotating else {}),
                 "url": "https://healthmon-sandbox.slack.com/",
                 "team": "Healthmon Sandbox",
                 "user": "monitor-bot",

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute
 
 from sandbox.faults import Fault
 from sandbox.pipeline import Call, Vendor
-from sandbox.responses import bearer, iso, json_response, now
+from sandbox.responses import bearer, iso, json_response, new_id, now
 
 MISSING = {
     "error": "unauthorized",
@@ -87,6 +87,14 @@ class Wise(Vendor):
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         status = fault.params["status"]
+        if status == 403 and fault.params["error"] is None:
+            # A bare 403 is the strong-customer-authentication challenge (header names from
+            # vendor-apis.md, unconfirmed); give `error` for a plain scope refusal instead.
+            return json_response(
+                {"errors": [{"code": "error.forbidden", "message": "SCA approval required", "path": None}]},
+                403,
+                {"x-2fa-approval-result": "REJECTED", "x-2fa-approval": new_id()},
+            )
         if status < 500:
             return json_response(
                 {

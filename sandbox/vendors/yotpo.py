@@ -5,7 +5,7 @@ Error bodies are not documented publicly; the `{"errors":[...]}` shape here is a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -13,6 +13,9 @@ from starlette.routing import BaseRoute
 from sandbox.faults import Fault
 from sandbox.pipeline import Call, Vendor
 from sandbox.responses import json_body, json_response
+
+#: Core API v3 allows about 5 requests a second per store
+RATE_LIMIT = 5
 
 
 def _error(status: int, message: str) -> Response:
@@ -22,6 +25,8 @@ def _error(status: int, message: str) -> Response:
 class Yotpo(Vendor):
     service = "yotpo"
     prefix = "/yotpo"
+    #: the docs name only `RateLimit-Remaining` (format unconfirmed); tests turn on a limit header
+    send_limit_header: ClassVar[bool] = False
 
     def routes(self) -> list[BaseRoute]:
         # Token endpoints check `revoked` themselves: an expired access token must not
@@ -108,3 +113,11 @@ class Yotpo(Vendor):
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return _error(401, "Unauthorized")
+
+    def decorate(self, call: Call, response: Response) -> None:
+        if not call.request.url.path.endswith("/products"):
+            return
+        remaining = 0 if call.fault("rate_limited") is not None else RATE_LIMIT - 1
+        response.headers["RateLimit-Remaining"] = str(remaining)
+        if self.send_limit_header:
+            response.headers["RateLimit-Limit"] = str(RATE_LIMIT)

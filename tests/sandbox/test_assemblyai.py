@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from sandbox import SandboxState
+from sandbox.vendors.assemblyai import AssemblyAI
 
 
 def transcripts(client: httpx.Client, authorization: str | None) -> httpx.Response:
@@ -29,3 +31,11 @@ def test_negative_balance_and_rate_limit(client: httpx.Client, state: SandboxSta
     assert "balance is negative" in negative.json()["error"]
     state.add_fault("assemblyai", "rate_limited")
     assert transcripts(client, state.platform.assemblyai_key).status_code == 429
+
+
+def test_latest_transcript_status_knob(
+    client: httpx.Client, state: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AssemblyAI, "latest_status", "error")
+    listed = transcripts(client, state.platform.assemblyai_key).json()["transcripts"]
+    assert (listed[0]["status"], bool(listed[0]["error"])) == ("error", True)

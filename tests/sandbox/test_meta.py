@@ -4,6 +4,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from sandbox import SandboxState, Tenant
 
@@ -93,3 +94,13 @@ def test_token_expiring_account_disabled_and_limits(
     broken = account(client, tenant)
     assert (broken.status_code, broken.json()["error"]["code"]) == (500, 1)
     assert "X-App-Usage" in broken.headers
+
+
+def test_scopes_and_lifetime_can_be_patched(
+    client: httpx.Client, state: SandboxState, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sandbox.vendors.meta.SCOPES", ("ads_management",))
+    monkeypatch.setattr("sandbox.vendors.meta.TOKEN_LIFETIME_DAYS", None)
+    data = debug(client, state, tenant.meta_token).json()["data"]
+    assert (data["scopes"], data["expires_at"]) == (["ads_management"], 0)
+    assert [g["scope"] for g in data["granular_scopes"]] == ["ads_management"]

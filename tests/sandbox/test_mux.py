@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from sandbox import SandboxState
+from sandbox.vendors.mux import Mux
 
 
 def assets(client: httpx.Client, state: SandboxState, secret: str | None = None) -> httpx.Response:
@@ -31,3 +33,16 @@ def test_errors_and_near_limit(client: httpx.Client, state: SandboxState) -> Non
     state.add_fault("mux", "rate_limited")
     limited = assets(client, state)
     assert (limited.status_code, limited.headers["X-RateLimit-Remaining"]) == (429, "0")
+
+
+def test_latest_asset_status_knob(
+    client: httpx.Client, state: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Mux, "latest_status", "errored")
+    statuses = [
+        a["status"]
+        for a in client.get(
+            "/mux/video/v1/assets", auth=(state.platform.mux_token_id, state.platform.mux_token_secret)
+        ).json()["data"]
+    ]
+    assert statuses[0] == "errored" and set(statuses[1:]) == {"ready"}

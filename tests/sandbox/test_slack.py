@@ -98,3 +98,10 @@ def test_the_real_slack_sdk_clients_work(sandbox: RunningSandbox, state: Sandbox
     sent = hook.send(text="from slack_sdk")
     assert (sent.status_code, sent.body) == (200, "ok")
     assert state.received("slack")[0]["body"]["text"] == "from slack_sdk"
+
+
+def test_rotating_token_reports_expires_in(client: httpx.Client, state: SandboxState) -> None:
+    plain = auth_test(client, state.platform.slack_bot_token).json()
+    assert "expires_in" not in plain
+    rotating = auth_test(client, f"xoxe.{state.platform.slack_bot_token}").json()
+    assert (rotating["ok"], rotating["expires_in"]) == (True, 43_200)

@@ -49,3 +49,18 @@ def test_errors_come_as_http_200_with_codes(
     assert info(client, tenant).status_code == 503
     state.add_fault("tiktok_ads", "http_error", tenant.id, code=50000)
     assert (info(client, tenant).status_code, info(client, tenant).json()["code"]) == (200, 50000)
+
+
+def test_unknown_advertiser_gives_an_empty_list_and_another_tenants_gives_40001(
+    client: httpx.Client, state: SandboxState, tenant: Tenant
+) -> None:
+    def ask(advertiser_id: str) -> httpx.Response:
+        params = {"advertiser_ids": json.dumps([advertiser_id]), "fields": json.dumps(["status"])}
+        return client.get(
+            f"{BASE}/advertiser/info/", params=params, headers={"Access-Token": tenant.tiktok_token}
+        )
+
+    nobody = ask("123")
+    assert (nobody.status_code, nobody.json()["code"], nobody.json()["data"]["list"]) == (200, 0, [])
+    other = ask(state.tenants[1].tiktok_advertiser_id)
+    assert (other.status_code, other.json()["code"]) == (200, 40001)

@@ -30,3 +30,15 @@ def test_token_errors_and_states(client: httpx.Client, state: SandboxState) -> N
     assert (limited.status_code, limited.headers["Retry-After"], limited.content) == (429, "3", b"")
     state.add_fault("wise", "http_error", status=500)
     assert client.get("/wise/v2/profiles", headers=auth).json()["status"] == 500
+
+
+def test_403_is_an_sca_challenge_unless_an_error_is_given(client: httpx.Client, state: SandboxState) -> None:
+    auth = {"Authorization": f"Bearer {state.platform.wise_token}"}
+    state.add_fault("wise", "http_error", status=403)
+    sca = client.get("/wise/v2/profiles", headers=auth)
+    assert (sca.status_code, sca.headers["x-2fa-approval-result"]) == (403, "REJECTED")
+    assert sca.headers["x-2fa-approval"]
+    state.add_fault("wise", "http_error", status=403, error="Missing scope")
+    plain = client.get("/wise/v2/profiles", headers=auth)
+    assert plain.status_code == 403 and "x-2fa-approval" not in plain.headers
+    assert plain.json()["errors"][0]["message"] == "Missing scope"

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from sandbox import SandboxState
+from sandbox.vendors.yotpo import Yotpo
 
 
 def token(client: httpx.Client, state: SandboxState, secret: str | None = None) -> httpx.Response:
@@ -46,3 +48,18 @@ def test_bad_secret_expired_and_revoked(client: httpx.Client, state: SandboxStat
     assert products(client, state, access_token).status_code == 401
     state.add_fault("yotpo", "revoked")
     assert token(client, state).status_code == 401
+
+
+def test_rate_limit_headers_on_products(
+    client: httpx.Client, state: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = token(client, state)
+    assert "RateLimit-Remaining" not in issued.headers
+    listed = products(client, state, issued.json()["access_token"])
+    assert listed.headers["RateLimit-Remaining"] == "4" and "RateLimit-Limit" not in listed.headers
+    monkeypatch.setattr(Yotpo, "send_limit_header", True)
+    listed = products(client, state, issued.json()["access_token"])
+    assert listed.headers["RateLimit-Limit"] == "5"
+    state.add_fault("yotpo", "rate_limited")
+    limited = products(client, state, issued.json()["access_token"])
+    assert (limited.status_code, limited.headers["RateLimit-Remaining"]) == (429, "0")

@@ -1,0 +1,75 @@
+"""Mux Video: GET /video/v1/assets?limit=1 with the platform's access token (HTTP Basic)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from monitors.base import Monitor, Target
+from monitors.http import error_message, failure, fetch, header_float, pct
+from monitors.resources import BatchResources
+from monitors.result import Outcome, Tier
+
+
+def _first_message(body: bytes) -> str | None:
+    """Mux puts its words in `error.messages[0]`; the shared `error_message` cannot index a list."""
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    messages = error.get("messages") if isinstance(error, dict) else None
+    if isinstance(messages, list) and messages and isinstance(messages[0], str) and messages[0]:
+        return messages[0][:200]
+    return None
+
+
+class MuxMonitor(Monitor):
+    service = "mux"
+    tier = Tier.EXTERNAL
+    required = ("token_id", "token_secret")
+    default_timeout_s = 10.0
+    description = "GET /video/v1/assets?limit=1 (HTTP Basic token id:secret)"
+    metrics: ClassVar[tuple[str, ...]] = (
+        "latency_ms",
+        "http_status",
+        "rate_limit_remaining_pct",
+        "latest_asset_errored",
+        "rate_limited",
+        "retry_after_s",
+    )
+
+    async def check(self, target: Target, resources: BatchResources) -> Outcome:
+        s = target.settings
+        base = str(s.get("base_url") or "https://api.mux.com").rstrip("/")
+        version = s.get("api_version") or "v1"
+        reply = await fetch(
+            resources,
+            "GET",
+            f"{base}/video/{version}/assets",
+            params={"limit": 1},
+            auth=(str(s["token_id"]), str(s["token_secret"])),
+        )
+        extra: dict[str, Any] = {}
+        remaining = header_float(reply.headers, "x-ratelimit-remaining")
+        limit = header_float(reply.headers, "x-ratelimit-limit")
+        remaining_pct = pct(remaining, limit) if remaining is not None and limit is not None else None
+        if remaining_pct is not None:
+            extra["rate_limit_remaining_pct"] = remaining_pct
+        if reply.status != 200:
+            message = _first_message(reply.body)
+            kind = error_message(reply.body, ("error", "type"))
+            if reply.status == 403:
+                # A valid token without the Video read permission: every asset call fails alike.
+                message = f"token lacks permission: {message}" if message else "token lacks permission"
+            return failure(reply, message, mux_error_type=kind, **extra)
+        body = reply.json_object()
+        assets = body.get("data")
+        if not isinstance(assets, list):
+            return Outcome.unhealthy("answer has no asset list", reply.latency_ms, error="bad_body")
+        # Assets list newest first. A failed encode is the uploader's problem, not Mux's health:
+        # reported for dashboards, never a status of its own.
+        latest = assets[0] if assets and isinstance(assets[0], dict) else None
+        if latest is not None:
+            extra["latest_asset_errored"] = latest.get("status") == "errored"
+        return Outcome.healthy(reply.latency_ms, http_status=200, **extra)

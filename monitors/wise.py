@@ -1,0 +1,103 @@
+"""Wise: GET /v2/profiles (or the v1 shape) with the platform's API token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from monitors.base import Monitor, Target
+from monitors.http import Reply, error_message, failure, fetch
+from monitors.resources import BatchResources
+from monitors.result import Outcome, Tier
+
+#: headers Wise sets on a strong-customer-authentication challenge (names unconfirmed, both read)
+SCA_HEADERS = ("x-2fa-approval", "x-2fa-approval-result")
+
+
+def _vendor_message(body: bytes) -> str | None:
+    message = error_message(body, ("error_description",), ("message",), ("error",))
+    if message is not None:
+        return message
+    # Validation errors come as {"errors": [{"code", "message", ...}]}, which the shared
+    # helper cannot reach into (it walks objects only).
+    try:
+        errors = json.loads(body).get("errors")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    text = first.get("message") if isinstance(first, dict) else None
+    return text[:200] if isinstance(text, str) and text else None
+
+
+def _deactivated(profile: dict[str, Any]) -> bool:
+    return str(profile.get("currentState") or "").upper() == "DEACTIVATED"
+
+
+def _refused(reply: Reply) -> Outcome:
+    if reply.status == 403 and any(name in reply.headers for name in SCA_HEADERS):
+        return Outcome.unhealthy(
+            "strong customer authentication required",
+            reply.latency_ms,
+            error="auth",
+            http_status=403,
+            sca_result=reply.headers.get("x-2fa-approval-result"),
+        )
+    return failure(reply, _vendor_message(reply.body))
+
+
+class WiseMonitor(Monitor):
+    service = "wise"
+    tier = Tier.INTEGRATION
+    required = ("api_token",)
+    default_timeout_s = 10.0
+    description = "GET /v2/profiles (Bearer API token); the configured profile must be listed and active"
+    metrics: ClassVar[tuple[str, ...]] = (
+        "latency_ms",
+        "http_status",
+        "profiles",
+        "profiles_deactivated",
+        "retry_after_s",
+        "rate_limited",
+    )
+
+    async def check(self, target: Target, resources: BatchResources) -> Outcome:
+        s = target.settings
+        base = str(s.get("base_url") or "https://api.wise.com").rstrip("/")
+        path = str(s.get("api_path") or "/v2/profiles")
+        reply = await fetch(
+            resources, "GET", f"{base}{path}", headers={"Authorization": f"Bearer {s['api_token']}"}
+        )
+        if reply.status != 200:
+            return _refused(reply)
+        profiles = reply.json()
+        if not isinstance(profiles, list):
+            return Outcome.unhealthy(
+                "answer is not a list of profiles", reply.latency_ms, error="bad_body", http_status=200
+            )
+        listed = [p for p in profiles if isinstance(p, dict)]
+        facts: dict[str, Any] = {"http_status": 200, "profiles": len(listed)}
+        if not listed:
+            return Outcome.unhealthy("the token sees no profiles", reply.latency_ms, error="config", **facts)
+        wanted = s.get("profile_id")
+        chosen = listed
+        if wanted not in (None, ""):
+            # Match on the numeric id or the public id: config files hold either, as text or number.
+            chosen = [p for p in listed if str(wanted) in (str(p.get("id")), str(p.get("publicId")))]
+            if not chosen:
+                return Outcome.unhealthy(
+                    f"profile {wanted} is not among the token's profiles",
+                    reply.latency_ms,
+                    error="config",
+                    **facts,
+                )
+            facts["profile_id"] = chosen[0].get("id")
+            # v1 answers lowercase types and no currentState; v2 uppercase types.
+            facts["profile_type"] = str(chosen[0].get("type") or "").upper() or None
+            facts["profile_state"] = chosen[0].get("currentState")
+        facts["profiles_deactivated"] = sum(1 for p in listed if _deactivated(p))
+        # Without a configured profile, one retired profile among several is not an outage.
+        if all(_deactivated(p) for p in chosen):
+            which = f"profile {wanted}" if wanted not in (None, "") else "every profile"
+            facts["profile_state"] = "DEACTIVATED"
+            return Outcome.unhealthy(f"{which} is DEACTIVATED", reply.latency_ms, error="account", **facts)
+        return Outcome.healthy(reply.latency_ms, **facts)

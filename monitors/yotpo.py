@@ -1,0 +1,111 @@
+"""Yotpo Core API v3: exchange the store secret for an access token, then read one product."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from monitors.base import CheckFailed, Monitor, Target
+from monitors.http import Reply, failure, fetch, header_float, pct
+from monitors.resources import BatchResources
+from monitors.result import Outcome, Tier
+
+
+def _vendor_message(reply: Reply, access_token: str | None = None) -> str | None:
+    """`errors[0].message` (the shared `error_message` cannot index a list), minus the token.
+
+    The access token is minted by the check, so it is not among the target's secrets and the
+    runner cannot scrub it; an error that quoted it must not carry it into details.
+    """
+    try:
+        data: Any = json.loads(reply.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    errors = data.get("errors") if isinstance(data, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, str) or not message:
+        return None
+    if access_token:
+        message = message.replace(access_token, "***")
+    return message[:200]
+
+
+def _rate_limit(reply: Reply) -> dict[str, Any]:
+    # Only `RateLimit-Remaining` is documented, in a format nobody has confirmed: the raw number
+    # is reported, and a percentage only when the vendor also says what the limit is.
+    remaining = header_float(reply.headers, "ratelimit-remaining")
+    if remaining is None:
+        return {}
+    found: dict[str, Any] = {"rate_limit_remaining": remaining}
+    limit = header_float(reply.headers, "ratelimit-limit")
+    remaining_pct = pct(remaining, limit) if limit is not None else None
+    if remaining_pct is not None:
+        found["rate_limit_remaining_pct"] = remaining_pct
+    return found
+
+
+class YotpoMonitor(Monitor):
+    service = "yotpo"
+    tier = Tier.EXTERNAL
+    required = ("store_id", "secret")
+    default_timeout_s = 10.0
+    description = (
+        "POST /core/v3/stores/{store_id}/access_tokens, then GET /core/v3/stores/{store_id}/products?limit=1"
+    )
+    metrics: ClassVar[tuple[str, ...]] = (
+        "latency_ms",
+        "token_ms",
+        "http_status",
+        "rate_limit_remaining",
+        "rate_limit_remaining_pct",
+        "rate_limited",
+        "retry_after_s",
+    )
+
+    async def _access_token(self, resources: BatchResources, store: str, secret: str) -> tuple[str, float]:
+        reply = await fetch(resources, "POST", f"{store}/access_tokens", json_body={"secret": secret})
+        if reply.status in (401, 403):
+            raise CheckFailed(
+                Outcome.unhealthy(
+                    "secret rejected", reply.latency_ms, error="auth", http_status=reply.status, step="token"
+                )
+            )
+        if reply.status == 404:
+            # The store id is the app key: a 404 here means it names no store.
+            raise CheckFailed(
+                Outcome.unhealthy("store not found", reply.latency_ms, error="config", http_status=404)
+            )
+        if reply.status != 200:
+            raise CheckFailed(failure(reply, _vendor_message(reply), step="token"))
+        token = reply.json_object().get("access_token")
+        if not isinstance(token, str) or not token:
+            raise CheckFailed(
+                Outcome.unhealthy("token answer has no access_token", reply.latency_ms, error="bad_body")
+            )
+        return token, reply.latency_ms
+
+    async def check(self, target: Target, resources: BatchResources) -> Outcome:
+        s = target.settings
+        base = str(s.get("base_url") or "https://api.yotpo.com").rstrip("/")
+        store = f"{base}/core/{s.get('api_version') or 'v3'}/stores/{quote(str(s['store_id']), safe='')}"
+        token, token_ms = await self._access_token(resources, store, str(s["secret"]))
+        reply = await fetch(
+            resources, "GET", f"{store}/products", headers={"X-Yotpo-Token": token}, params={"limit": 1}
+        )
+        extra = {"token_ms": round(token_ms, 2), **_rate_limit(reply)}
+        if reply.status != 200:
+            message = _vendor_message(reply, token)
+            if reply.status == 401:
+                # Minted a moment ago, so not a stale token: the store's API access is refused.
+                message = (
+                    f"fresh access token rejected: {message}" if message else "fresh access token rejected"
+                )
+            return failure(reply, message, step="products", **extra)
+        products = reply.json_object().get("products")
+        if not isinstance(products, list):
+            return Outcome.unhealthy(
+                "answer has no product list", reply.latency_ms, error="bad_body", **extra
+            )
+        return Outcome.healthy(reply.latency_ms, http_status=200, **extra)

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitors.inngest import InngestMonitor
+from monitors.result import Status
+from sandbox.server import RunningSandbox
+from tests.monitors.conftest import assert_no_secret, run_monitor
+
+M = InngestMonitor()
+
+
+@pytest.fixture
+def settings(bed: dict[str, Any]) -> dict[str, Any]:
+    return dict(bed["services"]["inngest"])
+
+
+async def test_healthy(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
+    before = sandbox.state.requests_for("inngest")
+    result = await run_monitor(M, settings)
+    assert result.status is Status.HEALTHY, result.details
+    d = result.details
+    assert d["http_status"] == 200 and result.latency_ms is not None
+    assert (d["failed_runs"], d["failed_functions"], d["failed_runs_capped"]) == (0, 0, False)
+    assert d["window_s"] == 3600 and d["failed_function_ids"] == []
+    assert sandbox.state.requests_for("inngest") - before == 2
+
+
+async def test_failures_are_counted_not_judged(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
+    sandbox.state.add_fault("inngest", "failed_jobs", count=5)
+    result = await run_monitor(M, settings)
+    assert result.status is Status.HEALTHY, result.details
+    d = result.details
+    assert (d["failed_runs"], d["failed_functions"]) == (5, 1)
+    assert d["failed_function_ids"] == ["healthmon-sandbox-sync-orders"]
+
+
+@pytest.mark.parametrize(("window_s", "expected"), [(None, 4), (3600, 4), (1500, 2), (60, 1)])
+async def test_only_failures_inside_the_window_count(
+    sandbox: RunningSandbox, settings: dict[str, Any], window_s: int | None, expected: int
+) -> None:
+    # failures now, 1000 s, 2000 s, 3000 s and 4000 s ago
+    sandbox.state.add_fault("inngest", "failed_jobs", count=5, spacing_s=1000)
+    if window_s is not None:
+        settings["failed_window_s"] = window_s
+    result = await run_monitor(M, settings)
+    assert result.details["failed_runs"] == expected
+    assert result.details["window_s"] == (window_s or 3600)
+
+
+async def test_a_full_page_is_reported_as_capped(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
+    sandbox.state.add_fault("inngest", "failed_jobs", count=150, spacing_s=1)
+    result = await run_monitor(M, settings)
+    assert (result.details["failed_runs"], result.details["failed_runs_capped"]) == (100, True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "status", "error"),
+    [
+        ("revoked", {}, Status.UNHEALTHY, "auth"),
+        ("expired", {}, Status.UNHEALTHY, "auth"),
+        ("rate_limited", {}, Status.DEGRADED, "rate_limited"),
+        ("http_error", {"status": 500}, Status.UNHEALTHY, "vendor_error"),
+        ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
+        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
+        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
+        ("reset", {}, Status.UNHEALTHY, "reset"),
+        ("hang", {}, Status.UNHEALTHY, "timeout"),
+    ],
+)
+async def test_faults(
+    sandbox: RunningSandbox,
+    settings: dict[str, Any],
+    kind: str,
+    params: dict[str, Any],
+    status: Status,
+    error: str,
+) -> None:
+    sandbox.state.add_fault("inngest", kind, **params)
+    result = await run_monitor(M, settings, timeout_s=1.0)
+    assert (result.status, result.details.get("error")) == (status, error), result.details
+    assert result.details["reason"]
+    assert_no_secret(result, settings)
+
+
+async def test_rate_limit_carries_retry_after(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
+    sandbox.state.add_fault("inngest", "rate_limited", retry_after=7)
+    result = await run_monitor(M, settings)
+    assert result.details["retry_after_s"] == 7.0 and result.details["rate_limited"] is True
+
+
+async def test_missing_key_is_unknown(settings: dict[str, Any]) -> None:
+    settings.pop("signing_key")
+    result = await run_monitor(M, settings)
+    assert result.status is Status.UNKNOWN and "signing_key" in result.details["reason"]
+
+
+async def test_wrong_key_is_rejected_without_leaking_it(settings: dict[str, Any]) -> None:
+    settings["signing_key"] = "signkey-prod-wrongwrongwrong1234"
+    result = await run_monitor(M, settings)
+    assert result.status is Status.UNHEALTHY and result.details["error"] == "auth"
+    assert result.details["reason"] == "authentication failed"
+    assert "signkey-prod-wrongwrongwrong1234" not in repr(result.details)
+
+
+async def test_branch_env_header_does_not_break_the_check(settings: dict[str, Any]) -> None:
+    settings["env"] = "feature-branch"
+    assert (await run_monitor(M, settings)).status is Status.HEALTHY
