@@ -189,16 +189,32 @@ def failure(reply: Reply, reason: str | None = None, **details: Any) -> Outcome:
     )
 
 
-def error_message(body: bytes, *paths: tuple[str, ...]) -> str | None:
-    """The first string found at one of `paths` in a JSON body; never the whole body."""
+def dig(node: Any, *path: str | int) -> Any:
+    """Walk objects by key and lists by index; None wherever the shape does not match."""
+    for step in path:
+        if isinstance(step, int):
+            node = node[step] if isinstance(node, list) and -len(node) <= step < len(node) else None
+        else:
+            node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def error_message(body: bytes, *paths: tuple[str | int, ...]) -> str | None:
+    """The first string found at one of `paths` in a JSON body (ints index lists); never the whole body."""
     try:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     for path in paths:
-        node: Any = data
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
+        node = dig(data, *path)
         if isinstance(node, str) and node:
             return node[:200]
     return None
+
+
+def remaining_pct(
+    headers: httpx.Headers, remaining: str = "x-ratelimit-remaining", limit: str = "x-ratelimit-limit"
+) -> float | None:
+    """Rate-limit headroom in percent from a remaining/limit header pair, when both are sent."""
+    left, total = header_float(headers, remaining), header_float(headers, limit)
+    return None if left is None or total is None else pct(left, total)

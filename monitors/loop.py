@@ -6,7 +6,7 @@ import json
 from typing import Any, ClassVar
 
 from monitors.base import Monitor, Target
-from monitors.http import Reply, failure, fetch, header_float, pct
+from monitors.http import Reply, failure, fetch, remaining_pct
 from monitors.resources import BatchResources
 from monitors.result import Outcome, Tier
 
@@ -113,8 +113,7 @@ class LoopMonitor(Monitor):
             )
         facts: dict[str, Any] = {}
         # Laravel's throttle headers; Loop's names are unconfirmed, so only read when present.
-        limit = header_float(reply.headers, "x-ratelimit-limit")
-        remaining = header_float(reply.headers, "x-ratelimit-remaining")
-        if limit is not None and remaining is not None:
-            facts["rate_limit_remaining_pct"] = pct(remaining, limit)
+        headroom = remaining_pct(reply.headers)
+        if headroom is not None:
+            facts["rate_limit_remaining_pct"] = headroom
         return Outcome.healthy(reply.latency_ms, http_status=200, **facts)

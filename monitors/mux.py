@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from monitors.base import Monitor, Target
-from monitors.http import error_message, failure, fetch, header_float, pct
+from monitors.http import error_message, failure, fetch, remaining_pct
 from monitors.resources import BatchResources
 from monitors.result import Outcome, Tier
-
-
-def _first_message(body: bytes) -> str | None:
-    """Mux puts its words in `error.messages[0]`; the shared `error_message` cannot index a list."""
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
-    messages = error.get("messages") if isinstance(error, dict) else None
-    if isinstance(messages, list) and messages and isinstance(messages[0], str) and messages[0]:
-        return messages[0][:200]
-    return None
 
 
 class MuxMonitor(Monitor):
@@ -51,13 +37,11 @@ class MuxMonitor(Monitor):
             auth=(str(s["token_id"]), str(s["token_secret"])),
         )
         extra: dict[str, Any] = {}
-        remaining = header_float(reply.headers, "x-ratelimit-remaining")
-        limit = header_float(reply.headers, "x-ratelimit-limit")
-        remaining_pct = pct(remaining, limit) if remaining is not None and limit is not None else None
-        if remaining_pct is not None:
-            extra["rate_limit_remaining_pct"] = remaining_pct
+        headroom = remaining_pct(reply.headers)
+        if headroom is not None:
+            extra["rate_limit_remaining_pct"] = headroom
         if reply.status != 200:
-            message = _first_message(reply.body)
+            message = error_message(reply.body, ("error", "messages", 0))
             kind = error_message(reply.body, ("error", "type"))
             if reply.status == 403:
                 # A valid token without the Video read permission: every asset call fails alike.

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from monitors.base import Monitor, Target
-from monitors.http import Reply, failure, fetch, pct
+from monitors.http import Reply, dig, failure, fetch, pct
 from monitors.resources import BatchResources
 from monitors.result import Outcome, Tier
 
@@ -30,15 +30,9 @@ def shop_problem(shop: Any) -> str | None:
     return None
 
 
-def _dig(node: Any, *keys: str) -> Any:
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
 def _throttle(body: Mapping[str, Any]) -> dict[str, Any]:
-    cost = _dig(body, "extensions", "cost")
-    status = _dig(cost, "throttleStatus")
+    cost = dig(body, "extensions", "cost")
+    status = dig(cost, "throttleStatus")
     if not isinstance(status, dict):
         return {}
     available, maximum, restore = (
@@ -51,7 +45,7 @@ def _throttle(body: Mapping[str, Any]) -> dict[str, Any]:
         facts["rate_limit_remaining_pct"] = pct(float(available), float(maximum))
     if isinstance(restore, int | float):
         facts["throttle_restore_rate"] = float(restore)
-        requested = _dig(cost, "requestedQueryCost")
+        requested = dig(cost, "requestedQueryCost")
         # The bucket refills at restoreRate points/s: this is how long until the query fits.
         if isinstance(requested, int | float) and isinstance(available, int | float) and restore > 0:
             facts["retry_after_s"] = round(max(0.0, (requested - available) / restore), 2)
@@ -72,7 +66,7 @@ def _error_codes(body: Mapping[str, Any]) -> list[str]:
 def _message(raw: bytes) -> str | None:
     """Shopify's own words: `errors` is a string, an object with `message`, or a GraphQL list."""
     try:
-        errors = _dig(json.loads(raw), "errors")
+        errors = dig(json.loads(raw), "errors")
     except (ValueError, UnicodeDecodeError):
         return None
     if isinstance(errors, list):
@@ -143,7 +137,7 @@ class ShopifyMonitor(Monitor):
                 **facts,
             )
         facts.pop("retry_after_s", None)
-        shop = _dig(body, "data", "shop")
+        shop = dig(body, "data", "shop")
         if not isinstance(shop, dict):
             message = _message(reply.body)
             if AUTH_CODES & set(codes):

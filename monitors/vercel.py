@@ -6,7 +6,7 @@ import time
 from typing import Any, ClassVar
 
 from monitors.base import Monitor, Target
-from monitors.http import Reply, UpstreamFailure, error_message, failure, fetch, header_float, pct
+from monitors.http import Reply, UpstreamFailure, error_message, failure, fetch, remaining_pct
 from monitors.resources import BatchResources
 from monitors.result import Outcome, Tier
 
@@ -40,7 +40,7 @@ class VercelMonitor(Monitor):
         if user.status != 200:
             return _failure(user)
         user.json_object()
-        headroom = [_remaining_pct(user)]
+        headroom = [remaining_pct(user.headers)]
         latency = user.latency_ms
         facts: dict[str, Any] = {}
         project = s.get("project_id")
@@ -59,7 +59,7 @@ class VercelMonitor(Monitor):
                 )
             if reply.status != 200:
                 return _failure(reply)
-            headroom.append(_remaining_pct(reply))
+            headroom.append(remaining_pct(reply.headers))
             deployments = reply.json_object().get("deployments")
             if not isinstance(deployments, list) or not deployments or not isinstance(deployments[0], dict):
                 return Outcome.unhealthy(
@@ -103,14 +103,6 @@ def _error(reply: Reply) -> dict[str, Any]:
         return {}
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, dict) else {}
-
-
-def _remaining_pct(reply: Reply) -> float | None:
-    limit = header_float(reply.headers, "x-ratelimit-limit")
-    remaining = header_float(reply.headers, "x-ratelimit-remaining")
-    if limit is None or remaining is None:
-        return None
-    return pct(remaining, limit)
 
 
 def _deployment_facts(deployment: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from monitors.base import Monitor, Target
@@ -15,18 +14,8 @@ SCA_HEADERS = ("x-2fa-approval", "x-2fa-approval-result")
 
 
 def _vendor_message(body: bytes) -> str | None:
-    message = error_message(body, ("error_description",), ("message",), ("error",))
-    if message is not None:
-        return message
-    # Validation errors come as {"errors": [{"code", "message", ...}]}, which the shared
-    # helper cannot reach into (it walks objects only).
-    try:
-        errors = json.loads(body).get("errors")
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    text = first.get("message") if isinstance(first, dict) else None
-    return text[:200] if isinstance(text, str) and text else None
+    # OAuth-style errors, Spring-style 500s, and validation errors as {"errors": [{"message"}]}
+    return error_message(body, ("error_description",), ("message",), ("error",), ("errors", 0, "message"))
 
 
 def _deactivated(profile: dict[str, Any]) -> bool:

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from monitors.base import CheckFailed, Monitor, Target
-from monitors.http import Reply, failure, fetch, header_float, pct
+from monitors.http import Reply, error_message, failure, fetch, header_float, remaining_pct
 from monitors.resources import BatchResources
 from monitors.result import Outcome, Tier
 
 
 def _vendor_message(reply: Reply, access_token: str | None = None) -> str | None:
-    """`errors[0].message` (the shared `error_message` cannot index a list), minus the token.
+    """`errors[0].message`, minus the token.
 
     The access token is minted by the check, so it is not among the target's secrets and the
     runner cannot scrub it; an error that quoted it must not carry it into details.
     """
-    try:
-        data: Any = json.loads(reply.body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    errors = data.get("errors") if isinstance(data, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    message = first.get("message") if isinstance(first, dict) else None
-    if not isinstance(message, str) or not message:
-        return None
-    if access_token:
+    message = error_message(reply.body, ("errors", 0, "message"))
+    if message and access_token:
         message = message.replace(access_token, "***")
-    return message[:200]
+    return message
 
 
 def _rate_limit(reply: Reply) -> dict[str, Any]:
@@ -39,10 +30,9 @@ def _rate_limit(reply: Reply) -> dict[str, Any]:
     if remaining is None:
         return {}
     found: dict[str, Any] = {"rate_limit_remaining": remaining}
-    limit = header_float(reply.headers, "ratelimit-limit")
-    remaining_pct = pct(remaining, limit) if limit is not None else None
-    if remaining_pct is not None:
-        found["rate_limit_remaining_pct"] = remaining_pct
+    headroom = remaining_pct(reply.headers, "ratelimit-remaining", "ratelimit-limit")
+    if headroom is not None:
+        found["rate_limit_remaining_pct"] = headroom
     return found
 
 

@@ -89,3 +89,17 @@ async def test_tls_failure_is_named() -> None:
         plain.shutdown()
         hang.close()
     assert failed.outcome.details["error"] in ("tls", "reset")
+
+
+def test_reading_helpers() -> None:
+    import httpx
+
+    from monitors.http import dig, error_message, remaining_pct
+
+    body = b'{"errors": [{"message": "bad token"}], "error": {"messages": []}}'
+    assert error_message(body, ("error", "messages", 0), ("errors", 0, "message")) == "bad token"
+    assert error_message(b"<html>", ("message",)) is None
+    assert dig({"a": [1, {"b": 2}]}, "a", 1, "b") == 2 and dig({"a": []}, "a", 0, "b") is None
+    headers = httpx.Headers({"X-RateLimit-Remaining": "15", "X-RateLimit-Limit": "60"})
+    assert remaining_pct(headers) == 25.0
+    assert remaining_pct(httpx.Headers({"X-RateLimit-Remaining": "5"})) is None
