@@ -40,6 +40,8 @@ class SlackChannel(BaseModel):
     webhook_url: str | None = None
     bot_token: str | None = None
     channel: str | None = None
+    #: the Web API base for bot tokens (the sandbox stands in here)
+    base_url: str | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> SlackChannel:
@@ -98,6 +100,38 @@ class RunConfig(BaseModel):
     http_clients_in_flight: int = Field(default=20, gt=0)
 
 
+def _renotify_defaults() -> dict[Severity, float]:
+    return {"p1": 1800.0, "p2": 7200.0, "p3": 86400.0}
+
+
+class AlertingConfig(BaseModel):
+    """Alert policy; docs/configuration.md gives the defaults and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    open_after: int = Field(default=2, ge=1, le=20)
+    resolve_after: int = Field(default=2, ge=1, le=20)
+    renotify_after_s: dict[Severity, PositiveFloat] = Field(default_factory=_renotify_defaults)
+    flap_changes: int = Field(default=6, ge=2)
+    flap_window_s: PositiveFloat = 3600.0
+    rollup_min_share: float = Field(default=0.2, gt=0, le=1)
+    rollup_min_tenants: int = Field(default=3, ge=1)
+    retry_base_s: PositiveFloat = 15.0
+    retry_cap_s: PositiveFloat = 900.0
+    max_attempts: int = Field(default=100, ge=1)
+    #: "<tier>.<status>" -> severity, e.g. {"external.unhealthy": "p2"}; others as DESIGN.md
+    severity: dict[str, Severity] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keys(self) -> AlertingConfig:
+        tiers = {"critical", "core", "integration", "external"}
+        statuses = {"unhealthy", "degraded", "unknown"}
+        for key in self.severity:
+            tier, _, status = key.partition(".")
+            if tier not in tiers or status not in statuses:
+                raise ValueError(f"severity key {key!r} must be <tier>.<status>, e.g. core.unhealthy")
+        return self
+
+
 class HealthmonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -105,4 +139,5 @@ class HealthmonConfig(BaseModel):
     channels: Channels = Field(default_factory=Channels)
     routes: list[Route] | None = None
     run: RunConfig = Field(default_factory=RunConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     dashboard_url: str | None = None

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -32,6 +33,7 @@ db_app = typer.Typer(help="healthmon's own database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 err = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -317,6 +319,111 @@ def sandbox(
         err.print(f"wrote {config_path} and {tenants_path}")
     err.print(f"sandbox on http://{host}:{port} with {tenants} tenants (Ctrl-C stops)")
     run(host, port, tenants, seed=seed)
+
+
+alerts_app = typer.Typer(help="Alerts: list, acknowledge, resolve, deliver.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _with_runtime(work: Callable[[Runtime], T]) -> T:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from flows.runtime import use_runtime
+
+    runtime = _runtime()
+    try:
+        with use_runtime(runtime):
+            return work(runtime)
+    except (OperationalError, ProgrammingError) as exc:
+        _fail(exit_codes.STORAGE, f"healthmon's database failed: {str(exc.orig).strip().splitlines()[0]}")
+    finally:
+        runtime.close()
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[
+        list[str] | None, typer.Option(help="open, acknowledged, resolved (repeatable)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Alerts, newest first (default: open and acknowledged)."""
+    import json
+
+    from rich.table import Table
+
+    from storage.alerts import list_alerts
+
+    chosen = status or ["open", "acknowledged"]
+    bad = sorted(set(chosen) - {"open", "acknowledged", "resolved"})
+    if bad:
+        _fail(exit_codes.USAGE, f"--status: unknown status {bad[0]!r} (open, acknowledged, resolved)")
+    rows = _with_runtime(lambda rt: list_alerts(rt.engine, chosen))
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, default=str))
+        return
+    table = Table(title=f"{len(rows)} alerts")
+    for column in ("id", "severity", "status", "title", "count", "since", "last seen", "held"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["severity"],
+            r["status"],
+            r["title"],
+            str(r["count"]),
+            f"{r['first_seen']:%Y-%m-%d %H:%M}",
+            f"{r['last_seen']:%Y-%m-%d %H:%M}",
+            r["held"] or "",
+        )
+    Console().print(table)
+
+
+def _change(alert_id: int, who: str, action: str) -> None:
+    from flows.alerts import change_alert
+    from storage import alerts as store
+
+    func = store.acknowledge if action == "ack" else store.resolve
+    try:
+        sent = _with_runtime(lambda rt: asyncio.run(change_alert(alert_id, who, func)))
+    except store.AlertNotFound:
+        _fail(exit_codes.USAGE, f"no alert {alert_id}")
+    verb = "acknowledged" if action == "ack" else "resolved"
+    err.print(f"alert {alert_id} {verb} by {who}; {len(sent)} notices queued")
+
+
+def _who() -> str:
+    return os.environ.get("USER") or "cli"
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: int, by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None
+) -> None:
+    """Acknowledge: stops re-notification; PagerDuty and Slack (bot) are told."""
+    _change(alert_id, by or _who(), "ack")
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: int, by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None
+) -> None:
+    """Resolve by hand; the channels that got the alert get a resolved notice."""
+    _change(alert_id, by or _who(), "resolve")
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(
+    now: Annotated[bool, typer.Option("--now", help="ignore the retry backoff")] = False,
+) -> None:
+    """Send pending notifications once (what the delivery flow does every minute)."""
+    from flows.alerts import deliver_pending
+
+    report = _with_runtime(lambda rt: asyncio.run(deliver_pending(ignore_backoff=now)))
+    err.print(f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}")
+    if report.retrying or report.failed:
+        raise typer.Exit(exit_codes.NOT_HEALTHY)
 
 
 def main() -> None:

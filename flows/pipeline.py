@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerting.thresholds import ThresholdRule, evaluate, merge_rules
+from flows.alerts import alert_step as alert_run
 from flows.report import RunReport, build_report
 from flows.runtime import Runtime, get_runtime, secrets_of
 from monitors.base import Monitor, Target
@@ -70,6 +71,7 @@ class TierSummary:
     skipped: int
     not_healthy: int
     duration_s: float
+    notifications: int = 0
     report: RunReport = field(default_factory=RunReport)
 
     def as_dict(self) -> dict[str, Any]:
@@ -176,7 +178,7 @@ def _rules(
 
 
 def _record(runtime: Runtime, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
-    record_results(runtime.engine, results, run_id)
+    record_results(runtime.engine, results, run_id, runtime.config.alerting.flap_window_s)
     runtime.cache.set_many(cache_entries(results), ttl_s)
 
 
@@ -197,6 +199,7 @@ async def check_batch(
 
 
 PlanStep = Callable[[str, list[str] | None, str | None, bool], Awaitable[Plan]]
+AlertStep = Callable[[str, str], Awaitable[int]]
 CheckStep = Callable[[str, str, list[str | None], str, int, float], Awaitable[BatchSummary]]
 
 
@@ -213,6 +216,7 @@ async def execute_tier(
     flow_run_id: str | None = None,
     plan_step: PlanStep | None = None,
     check_step: CheckStep | None = None,
+    alert_step: AlertStep | None = None,
 ) -> TierSummary:
     """Run one tier; the steps default to plain calls, flows/tier_run.py hands in Prefect tasks."""
     runtime = get_runtime()
@@ -232,6 +236,7 @@ async def execute_tier(
                 )
             )
         )
+        notifications = await (alert_step or alert_run)(tier, run_id)
         report = await asyncio.to_thread(build_report, runtime.engine, run_id)
     except BaseException as exc:
         await asyncio.to_thread(
@@ -254,6 +259,7 @@ async def execute_tier(
         checked=sum(s.checked for s in summaries),
         not_healthy=sum(s.not_healthy for s in summaries),
         duration_s=round(time.time() - started, 3),
+        notifications=notifications,
         report=report,
     )
     await asyncio.to_thread(

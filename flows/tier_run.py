@@ -9,6 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
+from flows.alerts import alert_step, deliver_pending
 from flows.pipeline import BatchSummary, Plan, check_batch, execute_tier, plan_tier_async
 from flows.report import publish_report
 from monitors.result import Tier
@@ -16,6 +17,11 @@ from monitors.result import Tier
 # cache_policy=NONE: a repeated identical call must check again, never be a cache hit
 plan_task = task(name="plan", cache_policy=NONE, persist_result=False)(plan_tier_async)
 check_batch_task = task(name="check-batch", cache_policy=NONE, persist_result=False)(check_batch)
+alert_task = task(name="alert", cache_policy=NONE, persist_result=False)(alert_step)
+
+
+async def _alert(tier: str, run_id: str) -> int:
+    return await alert_task.with_options(task_run_name=f"alert {tier}")(tier, run_id)
 
 
 async def _plan(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:
@@ -53,6 +59,14 @@ async def tier_check(
         flow_run_id=str(flow_run.id) if flow_run.id else None,
         plan_step=_plan,
         check_step=_check,
+        alert_step=_alert,
     )
     await publish_report(summary.tier, summary.report)
     return {k: v for k, v in summary.as_dict().items() if k != "report"}
+
+
+@flow(name="deliver-notifications", log_prints=False, persist_result=False)
+async def deliver_notifications(ignore_backoff: bool = False) -> dict[str, int]:
+    """Retry notifications whose channel failed, with backoff; runs every minute when served."""
+    report = await deliver_pending(ignore_backoff)
+    return {"delivered": report.delivered, "retrying": report.retrying, "failed": report.failed}

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, select, tuple_
+from sqlalchemy import Engine, and_, case, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitors.result import CheckResult, Status, Tier
 from storage.db import is_postgres
 from storage.tables import HealthCheckHistory, ServiceStatus
-from storage.types import tenant_from_key, tenant_key
+from storage.types import UtcDateTime, tenant_from_key, tenant_key
 
 HISTORY_COLUMNS = ("checked_at", "service", "tenant_id", "tier", "status", "latency_ms", "details", "run_id")
 
@@ -30,6 +30,8 @@ class LatestStatus:
     details: dict[str, Any]
     checked_at: datetime
     since: datetime
+    consecutive: int = 1
+    flips: int = 0
 
     def to_result(self) -> CheckResult:
         return CheckResult(
@@ -53,6 +55,8 @@ def latest_from_row(row: ServiceStatus) -> LatestStatus:
         details=dict(row.details or {}),
         checked_at=row.checked_at,
         since=row.since,
+        consecutive=row.consecutive,
+        flips=row.flips,
     )
 
 
@@ -86,8 +90,14 @@ def _history_row(result: CheckResult, run_id: str | None) -> tuple[Any, ...]:
     )
 
 
-def record_results(engine: Engine, results: Sequence[CheckResult], run_id: str | None = None) -> None:
-    """History and latest status in one transaction: COPY on PostgreSQL, executemany on SQLite."""
+def record_results(
+    engine: Engine, results: Sequence[CheckResult], run_id: str | None = None, flap_window_s: float = 3600
+) -> None:
+    """History and latest status in one transaction: COPY on PostgreSQL, executemany on SQLite.
+
+    The latest-status upsert also keeps each target's streak (`consecutive`) and its status
+    changes within the flap window (`flips` since `flips_since`), without reading first.
+    """
     if not results:
         return
     with engine.begin() as conn:
@@ -104,10 +114,13 @@ def record_results(engine: Engine, results: Sequence[CheckResult], run_id: str |
                 HealthCheckHistory.__table__.insert(),  # type: ignore[attr-defined]
                 [dict(zip(HISTORY_COLUMNS, _history_row(r, run_id), strict=True)) for r in results],
             )
-        _upsert_status(conn, results, run_id, postgres=is_postgres(engine))
+        flap_cutoff = max(r.checked_at for r in results) - timedelta(seconds=flap_window_s)
+        _upsert_status(conn, results, run_id, flap_cutoff, postgres=is_postgres(engine))
 
 
-def _upsert_status(conn: Any, results: Sequence[CheckResult], run_id: str | None, postgres: bool) -> None:
+def _upsert_status(
+    conn: Any, results: Sequence[CheckResult], run_id: str | None, flap_cutoff: datetime, postgres: bool
+) -> None:
     table = ServiceStatus.__table__  # type: ignore[attr-defined]
     # one row per key: the last result of a target wins if a run produced two
     latest: dict[tuple[str, str], CheckResult] = {}
@@ -125,12 +138,16 @@ def _upsert_status(conn: Any, results: Sequence[CheckResult], run_id: str | None
             "since": r.checked_at,
             "previous_status": None,
             "run_id": run_id,
+            "consecutive": 1,
+            "flips": 0,
+            "flips_since": None,
         }
         for (service, tenant), r in latest.items()
     ]
     insert = pg_insert(table) if postgres else sqlite_insert(table)
     excluded = insert.excluded
     changed = table.c.status != excluded.status
+    expired = or_(table.c.flips_since.is_(None), table.c.flips_since < literal(flap_cutoff, UtcDateTime()))
     stmt = insert.on_conflict_do_update(
         index_elements=[table.c.service, table.c.tenant_id],
         set_={
@@ -142,6 +159,13 @@ def _upsert_status(conn: Any, results: Sequence[CheckResult], run_id: str | None
             "run_id": excluded.run_id,
             "since": case((changed, excluded.checked_at), else_=table.c.since),
             "previous_status": case((changed, table.c.status), else_=table.c.previous_status),
+            "consecutive": case((changed, 1), else_=table.c.consecutive + 1),
+            "flips": case(
+                (and_(changed, expired), 1), (changed, table.c.flips + 1), (expired, 0), else_=table.c.flips
+            ),
+            "flips_since": case(
+                (and_(changed, expired), excluded.checked_at), (expired, None), else_=table.c.flips_since
+            ),
         },
         # a late writer must not overwrite a newer result
         where=table.c.checked_at <= excluded.checked_at,

@@ -69,6 +69,11 @@ class ServiceStatus(SQLModel, table=True):
     since: datetime = _ts()
     previous_status: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     run_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True))
+    #: consecutive results with the current status
+    consecutive: int = Field(default=1)
+    #: status changes counted since flips_since (a fixed window restarted when it expires)
+    flips: int = Field(default=0)
+    flips_since: datetime | None = _ts(nullable=True)
 
 
 class AlertThreshold(SQLModel, table=True):
@@ -119,13 +124,21 @@ class PlatformAlert(SQLModel, table=True):
     acknowledged_at: datetime | None = _ts(nullable=True)
     resolved_by: str | None = Field(default=None, max_length=100)
     resolved_at: datetime | None = _ts(nullable=True, index=True)
+    #: the severity last notified; None = never notified (held by a silence or a rollup)
+    notified_severity: str | None = Field(default=None, sa_column=Column(String(4), nullable=True))
+    flapping: bool = Field(default=False)
+    #: why notifications are held back right now ("silence:<id>", "rollup"), if they are
+    held: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
 
 
 class AlertDelivery(SQLModel, table=True):
     """One notification to one channel; committed before it is sent."""
 
     __tablename__ = "alert_deliveries"
-    __table_args__ = (Index("ix_deliveries_pending", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_pending", "delivered_at", "next_attempt_at"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int = Field(
@@ -141,6 +154,12 @@ class AlertDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _ts()
     delivered_at: datetime | None = _ts(nullable=True)
+    #: pending -> delivered, or failed (not retryable, or out of attempts)
+    status: str = Field(default="pending", sa_column=Column(String(12), nullable=False))
+    #: a sender's lease: nobody else sends this row before it expires
+    claimed_until: datetime | None = _ts(nullable=True)
+    #: the channel's reference for later updates (Slack "channel:ts")
+    ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class Silence(SQLModel, table=True):

@@ -64,7 +64,12 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
             task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run.id]))
         )
         names = sorted(t.name for t in task_runs)
-        assert names == ["critical/postgres batch 1", "critical/redis batch 1", "plan critical"]
+        assert names == [
+            "alert critical",
+            "critical/postgres batch 1",
+            "critical/redis batch 1",
+            "plan critical",
+        ]
         artifacts = await client.read_artifacts(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
         )

@@ -1,8 +1,13 @@
-"""Slack: the Web API (auth.test, api.test), incoming webhooks, and the Slack status API."""
+"""Slack: the Web API (auth.test, api.test, chat.postMessage, chat.update), incoming webhooks,
+and the Slack status API."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import re
+import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,6 +18,7 @@ from starlette.routing import BaseRoute
 from sandbox.faults import Fault
 from sandbox.pipeline import Call, Vendor
 from sandbox.responses import bearer, iso, json_response, new_id, now, text_response
+from sandbox.state import SandboxState
 
 ROTATING_PREFIX = "xoxe."
 ROTATING_LIFETIME_S = 43_200
@@ -24,6 +30,16 @@ _WEBHOOK_ERRORS = {
     410: "channel_is_archived",
     500: "rollup_error",
 }
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,}")
+_BOT = {"user": "U000SANDBOX", "bot_id": "B000SANDBOX"}
+
+
+def channel_id(channel: str) -> str:
+    """Slack answers with channel ids even when given a name; names map to stable fake ids."""
+    if _CHANNEL_ID.fullmatch(channel):
+        return channel
+    name = channel.removeprefix("#").lower()
+    return "C" + hashlib.blake2b(name.encode(), digest_size=5).hexdigest().upper()
 
 
 def _not_ok(error: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -38,26 +54,61 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
 
 
+async def _token(request: Request) -> str | None:
+    return bearer(request) or (await _form(request)).get("token") or request.query_params.get("token")
+
+
+async def _args(request: Request) -> dict[str, Any]:
+    """Web API arguments from a JSON body (slack_sdk's chat methods) or a form (curl, older
+    clients), where structured arguments such as `attachments` arrive as JSON strings."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(await request.body())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return {}
+        return body if isinstance(body, dict) else {}
+    args: dict[str, Any] = dict(request.query_params)
+    args.update(await _form(request))
+    for key in ("attachments", "blocks", "metadata"):
+        if isinstance(args.get(key), str):
+            try:
+                args[key] = json.loads(args[key])
+            except json.JSONDecodeError:
+                pass
+    return args
+
+
 class Slack(Vendor):
     service = "slack"
     prefix = "/slack"
+
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__(state)
+        self._ts_counter = itertools.count(100)
 
     def routes(self) -> list[BaseRoute]:
         return [
             self.route("/api/auth.test", self.auth_test, ["GET", "POST"]),
             self.route("/api/api.test", self.api_test, ["GET", "POST"], authed=False),
+            self.route("/api/chat.postMessage", self.post_message, ["POST"]),
+            self.route("/api/chat.update", self.update_message, ["POST"]),
         ]
 
-    async def auth_test(self, call: Call) -> Response:
-        request = call.request
-        token = bearer(request) or (await _form(request)).get("token") or request.query_params.get("token")
+    def _token_error(self, token: str | None) -> str | None:
         if not token:
-            return _not_ok("not_authed")
+            return "not_authed"
         bot_token = self.state.platform.slack_bot_token
         # The same bot with token rotation on: `xoxe.` access tokens live 12 hours.
-        rotating = token == f"{ROTATING_PREFIX}{bot_token}"
-        if token != bot_token and not rotating:
-            return _not_ok("invalid_auth")
+        if token != bot_token and token != f"{ROTATING_PREFIX}{bot_token}":
+            return "invalid_auth"
+        return None
+
+    async def auth_test(self, call: Call) -> Response:
+        token = await _token(call.request)
+        error = self._token_error(token)
+        if error is not None:
+            return _not_ok(error)
+        rotating = token == f"{ROTATING_PREFIX}{self.state.platform.slack_bot_token}"
         return json_response(
             {
                 "ok": True,
@@ -71,6 +122,80 @@ class Slack(Vendor):
                 "is_enterprise_install": False,
             },
             headers={"X-OAuth-Scopes": "chat:write,channels:read"},
+        )
+
+    def _new_ts(self) -> str:
+        # Slack's ts is "seconds.sequence" and unique per channel; a counter keeps it unique here.
+        return f"{int(time.time())}.{next(self._ts_counter) % 1_000_000:06d}"
+
+    def _posted(self, channel: str, ts: str) -> dict[str, Any] | None:
+        for entry in reversed(self.state.received("slack")):
+            body = entry["body"]
+            if (
+                isinstance(body, dict)
+                and body.get("method") == "chat.postMessage"
+                and body.get("channel_id") == channel
+                and body.get("ts") == ts
+            ):
+                return body
+        return None
+
+    def _record(self, request: Request, method: str, args: dict[str, Any], cid: str, ts: str) -> None:
+        # The token never goes into a recording (a form post carries it in the body).
+        body = {"method": method, **{k: v for k, v in args.items() if k != "token"}}
+        body.update(channel_id=cid, ts=ts)
+        self.state.record(
+            "slack", request.scope["path"], body, {"content-type": request.headers.get("content-type", "")}
+        )
+
+    @staticmethod
+    def _message(args: dict[str, Any], ts: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "message", **_BOT, "text": args.get("text") or "", "ts": ts}
+        for key in ("attachments", "blocks", "thread_ts"):
+            if args.get(key):
+                message[key] = args[key]
+        return message
+
+    async def post_message(self, call: Call) -> Response:
+        request = call.request
+        error = self._token_error(await _token(request))
+        if error is not None:
+            return _not_ok(error)
+        args = await _args(request)
+        channel = args.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return _not_ok("channel_not_found")
+        if not (args.get("text") or args.get("blocks") or args.get("attachments")):
+            return _not_ok("no_text")
+        cid, ts = channel_id(channel), self._new_ts()
+        self._record(request, "chat.postMessage", args, cid, ts)
+        return json_response({"ok": True, "channel": cid, "ts": ts, "message": self._message(args, ts)})
+
+    async def update_message(self, call: Call) -> Response:
+        request = call.request
+        error = self._token_error(await _token(request))
+        if error is not None:
+            return _not_ok(error)
+        args = await _args(request)
+        channel, ts = args.get("channel"), args.get("ts")
+        if not isinstance(channel, str) or not channel:
+            return _not_ok("channel_not_found")
+        if not isinstance(ts, str) or not ts:
+            return _not_ok("message_not_found")
+        if not (args.get("text") or args.get("blocks") or args.get("attachments")):
+            return _not_ok("no_text")
+        cid = channel_id(channel)
+        if self._posted(cid, ts) is None:
+            return _not_ok("message_not_found")
+        self._record(request, "chat.update", args, cid, ts)
+        return json_response(
+            {
+                "ok": True,
+                "channel": cid,
+                "ts": ts,
+                "text": args.get("text") or "",
+                "message": self._message(args, ts),
+            }
         )
 
     async def api_test(self, call: Call) -> Response:

@@ -1,4 +1,5 @@
-"""A generic webhook receiver: `POST /webhook/{name}` records the body under channel `webhook`."""
+"""A generic webhook receiver: `POST /webhook/{name}` records the body and headers under channel
+`webhook`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from starlette.routing import BaseRoute
 from sandbox.faults import Fault
 from sandbox.pipeline import Call, Vendor
 from sandbox.responses import json_response
+
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class Webhook(Vendor):
@@ -27,11 +30,9 @@ class Webhook(Vendor):
             body: Any = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             body = raw.decode("utf-8", "replace")
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k in ("content-type", "user-agent") or k.startswith("x-")
-        }
+        # Every header, so tests can check idempotency keys and custom headers; credentials
+        # are left out, as the sandbox never records a secret.
+        headers = {k: v for k, v in request.headers.items() if k not in _CREDENTIAL_HEADERS}
         self.state.record("webhook", request.scope["path"], body, headers)
         return json_response({"ok": True})
 

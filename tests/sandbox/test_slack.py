@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -105,3 +107,84 @@ def test_rotating_token_reports_expires_in(client: httpx.Client, state: SandboxS
     assert "expires_in" not in plain
     rotating = auth_test(client, f"xoxe.{state.platform.slack_bot_token}").json()
     assert (rotating["ok"], rotating["expires_in"]) == (True, 43_200)
+
+
+def chat(client: httpx.Client, method: str, token: str, **body: Any) -> dict[str, Any]:
+    response = client.post(f"/slack/api/{method}", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_chat_post_message_answers_channel_id_and_ts_and_is_recorded(
+    client: httpx.Client, state: SandboxState
+) -> None:
+    token = state.platform.slack_bot_token
+    posted = chat(client, "chat.postMessage", token, channel="#alerts", text="redis down", attachments=[])
+    assert posted["ok"] is True
+    seconds, _, sequence = posted["ts"].partition(".")
+    assert posted["channel"].startswith("C") and seconds.isdigit() and len(sequence) == 6
+    assert posted["message"]["text"] == "redis down"
+    # A name and the id it maps to are the same channel; every message gets its own ts.
+    by_name = chat(client, "chat.postMessage", token, channel="alerts", text="again")
+    by_id = chat(client, "chat.postMessage", token, channel=posted["channel"], text="again")
+    assert by_name["channel"] == by_id["channel"] == posted["channel"]
+    assert len({posted["ts"], by_name["ts"], by_id["ts"]}) == 3
+    recorded = state.received("slack")[0]
+    assert recorded["path"] == "/slack/api/chat.postMessage"
+    assert recorded["body"]["method"] == "chat.postMessage"
+    assert recorded["body"]["channel"] == "#alerts"
+    assert (recorded["body"]["channel_id"], recorded["body"]["ts"]) == (posted["channel"], posted["ts"])
+
+
+def test_chat_update_edits_a_posted_message_only(client: httpx.Client, state: SandboxState) -> None:
+    token = state.platform.slack_bot_token
+    posted = chat(client, "chat.postMessage", token, channel="#alerts", text="open")
+    updated = chat(client, "chat.update", token, channel=posted["channel"], ts=posted["ts"], text="resolved")
+    assert (updated["ok"], updated["channel"], updated["ts"]) == (True, posted["channel"], posted["ts"])
+    assert updated["message"]["text"] == "resolved"
+    missing = chat(client, "chat.update", token, channel=posted["channel"], ts="1.000001", text="x")
+    assert missing == {"ok": False, "error": "message_not_found"}
+    methods = [m["body"]["method"] for m in state.received("slack")]
+    assert methods == ["chat.postMessage", "chat.update"]
+
+
+def test_chat_methods_check_the_token_and_the_arguments(client: httpx.Client, state: SandboxState) -> None:
+    token = state.platform.slack_bot_token
+    assert client.post("/slack/api/chat.postMessage", json={"channel": "a", "text": "x"}).json() == {
+        "ok": False,
+        "error": "not_authed",
+    }
+    assert chat(client, "chat.postMessage", "xoxb-nope", channel="a", text="x")["error"] == "invalid_auth"
+    assert chat(client, "chat.postMessage", token, text="x")["error"] == "channel_not_found"
+    assert chat(client, "chat.postMessage", token, channel="a")["error"] == "no_text"
+    state.add_fault("slack", "revoked")
+    assert chat(client, "chat.postMessage", token, channel="a", text="x")["error"] == "token_revoked"
+    assert state.received("slack") == []
+
+
+def test_chat_post_message_from_a_form_never_records_the_token(
+    client: httpx.Client, state: SandboxState
+) -> None:
+    token = state.platform.slack_bot_token
+    form = {"token": token, "channel": "alerts", "text": "form post", "attachments": '[{"color": "#2ca02c"}]'}
+    assert client.post("/slack/api/chat.postMessage", data=form).json()["ok"] is True
+    body = state.received("slack")[0]["body"]
+    assert body["attachments"] == [{"color": "#2ca02c"}]
+    assert "token" not in body and token not in str(state.received("slack"))
+
+
+def test_the_real_slack_sdk_chat_methods_work(sandbox: RunningSandbox, state: SandboxState) -> None:
+    from slack_sdk import WebClient
+
+    web = WebClient(
+        token=state.platform.slack_bot_token, base_url=f"{sandbox.base_url}/slack/api/", timeout=5
+    )
+    posted = web.chat_postMessage(channel="#alerts", text="hi", attachments=[{"color": "#d62728"}])
+    updated = web.chat_update(channel=posted["channel"], ts=posted["ts"], text="bye")
+    assert updated["ts"] == posted["ts"]
+    reply = web.chat_postMessage(channel=posted["channel"], thread_ts=posted["ts"], text="done")
+    assert reply["message"]["thread_ts"] == posted["ts"]
+    bodies = [m["body"] for m in state.received("slack")]
+    assert [b["method"] for b in bodies] == ["chat.postMessage", "chat.update", "chat.postMessage"]
+    assert bodies[0]["attachments"] == [{"color": "#d62728"}]

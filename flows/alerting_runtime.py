@@ -1,0 +1,89 @@
+"""The alert policy, router and channels, built from the YAML config for one process."""
+
+from __future__ import annotations
+
+from alerting.notification import Channel, Severity
+from alerting.policy import DEFAULT_SEVERITY, AlertPolicy
+from alerting.routing import Route, Router, default_routes
+from config.schema import AlertingConfig, Channels
+from config.schema import Route as RouteConfig
+from monitors.result import Status, Tier
+
+
+def build_policy(cfg: AlertingConfig) -> AlertPolicy:
+    severity = dict(DEFAULT_SEVERITY)
+    for key, value in cfg.severity.items():
+        tier, _, status = key.partition(".")
+        severity[(Tier(tier), Status(status))] = Severity(value)
+    return AlertPolicy(
+        severity=severity,
+        open_after=cfg.open_after,
+        resolve_after=cfg.resolve_after,
+        renotify_after_s={Severity(k): v for k, v in cfg.renotify_after_s.items()},
+        flap_changes=cfg.flap_changes,
+        flap_window_s=cfg.flap_window_s,
+        rollup_min_share=cfg.rollup_min_share,
+        rollup_min_tenants=cfg.rollup_min_tenants,
+        retry_base_s=cfg.retry_base_s,
+        retry_cap_s=cfg.retry_cap_s,
+        max_attempts=cfg.max_attempts,
+    )
+
+
+def configured_channels(channels: Channels) -> list[str]:
+    return [
+        name for name in ("slack", "email", "pagerduty", "webhook") if getattr(channels, name) is not None
+    ]
+
+
+def build_router(channels: Channels, routes: list[RouteConfig] | None) -> Router:
+    configured = configured_channels(channels)
+    if routes is None:
+        return Router(default_routes(configured), configured)
+    return Router(
+        [
+            Route(
+                severities=frozenset(Severity(s) for s in r.severity),
+                channels=tuple(r.channels),
+                services=frozenset(r.services) if r.services is not None else None,
+                tenants=frozenset(r.tenants) if r.tenants is not None else None,
+            )
+            for r in routes
+        ],
+        configured,
+    )
+
+
+def build_channels(channels: Channels) -> dict[str, Channel]:
+    from alerting.channels.email import EmailChannel
+    from alerting.channels.pagerduty import PagerDutyChannel
+    from alerting.channels.slack import SlackChannel
+    from alerting.channels.webhook import WebhookChannel
+
+    built: dict[str, Channel] = {}
+    if channels.slack is not None:
+        slack = channels.slack
+        built["slack"] = (
+            SlackChannel(slack.webhook_url, slack.bot_token, slack.channel, slack.base_url)
+            if slack.base_url
+            else SlackChannel(slack.webhook_url, slack.bot_token, slack.channel)
+        )
+    if channels.email is not None:
+        e = channels.email
+        built["email"] = EmailChannel(
+            host=e.host,
+            port=e.port,
+            username=e.username,
+            password=e.password,
+            starttls=e.starttls,
+            ssl=e.ssl,
+            sender=e.from_,
+            recipients=list(e.to),
+        )
+    if channels.pagerduty is not None:
+        built["pagerduty"] = PagerDutyChannel(
+            routing_key=channels.pagerduty.routing_key, events_url=channels.pagerduty.events_url
+        )
+    if channels.webhook is not None:
+        built["webhook"] = WebhookChannel(url=channels.webhook.url, headers=dict(channels.webhook.headers))
+    return built

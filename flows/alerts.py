@@ -1,0 +1,137 @@
+"""The alert step of a tier run, delivery retries, and acknowledge/resolve for the entry layer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from alerting.delivery import DeliveryReport, deliver
+from alerting.lifecycle import TargetState, decide
+from alerting.notification import Channel
+from alerting.policy import AlertPolicy
+from alerting.routing import Router
+from flows.alerting_runtime import build_channels, build_policy, build_router
+from flows.runtime import Runtime, get_runtime
+from monitors.result import Status, Tier
+from storage import alerts as store
+from storage.results import load_latest
+from storage.tables import ServiceStatus
+from storage.types import tenant_from_key
+
+
+@dataclass
+class Alerting:
+    policy: AlertPolicy
+    router: Router
+    channels: dict[str, Channel]
+    dashboard_url: str | None
+
+
+_cache: dict[int, Alerting] = {}
+
+
+def alerting_for(runtime: Runtime) -> Alerting:
+    """Built once per runtime: channels hold HTTP clients and settings, not per-run state."""
+    key = id(runtime)
+    if key not in _cache:
+        cfg = runtime.config
+        _cache[key] = Alerting(
+            build_policy(cfg.alerting),
+            build_router(cfg.channels, cfg.routes),
+            build_channels(cfg.channels),
+            cfg.dashboard_url,
+        )
+    return _cache[key]
+
+
+def _run_states(runtime: Runtime, run_id: str) -> list[TargetState]:
+    table = ServiceStatus.__table__  # type: ignore[attr-defined]
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(select(table).where(table.c.run_id == run_id)).mappings().all()
+    return [
+        TargetState(
+            service=r["service"],
+            tenant_id=tenant_from_key(r["tenant_id"]),
+            tier=Tier(r["tier"]),
+            status=Status(r["status"]),
+            consecutive=r["consecutive"],
+            flips=r["flips"],
+            reason=(r["details"] or {}).get("reason"),
+            details=dict(r["details"] or {}),
+            since=r["since"],
+        )
+        for r in rows
+    ]
+
+
+def _vendor_status(runtime: Runtime) -> dict[str, str]:
+    """What the vendors' own status pages say, for annotating alerts ("shopify status page: major")."""
+    latest = load_latest(runtime.engine, ["statuspage"]).get(("statuspage", None))
+    if latest is None:
+        return {}
+    notes: dict[str, str] = {}
+    for name, page in (latest.details.get("pages") or {}).items():
+        indicator = page.get("indicator") if isinstance(page, dict) else None
+        if indicator and indicator not in ("none", "ok"):
+            broken = ", ".join(page.get("components_not_operational") or [])
+            text = f"{name} status page reports {indicator}"
+            notes[name] = (
+                f"{text}: {page.get('description') or broken}"
+                if (page.get("description") or broken)
+                else text
+            )
+    return notes
+
+
+def _decide_and_queue(runtime: Runtime, alerting: Alerting, run_id: str, now: datetime) -> list[int]:
+    states = _run_states(runtime, run_id)
+    if not states:
+        return []
+    services = sorted({s.service for s in states})
+    decision = decide(
+        states,
+        store.load_live(runtime.engine, services),
+        store.load_silences(runtime.engine, now),
+        alerting.policy,
+        now,
+        _vendor_status(runtime),
+    )
+    return store.apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+
+
+async def alert_step(tier: str, run_id: str) -> int:
+    """Open, update and resolve alerts for one run's results; send what is new at once.
+    Returns how many notifications were queued."""
+    runtime = get_runtime()
+    alerting = alerting_for(runtime)
+    ids = await asyncio.to_thread(_decide_and_queue, runtime, alerting, run_id, datetime.now(UTC))
+    if ids:
+        await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
+    return len(ids)
+
+
+async def deliver_pending(ignore_backoff: bool = False) -> DeliveryReport:
+    runtime = get_runtime()
+    alerting = alerting_for(runtime)
+    return await deliver(runtime.engine, alerting.channels, alerting.policy, ignore_backoff=ignore_backoff)
+
+
+async def change_alert(alert_id: int, who: str, action: Callable[..., list[int]]) -> list[int]:
+    """Acknowledge or resolve (store.acknowledge / store.resolve) and send the notices at once."""
+    runtime = get_runtime()
+    alerting = alerting_for(runtime)
+    ids = await asyncio.to_thread(
+        action, runtime.engine, alert_id, who, datetime.now(UTC), alerting.router, alerting.dashboard_url
+    )
+    if ids:
+        await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
+    return ids
+
+
+def alert_rows(status: list[str] | None = None) -> list[dict[str, Any]]:
+    return store.list_alerts(get_runtime().engine, status)

@@ -1,0 +1,397 @@
+"""platform_alerts and alert_deliveries: applying lifecycle decisions, claiming and settling sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+
+from alerting.lifecycle import AlertView, Decision
+from alerting.notification import Kind, Notification, Severity
+from alerting.silences import SilenceView
+from storage.tables import AlertDelivery, PlatformAlert, Silence
+
+ALERTS = PlatformAlert.__table__  # type: ignore[attr-defined]
+DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
+SILENCES = Silence.__table__  # type: ignore[attr-defined]
+
+#: severity, service, tenant -> channel names
+Router = Callable[[Severity, str, str | None], list[str]]
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    alert_id: int
+    channel: str
+    kind: Kind
+    attempts: int
+    payload: dict[str, Any]
+
+    def notification(self) -> Notification:
+        p = self.payload
+        return Notification(
+            alert_id=self.alert_id,
+            delivery_id=self.id,
+            kind=self.kind,
+            severity=Severity(p["severity"]),
+            signature=p["signature"],
+            service=p["service"],
+            tenant_id=p.get("tenant_id"),
+            title=p["title"],
+            status=p.get("status", "unknown"),
+            reason=p.get("reason"),
+            since=datetime.fromisoformat(p["since"]),
+            last_seen=datetime.fromisoformat(p["last_seen"]),
+            count=int(p.get("count", 1)),
+            details=dict(p.get("details") or {}),
+            dashboard_url=p.get("dashboard_url"),
+            acknowledged_by=p.get("acknowledged_by"),
+            tenants=tuple(p.get("tenants") or ()),
+            ref=p.get("ref"),
+        )
+
+
+def _view(row: Any) -> AlertView:
+    return AlertView(
+        id=row.id,
+        signature=row.signature,
+        service=row.service,
+        tenant_id=row.tenant_id,
+        condition=row.condition,
+        severity=Severity(row.severity),
+        status=row.status,
+        count=row.count,
+        last_notified_at=row.last_notified_at,
+        notified_severity=Severity(row.notified_severity) if row.notified_severity else None,
+        flapping=bool(row.flapping),
+    )
+
+
+def load_live(engine: Engine, services: Iterable[str] | None = None) -> list[AlertView]:
+    stmt = select(ALERTS).where(ALERTS.c.status != "resolved")
+    if services is not None:
+        stmt = stmt.where(ALERTS.c.service.in_(list(services)))
+    with engine.connect() as conn:
+        return [_view(r) for r in conn.execute(stmt)]
+
+
+def load_silences(engine: Engine, now: datetime) -> list[SilenceView]:
+    stmt = select(SILENCES).where(SILENCES.c.ends_at > now, SILENCES.c.ended_at.is_(None))
+    with engine.connect() as conn:
+        return [
+            SilenceView(r.id, r.service, r.tenant_id, r.starts_at, r.ends_at, r.recurrence, r.ended_at)
+            for r in conn.execute(stmt)
+        ]
+
+
+def add_silence(
+    engine: Engine,
+    *,
+    service: str | None,
+    tenant_id: str | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    created_by: str | None,
+    recurrence: dict[str, Any] | None = None,
+) -> int:
+    if ends_at <= starts_at:
+        raise ValueError("ends_at: must be after starts_at")
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                SILENCES.insert()
+                .values(
+                    service=service,
+                    tenant_id=tenant_id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    reason=reason,
+                    created_by=created_by,
+                    created_at=starts_at,
+                    recurrence=recurrence,
+                )
+                .returning(SILENCES.c.id)
+            ).scalar_one()
+        )
+
+
+def end_silence(engine: Engine, silence_id: int, now: datetime) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(SILENCES)
+            .where(SILENCES.c.id == silence_id, SILENCES.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        return done.rowcount > 0
+
+
+def _payload(alert: Any, kind: Kind, dashboard_url: str | None, ref: str | None) -> dict[str, Any]:
+    details = dict(alert.details or {})
+    return {
+        "kind": kind.value,
+        "severity": alert.severity,
+        "signature": alert.signature,
+        "service": alert.service,
+        "tenant_id": alert.tenant_id,
+        "title": alert.title,
+        "status": details.get("status", "unhealthy"),
+        "reason": details.get("reason"),
+        "since": (alert.first_seen).isoformat(),
+        "last_seen": alert.last_seen.isoformat(),
+        "count": alert.count,
+        "details": details,
+        "dashboard_url": dashboard_url,
+        "acknowledged_by": alert.acknowledged_by,
+        "tenants": details.get("tenants") or [],
+        "ref": ref,
+    }
+
+
+def _trigger_channels(conn: Connection, alert_id: int) -> dict[str, str | None]:
+    """Channels that were (or are being) told about this alert, with their refs."""
+    rows = conn.execute(
+        select(DELIVERIES.c.channel, DELIVERIES.c.ref, DELIVERIES.c.status)
+        .where(
+            DELIVERIES.c.alert_id == alert_id,
+            DELIVERIES.c.kind.in_([Kind.TRIGGER.value, Kind.ESCALATE.value, Kind.RENOTIFY.value]),
+            DELIVERIES.c.status != "failed",
+        )
+        .order_by(DELIVERIES.c.id)
+    ).all()
+    channels: dict[str, str | None] = {}
+    for row in rows:
+        channels[row.channel] = channels.get(row.channel) or row.ref
+    return channels
+
+
+def _queue(
+    conn: Connection, alert_id: int, kind: Kind, route: Router, now: datetime, dashboard_url: str | None
+) -> list[int]:
+    alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one()
+    if kind in (Kind.ACKNOWLEDGE, Kind.RESOLVE):
+        targets = _trigger_channels(conn, alert_id)
+    else:
+        targets = {name: None for name in route(Severity(alert.severity), alert.service, alert.tenant_id)}
+    ids = []
+    for channel, ref in targets.items():
+        ids.append(
+            int(
+                conn.execute(
+                    DELIVERIES.insert()
+                    .values(
+                        alert_id=alert_id,
+                        channel=channel,
+                        kind=kind.value,
+                        payload=_payload(alert, kind, dashboard_url, ref),
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        status="pending",
+                    )
+                    .returning(DELIVERIES.c.id)
+                ).scalar_one()
+            )
+        )
+    if kind in (Kind.TRIGGER, Kind.ESCALATE, Kind.RENOTIFY):
+        notified = alert.notified_severity
+        top = (
+            alert.severity
+            if notified is None or Severity(alert.severity).rank > Severity(notified).rank
+            else notified
+        )
+        conn.execute(
+            update(ALERTS).where(ALERTS.c.id == alert_id).values(last_notified_at=now, notified_severity=top)
+        )
+    return ids
+
+
+def apply_decision(
+    engine: Engine, decision: Decision, route: Router, now: datetime, dashboard_url: str | None = None
+) -> list[int]:
+    """Write the decision in one transaction; the delivery rows exist before anything is sent.
+    Returns the ids of the deliveries to send now."""
+    by_signature: dict[str, int] = {}
+    deliveries: list[int] = []
+    with engine.begin() as conn:
+        for change in decision.changes:
+            values: dict[str, Any] = {
+                "severity": change.severity.value,
+                "title": change.title,
+                "details": change.details,
+                "flapping": change.flapping,
+                "held": change.held,
+            }
+            if change.id is None:
+                alert_id = int(
+                    conn.execute(
+                        ALERTS.insert()
+                        .values(
+                            signature=change.signature,
+                            service=change.service,
+                            tenant_id=change.tenant_id,
+                            condition=change.condition,
+                            status="open",
+                            count=1,
+                            first_seen=now,
+                            last_seen=now,
+                            **values,
+                        )
+                        .returning(ALERTS.c.id)
+                    ).scalar_one()
+                )
+            else:
+                alert_id = change.id
+                if change.bump:
+                    values.update(last_seen=now, count=ALERTS.c.count + 1)
+                conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
+            by_signature[change.signature] = alert_id
+        for alert_id in decision.resolve:
+            conn.execute(
+                update(ALERTS)
+                .where(ALERTS.c.id == alert_id)
+                .values(status="resolved", resolved_at=now, resolved_by="recovery", held=None)
+            )
+        for key, kind in decision.notify:
+            alert_id = by_signature[key] if isinstance(key, str) else key
+            deliveries += _queue(conn, alert_id, kind, route, now, dashboard_url)
+    return deliveries
+
+
+def _set_state(
+    engine: Engine,
+    alert_id: int,
+    kind: Kind,
+    who: str,
+    now: datetime,
+    route: Router,
+    dashboard_url: str | None,
+) -> list[int]:
+    with engine.begin() as conn:
+        alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id).with_for_update()).first()
+        if alert is None:
+            raise AlertNotFound(alert_id)
+        if alert.status == "resolved" or (kind is Kind.ACKNOWLEDGE and alert.status == "acknowledged"):
+            return []
+        if kind is Kind.ACKNOWLEDGE:
+            values = {"status": "acknowledged", "acknowledged_by": who, "acknowledged_at": now}
+        else:
+            values = {"status": "resolved", "resolved_by": who, "resolved_at": now, "held": None}
+        conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
+        return _queue(conn, alert_id, kind, route, now, dashboard_url) if alert.notified_severity else []
+
+
+def acknowledge(
+    engine: Engine, alert_id: int, who: str, now: datetime, route: Router, dashboard_url: str | None = None
+) -> list[int]:
+    """Open -> acknowledged, recording who and when; tells the channels that got the alert."""
+    return _set_state(engine, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url)
+
+
+def resolve(
+    engine: Engine, alert_id: int, who: str, now: datetime, route: Router, dashboard_url: str | None = None
+) -> list[int]:
+    return _set_state(engine, alert_id, Kind.RESOLVE, who, now, route, dashboard_url)
+
+
+def claim(
+    engine: Engine,
+    now: datetime,
+    lease_s: float,
+    ids: Sequence[int] | None = None,
+    ignore_backoff: bool = False,
+    limit: int = 200,
+    exclude: Sequence[int] = (),
+) -> list[DeliveryRow]:
+    """Take pending deliveries for sending: nobody else takes them until the lease ends."""
+    due = [
+        DELIVERIES.c.status == "pending",
+        or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now),
+    ]
+    if not ignore_backoff:
+        due.append(or_(DELIVERIES.c.next_attempt_at.is_(None), DELIVERIES.c.next_attempt_at <= now))
+    if ids is not None:
+        due.append(DELIVERIES.c.id.in_(list(ids)))
+    if exclude:
+        due.append(DELIVERIES.c.id.not_in(list(exclude)))
+    picked = select(DELIVERIES.c.id).where(and_(*due)).order_by(DELIVERIES.c.id).limit(limit)
+    if engine.dialect.name == "postgresql":
+        picked = picked.with_for_update(skip_locked=True)
+    stmt = (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id.in_(picked.scalar_subquery()))
+        .values(claimed_until=now + timedelta(seconds=lease_s), attempts=DELIVERIES.c.attempts + 1)
+        .returning(
+            DELIVERIES.c.id,
+            DELIVERIES.c.alert_id,
+            DELIVERIES.c.channel,
+            DELIVERIES.c.kind,
+            DELIVERIES.c.attempts,
+            DELIVERIES.c.payload,
+        )
+    )
+    with engine.begin() as conn:
+        rows = conn.execute(stmt).all()
+    return [DeliveryRow(r.id, r.alert_id, r.channel, Kind(r.kind), r.attempts, dict(r.payload)) for r in rows]
+
+
+def settle(
+    engine: Engine,
+    outcomes: Sequence[tuple[int, str, str | None, str | None, datetime | None]],
+    now: datetime,
+) -> None:
+    """(id, "delivered" | "pending" | "failed", ref, error, next attempt) per delivery, in one transaction."""
+    with engine.begin() as conn:
+        for delivery_id, state, ref, error, next_at in outcomes:
+            values: dict[str, Any] = {"status": state, "claimed_until": None}
+            if state == "delivered":
+                values.update(delivered_at=now, ref=ref, last_error=None)
+            else:
+                values.update(last_error=error, next_attempt_at=next_at)
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == delivery_id).values(**values))
+        # a trigger's ref (Slack message) is what later acknowledge/resolve notices update
+        for delivery_id, state, ref, _error, _next in outcomes:
+            if state == "delivered" and ref:
+                row = conn.execute(
+                    select(DELIVERIES.c.alert_id, DELIVERIES.c.channel).where(DELIVERIES.c.id == delivery_id)
+                ).one()
+                pending = conn.execute(
+                    select(DELIVERIES.c.id, DELIVERIES.c.payload).where(
+                        DELIVERIES.c.alert_id == row.alert_id,
+                        DELIVERIES.c.channel == row.channel,
+                        DELIVERIES.c.status == "pending",
+                    )
+                ).all()
+                for other in pending:
+                    if not other.payload.get("ref"):
+                        conn.execute(
+                            update(DELIVERIES)
+                            .where(DELIVERIES.c.id == other.id)
+                            .values(payload={**other.payload, "ref": ref})
+                        )
+
+
+def list_alerts(
+    engine: Engine, status: Sequence[str] | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    stmt = select(ALERTS).order_by(ALERTS.c.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(ALERTS.c.status.in_(list(status)))
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def deliveries_of(engine: Engine, alert_id: int | None = None) -> list[dict[str, Any]]:
+    stmt = select(DELIVERIES).order_by(DELIVERIES.c.id)
+    if alert_id is not None:
+        stmt = stmt.where(DELIVERIES.c.alert_id == alert_id)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]

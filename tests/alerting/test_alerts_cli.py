@@ -1,0 +1,92 @@
+"""`healthmon alerts list | ack | resolve | deliver` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alerting.lifecycle import AlertChange, Decision
+from alerting.notification import Kind, Severity
+from sandbox import SandboxState, start_in_thread
+from sandbox.server import RunningSandbox
+from storage import alerts as store
+from storage.db import make_engine
+
+
+@pytest.fixture(scope="module")
+def pagerduty() -> Iterator[RunningSandbox]:
+    with start_in_thread(SandboxState.generate(0)) as sandbox:
+        yield sandbox
+
+
+def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deployments.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_alert_commands(tmp_path: Path, sqlite_url: str, pagerduty: RunningSandbox) -> None:
+    config = tmp_path / "healthmon.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "channels": {
+                    "pagerduty": {
+                        "routing_key": pagerduty.state.platform.pagerduty_routing_key,
+                        "events_url": f"{pagerduty.base_url}/pagerduty/v2/enqueue",
+                    }
+                }
+            }
+        )
+    )
+    env = {"HEALTHMON_DATABASE_URL": sqlite_url, "HEALTHMON_CONFIG": str(config)}
+    engine = make_engine(sqlite_url)
+    decision = Decision(
+        changes=[
+            AlertChange(
+                "redis|-|health",
+                "redis",
+                None,
+                "health",
+                Severity.P1,
+                "redis unhealthy (platform)",
+                {"status": "unhealthy", "reason": "connection refused"},
+            )
+        ],
+        notify=[("redis|-|health", Kind.TRIGGER)],
+    )
+    queued = store.apply_decision(engine, decision, lambda *_: ["pagerduty"], datetime.now(UTC))
+    assert len(queued) == 1
+
+    delivered = healthmon("alerts", "deliver", "--now", env=env)
+    assert delivered.returncode == 0 and "delivered 1" in delivered.stderr
+    listed = [json.loads(line) for line in healthmon("alerts", "list", "--json", env=env).stdout.splitlines()]
+    assert [(a["title"], a["status"]) for a in listed] == [("redis unhealthy (platform)", "open")]
+    alert_id = str(listed[0]["id"])
+
+    acked = healthmon("alerts", "ack", alert_id, "--by", "bob", env=env)
+    assert acked.returncode == 0, acked.stderr
+    resolved = healthmon("alerts", "resolve", alert_id, "--by", "bob", env=env)
+    assert resolved.returncode == 0, resolved.stderr
+    actions = [e["body"]["event_action"] for e in pagerduty.state.received("pagerduty")]
+    assert actions == ["trigger", "acknowledge", "resolve"]
+    (row,) = store.list_alerts(engine, ["resolved"])
+    assert (row["acknowledged_by"], row["resolved_by"]) == ("bob", "bob")
+
+    assert healthmon("alerts", "ack", "9999", env=env).returncode == 2
+    assert healthmon("alerts", "list", "--status", "closed", env=env).returncode == 2
+    table = healthmon("alerts", "list", "--status", "resolved", env={**env, "COLUMNS": "200"})
+    assert table.returncode == 0 and "redis unhealthy" in table.stdout

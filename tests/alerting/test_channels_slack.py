@@ -1,0 +1,249 @@
+"""SlackChannel against the sandbox: incoming webhooks and the Web API (chat.postMessage,
+chat.update), checked through what the sandbox recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alerting.channels.slack import SlackChannel
+from alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
+from sandbox import RunningSandbox, SandboxState
+from tests.alerting.conftest import MakeNotification, rollup_tenants
+
+COLOURS = {Severity.P1: "#d62728", Severity.P2: "#ff7f0e", Severity.P3: "#f2c744"}
+LABELS = {
+    Kind.TRIGGER: "[P2] ",
+    Kind.ESCALATE: "[P2 ESCALATED] ",
+    Kind.RENOTIFY: "[P2 REMINDER] ",
+    Kind.ACKNOWLEDGE: "[ACKNOWLEDGED] ",
+    Kind.RESOLVE: "[RESOLVED] ",
+}
+
+
+def webhook_url(sandbox: RunningSandbox) -> str:
+    return f"{sandbox.base_url}/slack/services/{sandbox.state.platform.slack_webhook_path}"
+
+
+def hook(sandbox: RunningSandbox, url: str | None = None, timeout_s: float = 5) -> SlackChannel:
+    return SlackChannel(webhook_url=url or webhook_url(sandbox), timeout_s=timeout_s)
+
+
+def bot(sandbox: RunningSandbox, token: str | None = None, timeout_s: float = 5) -> SlackChannel:
+    return SlackChannel(
+        bot_token=token or sandbox.state.platform.slack_bot_token,
+        channel="#alerts",
+        base_url=f"{sandbox.base_url}/slack/api/",
+        timeout_s=timeout_s,
+    )
+
+
+def bodies(state: SandboxState) -> list[dict[str, Any]]:
+    return [m["body"] for m in state.received("slack")]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """Everything a reader sees in a message, as one string."""
+    parts = [message.get("text") or ""]
+    for attachment in message.get("attachments") or []:
+        for block in attachment["blocks"]:
+            for item in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+                if item:
+                    parts.append(item["text"])
+    return "\n".join(parts)
+
+
+async def refused(slack: SlackChannel, notification: Notification, *secrets: str) -> DeliveryError:
+    with pytest.raises(DeliveryError) as caught:
+        await slack.send(notification)
+    for secret in secrets:
+        assert secret not in caught.value.reason
+    return caught.value
+
+
+# -- incoming webhook ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+async def test_webhook_posts_every_kind_as_a_new_coloured_message(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, kind: Kind
+) -> None:
+    notification = make_notification(kind, severity=Severity.P2, acknowledged_by="ana", ref="C1:1.000001")
+    assert await hook(sandbox).send(notification) == Sent()
+    [message] = bodies(state)
+    colour = {Kind.RESOLVE: "#2ca02c", Kind.ACKNOWLEDGE: "#9e9e9e"}.get(kind, COLOURS[Severity.P2])
+    assert message["attachments"][0]["color"] == colour
+    assert message["text"].startswith(LABELS[kind])
+    shown = text_of(message)
+    for fact in ("postgres", "platform", "P2", "unhealthy", "connection refused", "2026-10-01 12:00:00 UTC"):
+        assert fact in shown
+    assert "<https://healthmon.example/alerts/12|Open in the healthmon dashboard>" in shown
+
+
+async def test_webhook_message_shows_small_details_and_a_shortened_rollup(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification
+) -> None:
+    details: dict[str, Any] = {f"fact_{n}": n for n in range(12)}
+    details.update(nested={"a": 1}, client_secret="hush-0123456789")
+    rollup = make_notification(service="shopify", tenants=rollup_tenants(50), details=details, reason="<b>&")
+    await hook(sandbox).send(rollup)
+    shown = text_of(bodies(state)[0])
+    assert "• fact_7: 7" in shown and "fact_8" not in shown
+    assert "nested" not in shown and "hush-0123456789" not in shown
+    assert "*Tenants affected (50)*" in shown
+    assert "tenant-0010 and 40 more" in shown and "tenant-0011" not in shown
+    # mrkdwn escaping: a reason cannot turn into markup or a mention.
+    assert "&lt;b&gt;&amp;" in shown
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [(400, False), (403, False), (404, False), (410, False), (500, True), (503, True)],
+)
+async def test_webhook_http_errors_map_to_retryable_or_not(
+    sandbox: RunningSandbox,
+    state: SandboxState,
+    make_notification: MakeNotification,
+    status: int,
+    retryable: bool,
+) -> None:
+    state.add_fault("slack_webhook", "http_error", status=status)
+    error = await refused(hook(sandbox), make_notification(), webhook_url(sandbox))
+    assert error.retryable is retryable
+    assert f"HTTP {status}" in error.reason
+    assert state.received("slack") == []
+
+
+async def test_webhook_rejections_throttling_and_outages(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, refused_url: str
+) -> None:
+    path = state.platform.slack_webhook_path
+    removed = f"{sandbox.base_url}/slack/services/T000/B000/removed-hook-secret"
+    error = await refused(hook(sandbox, removed), make_notification(), "removed-hook-secret")
+    assert (error.retryable, error.reason) == (False, "slack webhook answered HTTP 404: no_service")
+    state.add_fault("slack_webhook", "revoked")
+    error = await refused(hook(sandbox), make_notification(), path)
+    assert (error.retryable, error.reason.endswith("invalid_token")) == (False, True)
+    state.clear_faults()
+    state.add_fault("slack_webhook", "rate_limited")
+    error = await refused(hook(sandbox), make_notification(), path)
+    assert (error.retryable, "HTTP 429" in error.reason) == (True, True)
+    state.clear_faults()
+    state.add_fault("slack_webhook", "hang", seconds=5)
+    error = await refused(hook(sandbox, timeout_s=0.3), make_notification(), path)
+    assert (error.retryable, error.reason) == (True, "slack webhook: no answer in time")
+    state.clear_faults()
+    error = await refused(hook(sandbox, f"{refused_url}services/T1/B1/secret"), make_notification(), "secret")
+    assert (error.retryable, error.reason) == (True, "slack webhook: connection refused")
+
+
+async def test_webhook_error_echoing_its_secret_path_is_scrubbed(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification
+) -> None:
+    path = f"/slack/services/{state.platform.slack_webhook_path}"
+    state.add_fault("slack_webhook", "http_error", status=400, error=f"bad hook {path}")
+    error = await refused(hook(sandbox), make_notification(), path)
+    assert "[redacted]" in error.reason
+    assert state.platform.slack_webhook_path not in repr(hook(sandbox))
+
+
+# -- Web API with a bot token -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [Kind.TRIGGER, Kind.ESCALATE, Kind.RENOTIFY])
+async def test_bot_posts_paging_kinds_and_returns_channel_and_ts(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, kind: Kind
+) -> None:
+    sent = await bot(sandbox).send(make_notification(kind, severity=Severity.P3, ref="C0:1.000001"))
+    [message] = bodies(state)
+    assert message["method"] == "chat.postMessage"
+    assert message["channel"] == "#alerts"
+    assert sent.ref == f"{message['channel_id']}:{message['ts']}"
+    assert message["attachments"][0]["color"] == COLOURS[Severity.P3]
+    assert "P3" in text_of(message)
+
+
+@pytest.mark.parametrize(("kind", "colour"), [(Kind.ACKNOWLEDGE, "#9e9e9e"), (Kind.RESOLVE, "#2ca02c")])
+async def test_bot_updates_the_original_and_replies_in_its_thread(
+    sandbox: RunningSandbox,
+    state: SandboxState,
+    make_notification: MakeNotification,
+    kind: Kind,
+    colour: str,
+) -> None:
+    slack = bot(sandbox)
+    trigger = await slack.send(make_notification())
+    follow_up = make_notification(kind, ref=trigger.ref, acknowledged_by="ana", status="healthy")
+    assert await slack.send(follow_up) == Sent(ref=trigger.ref)
+    posted, updated, reply = bodies(state)
+    assert (updated["method"], updated["channel_id"], updated["ts"]) == (
+        "chat.update",
+        posted["channel_id"],
+        posted["ts"],
+    )
+    assert updated["attachments"][0]["color"] == colour
+    assert updated["text"].startswith(f"[{'ACKNOWLEDGED' if kind is Kind.ACKNOWLEDGE else 'RESOLVED'}]")
+    assert (reply["method"], reply["thread_ts"]) == ("chat.postMessage", posted["ts"])
+    assert ("Acknowledged by ana" if kind is Kind.ACKNOWLEDGE else "Resolved") in reply["text"]
+
+
+async def test_bot_posts_a_new_message_without_a_ref_or_when_the_original_is_gone(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification
+) -> None:
+    slack = bot(sandbox)
+    fresh = await slack.send(make_notification(Kind.RESOLVE))
+    gone = await slack.send(make_notification(Kind.ACKNOWLEDGE, ref="C0NOSUCH00:1700000000.000001"))
+    assert [b["method"] for b in bodies(state)] == ["chat.postMessage", "chat.postMessage"]
+    assert fresh.ref and gone.ref and fresh.ref != gone.ref
+    assert [b["attachments"][0]["color"] for b in bodies(state)] == ["#2ca02c", "#9e9e9e"]
+
+
+async def test_bot_rejections_are_not_retryable_and_never_show_the_token(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification
+) -> None:
+    wrong = "xoxb-wrong-token-0123456789"
+    error = await refused(bot(sandbox, wrong), make_notification(), wrong)
+    assert (error.retryable, error.reason.endswith("invalid_auth")) == (False, True)
+    token = state.platform.slack_bot_token
+    state.add_fault("slack", "revoked")
+    error = await refused(bot(sandbox), make_notification(), token)
+    assert (error.retryable, error.reason.endswith("token_revoked")) == (False, True)
+    for code in ("channel_not_found", "not_in_channel"):
+        state.add_fault("slack", "http_error", status=200, error=code)
+        error = await refused(bot(sandbox), make_notification(), token)
+        assert (error.retryable, error.reason.endswith(code)) == (False, True)
+    state.add_fault("slack", "http_error", status=200, error=f"bad_token_{token}")
+    error = await refused(bot(sandbox), make_notification(), token)
+    assert "[redacted]" in error.reason
+    assert token not in repr(bot(sandbox))
+
+
+async def test_bot_throttling_and_outages_are_retryable(
+    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, refused_url: str
+) -> None:
+    token = state.platform.slack_bot_token
+    state.add_fault("slack", "rate_limited", retry_after=1)
+    error = await refused(bot(sandbox), make_notification(), token)
+    assert (error.retryable, error.reason.endswith("ratelimited")) == (True, True)
+    state.clear_faults()
+    state.add_fault("slack", "http_error", status=503)
+    error = await refused(bot(sandbox), make_notification(), token)
+    assert (error.retryable, "HTTP 503" in error.reason) == (True, True)
+    state.clear_faults()
+    state.add_fault("slack", "hang", seconds=5)
+    error = await refused(bot(sandbox, timeout_s=0.3), make_notification(), token)
+    assert (error.retryable, error.reason) == (True, "slack chat.postMessage: no answer in time")
+    state.clear_faults()
+    offline = SlackChannel(bot_token=token, channel="#alerts", base_url=refused_url, timeout_s=2)
+    error = await refused(offline, make_notification(), token)
+    assert (error.retryable, error.reason) == (True, "slack chat.postMessage: connection refused")
+    assert state.received("slack") == []
+
+
+def test_a_channel_needs_a_webhook_or_a_bot_with_a_channel() -> None:
+    with pytest.raises(ValueError, match="webhook_url"):
+        SlackChannel()
+    with pytest.raises(ValueError, match="channel") as caught:
+        SlackChannel(bot_token="xoxb-secret-0123456789")
+    assert "xoxb-secret" not in str(caught.value)
