@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     api_tokens: SecretStr | None = None
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".healthmon")
 
-    @field_validator("database_url", "redis_url", mode="before")
+    @field_validator("database_url", "redis_url", "config", "secret_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

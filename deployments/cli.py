@@ -426,6 +426,99 @@ def alerts_deliver(
         raise typer.Exit(exit_codes.NOT_HEALTHY)
 
 
+silences_app = typer.Typer(
+    help="Silences and maintenance windows: checks run, notifications wait.", no_args_is_help=True
+)
+app.add_typer(silences_app, name="silences")
+
+
+@silences_app.command("add")
+def silences_add(
+    service: Annotated[str | None, typer.Option(help="one service (default: all)")] = None,
+    tenant: Annotated[str | None, typer.Option(help="one tenant (default: all, and the platform)")] = None,
+    minutes: Annotated[float, typer.Option(help="how long from now (one-off)")] = 60,
+    days: Annotated[float | None, typer.Option(help="recurring: for how many days the window recurs")] = None,
+    weekdays: Annotated[str | None, typer.Option(help="recurring: 0=Monday..6=Sunday, e.g. 6 or 5,6")] = None,
+    start: Annotated[str | None, typer.Option(help="recurring: window start, HH:MM UTC")] = None,
+    duration_min: Annotated[float | None, typer.Option(help="recurring: window length in minutes")] = None,
+    reason: Annotated[str, typer.Option(help="why")] = "",
+    by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None,
+) -> None:
+    """Hold notifications for a service and/or tenant, now or in a weekly window."""
+    from datetime import UTC, datetime, timedelta
+
+    from alerting.silences import validate_recurrence
+    from storage.alerts import add_silence
+
+    if service is not None and service not in MONITORS:
+        _fail(exit_codes.USAGE, f"--service: unknown service {service!r}")
+    now = datetime.now(UTC)
+    recurrence = None
+    if start is not None or duration_min is not None or weekdays is not None:
+        try:
+            days_list = [int(d) for d in weekdays.split(",")] if weekdays else list(range(7))
+        except ValueError:
+            _fail(exit_codes.USAGE, "--weekdays: a comma-separated list of 0 (Monday) to 6 (Sunday)")
+        recurrence = {"weekdays": days_list, "start": start or "", "duration_min": duration_min}
+        try:
+            validate_recurrence(recurrence)
+        except ValueError as exc:
+            _fail(exit_codes.USAGE, str(exc))
+        ends = now + timedelta(days=days or 365)
+    else:
+        if minutes <= 0:
+            _fail(exit_codes.USAGE, "--minutes: must be more than 0")
+        ends = now + timedelta(minutes=minutes)
+    silence_id = _with_runtime(
+        lambda rt: add_silence(
+            rt.engine,
+            service=service,
+            tenant_id=tenant,
+            starts_at=now,
+            ends_at=ends,
+            reason=reason,
+            created_by=by or _who(),
+            recurrence=recurrence,
+        )
+    )
+    err.print(f"silence {silence_id} until {ends:%Y-%m-%d %H:%M} UTC")
+
+
+@silences_app.command("list")
+def silences_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Silences that have not ended."""
+    import json
+    from datetime import UTC, datetime
+
+    from storage.alerts import load_silences
+
+    now = datetime.now(UTC)
+    rows = _with_runtime(lambda rt: load_silences(rt.engine, now))
+    for s in rows:
+        record = {
+            "id": s.id,
+            "service": s.service,
+            "tenant": s.tenant_id,
+            "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(),
+            "recurrence": s.recurrence,
+            "active_now": s.active(now),
+        }
+        print(json.dumps(record) if as_json else " ".join(f"{k}={v}" for k, v in record.items()))
+
+
+@silences_app.command("end")
+def silences_end(silence_id: int) -> None:
+    """End a silence now; alerts it held are sent on the next run if still open."""
+    from datetime import UTC, datetime
+
+    from storage.alerts import end_silence
+
+    if not _with_runtime(lambda rt: end_silence(rt.engine, silence_id, datetime.now(UTC))):
+        _fail(exit_codes.USAGE, f"no active silence {silence_id}")
+    err.print(f"silence {silence_id} ended")
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"

@@ -99,3 +99,26 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
     assert len(history) == 2
     for secret in (PG_PASSWORD, REDIS_PASSWORD):
         assert secret not in everything
+
+
+async def test_delivery_flow_runs_on_prefect(
+    prefect_harness: None, sqlite_url: str, make_runtime: RuntimeFactory
+) -> None:
+    from datetime import UTC, datetime
+
+    from alerting.lifecycle import AlertChange, Decision
+    from alerting.notification import Kind, Severity
+    from flows.tier_run import deliver_notifications
+    from storage import alerts as store
+
+    # a notification queued for a webhook that refuses connections: retried, never lost
+    runtime = make_runtime(sqlite_url, {"channels": {"webhook": {"url": "http://127.0.0.1:1/hook"}}})
+    decision = Decision(
+        changes=[AlertChange("redis|-|health", "redis", None, "health", Severity.P1, "redis down", {})],
+        notify=[("redis|-|health", Kind.TRIGGER)],
+    )
+    store.apply_decision(runtime.engine, decision, lambda *_: ["webhook"], datetime.now(UTC))
+    result = await deliver_notifications(ignore_backoff=True)
+    assert result == {"delivered": 0, "retrying": 1, "failed": 0}
+    (row,) = store.deliveries_of(runtime.engine)
+    assert row["status"] == "pending" and row["attempts"] == 1 and row["next_attempt_at"] is not None

@@ -250,3 +250,31 @@ async def test_fifty_failing_tenants_are_one_alert(
     assert live[0]["title"] == "shopify failing for 50 of 60 tenants"
     assert len(live[0]["details"]["tenants"]) == 50
     assert counts(receivers, inbox) == {"slack": 1, "email": 1, "pagerduty": 0, "webhook": 0}  # p2 routes
+
+
+async def test_renotify_after_the_interval(
+    sqlite_url: str,
+    redis_url: str,
+    receivers: RunningSandbox,
+    smtp: tuple[Inbox, int],
+    make_runtime: RuntimeFactory,
+) -> None:
+    from sqlalchemy import text
+
+    inbox, port = smtp
+    runtime = make_runtime(sqlite_url, config(DOWN, redis_url, receivers, port))
+    for _ in range(3):
+        await execute_tier("critical", force=True)
+    assert counts(receivers, inbox)["slack"] == 1
+    # the p1 repeat interval (30 min) has passed: move the last notification back in time
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE platform_alerts SET last_notified_at = :t"),
+            {"t": (datetime.now(UTC) - timedelta(minutes=31)).replace(tzinfo=None)},
+        )
+    await execute_tier("critical", force=True)
+    assert counts(receivers, inbox) == {"slack": 2, "email": 2, "pagerduty": 2, "webhook": 2}
+    kinds = [d["kind"] for d in store.deliveries_of(runtime.engine)]
+    assert kinds.count("renotify") == 4
+    await execute_tier("critical", force=True)  # and not again right after
+    assert counts(receivers, inbox)["slack"] == 2

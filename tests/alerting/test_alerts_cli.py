@@ -90,3 +90,34 @@ def test_alert_commands(tmp_path: Path, sqlite_url: str, pagerduty: RunningSandb
     assert healthmon("alerts", "list", "--status", "closed", env=env).returncode == 2
     table = healthmon("alerts", "list", "--status", "resolved", env={**env, "COLUMNS": "200"})
     assert table.returncode == 0 and "redis unhealthy" in table.stdout
+
+
+def test_silence_commands(tmp_path: Path, sqlite_url: str) -> None:
+    env = {"HEALTHMON_DATABASE_URL": sqlite_url, "HEALTHMON_CONFIG": ""}
+    added = healthmon(
+        "silences", "add", "--service", "postgres", "--minutes", "30", "--reason", "upgrade", env=env
+    )
+    assert added.returncode == 0, added.stderr
+    weekly = healthmon(
+        "silences",
+        "add",
+        "--tenant",
+        "acme",
+        "--weekdays",
+        "6",
+        "--start",
+        "02:00",
+        "--duration-min",
+        "90",
+        env=env,
+    )
+    assert weekly.returncode == 0, weekly.stderr
+    listed = [
+        json.loads(line) for line in healthmon("silences", "list", "--json", env=env).stdout.splitlines()
+    ]
+    assert (listed[0]["service"], listed[0]["tenant"], listed[0]["active_now"]) == ("postgres", None, True)
+    assert listed[1]["recurrence"] == {"weekdays": [6], "start": "02:00", "duration_min": 90.0}
+    bad = healthmon("silences", "add", "--start", "25:00", "--duration-min", "5", env=env)
+    assert bad.returncode == 2 and "recurrence.start" in bad.stderr
+    assert healthmon("silences", "end", str(listed[0]["id"]), env=env).returncode == 0
+    assert healthmon("silences", "end", str(listed[0]["id"]), env=env).returncode == 2
