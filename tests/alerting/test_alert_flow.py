@@ -278,3 +278,28 @@ async def test_renotify_after_the_interval(
     assert kinds.count("renotify") == 4
     await execute_tier("critical", force=True)  # and not again right after
     assert counts(receivers, inbox)["slack"] == 2
+
+
+async def test_slack_bot_updates_the_original_message_on_ack_and_resolve(
+    sqlite_url: str, redis_url: str, receivers: RunningSandbox, make_runtime: RuntimeFactory
+) -> None:
+    slack = {
+        "bot_token": receivers.state.platform.slack_bot_token,
+        "channel": "#oncall",
+        "base_url": f"{receivers.base_url}/slack/api/",
+    }
+    cfg = {
+        "services": {"postgres": {"dsn": DOWN}},
+        "channels": {"slack": slack},
+        "run": {"confirm_retries": 0},
+    }
+    runtime = make_runtime(sqlite_url, cfg)
+    for _ in range(2):
+        await execute_tier("critical", force=True)
+    (posted,) = [m["body"] for m in receivers.state.received("slack")]
+    assert posted["method"] == "chat.postMessage"
+    (live,) = store.list_alerts(runtime.engine, ["open"])
+    await change_alert(live["id"], "carol", store.acknowledge)
+    await change_alert(live["id"], "carol", store.resolve)
+    updates = [m["body"] for m in receivers.state.received("slack") if m["body"]["method"] == "chat.update"]
+    assert len(updates) == 2 and all(u["ts"] == posted["ts"] for u in updates)
