@@ -132,6 +132,12 @@ class AlertingConfig(BaseModel):
         return self
 
 
+class RetentionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    history_days: int = Field(default=30, ge=1, le=3650)
+    alerts_days: int = Field(default=90, ge=1, le=3650)
+
+
 class HealthmonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,4 +146,5 @@ class HealthmonConfig(BaseModel):
     routes: list[Route] | None = None
     run: RunConfig = Field(default_factory=RunConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     dashboard_url: str | None = None

@@ -89,6 +89,13 @@ def _tiers_for(tier: str | None, service: str | None) -> list[Tier]:
     return list(TIERS)
 
 
+def _require_migrated(runtime: Runtime) -> None:
+    from storage.migrate import current_revision, head_revision
+
+    if current_revision(runtime.engine) != head_revision():
+        _fail(exit_codes.USAGE, "the database is not migrated: run `healthmon db upgrade` first")
+
+
 @app.command()
 def check(
     tier: Annotated[str | None, typer.Option(help="critical, core, integration or external")] = None,
@@ -110,13 +117,11 @@ def check(
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from flows.runtime import use_runtime
-    from storage.migrate import current_revision, head_revision
     from storage.results import run_results
 
     try:
         with use_runtime(runtime):
-            if current_revision(runtime.engine) != head_revision():
-                _fail(exit_codes.USAGE, "the database is not migrated: run `healthmon db upgrade` first")
+            _require_migrated(runtime)
             run_ids = asyncio.run(_run_tiers(tiers, service, tenant))
             results = run_results(runtime.engine, run_ids)
     except (OperationalError, ProgrammingError) as exc:
@@ -517,6 +522,61 @@ def silences_end(silence_id: int) -> None:
     if not _with_runtime(lambda rt: end_silence(rt.engine, silence_id, datetime.now(UTC))):
         _fail(exit_codes.USAGE, f"no active silence {silence_id}")
     err.print(f"silence {silence_id} ended")
+
+
+@app.command()
+def serve(
+    prefect_port: Annotated[
+        int, typer.Option(help="port for the Prefect server started when none is set")
+    ] = 4200,
+    interval_scale: Annotated[
+        float, typer.Option(help="multiply every schedule interval (e.g. 0.1 for a quick demo)")
+    ] = 1.0,
+) -> None:
+    """Run every tier on its schedule, the delivery retries every minute and retention daily.
+
+    Uses PREFECT_API_URL when set; otherwise starts `prefect server` on loopback (its state
+    under HEALTHMON_DATA_DIR/prefect). Retention runs once at start, so a box that was down
+    catches up.
+    """
+    from deployments.serve import api_healthy, start_prefect_server
+
+    runtime = _runtime()
+    _require_migrated(runtime)
+    server = None
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        if not api_healthy(api):
+            _fail(exit_codes.USAGE, f"PREFECT_API_URL: no Prefect API answers at {api}")
+    else:
+        try:
+            server, api = start_prefect_server(runtime.settings.data_dir / "prefect", prefect_port)
+        except RuntimeError as exc:
+            _fail(exit_codes.USAGE, str(exc))
+        os.environ["PREFECT_API_URL"] = api
+    err.print(f"Prefect API at {api}")
+    try:
+        from storage.retention import apply_retention
+
+        cfg = runtime.config.retention
+        caught_up = apply_retention(runtime.engine, cfg.history_days, cfg.alerts_days)
+        err.print(
+            f"retention: dropped {len(caught_up.partitions_dropped)} partitions, "
+            f"deleted {caught_up.history_rows_deleted} rows and {caught_up.alerts_deleted} alerts"
+        )
+        runtime.close()
+        from prefect import serve as prefect_serve
+
+        from deployments.serve import build_deployments, stop_on_sigterm
+
+        stop_on_sigterm()
+        prefect_serve(*build_deployments(interval_scale))
+    except KeyboardInterrupt:
+        err.print("stopping")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def main() -> None:

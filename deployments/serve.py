@@ -1,0 +1,105 @@
+"""Deployments as code for one box (`healthmon serve`), and finding or starting a Prefect server.
+
+Scheduled runs need a real `prefect server`: with the ephemeral API, serve registers the
+deployments and never runs them (DESIGN.md, measured).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+#: each tier's deployment runs at most once at a time; a run due while one runs is cancelled
+#: (last-run tracking already makes a late extra run skip fresh targets)
+RETENTION_CRON = "17 3 * * *"
+DELIVERY_INTERVAL_S = 60
+
+
+def build_deployments(interval_scale: float = 1.0) -> list[Any]:
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    from flows.housekeeping import retention
+    from flows.tier_run import deliver_notifications, tier_check
+    from monitors.result import TIERS
+
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    deployments = [
+        tier_check.to_deployment(
+            name=f"tier-{tier.value}",
+            interval=timedelta(seconds=max(1.0, spec.interval_s * interval_scale)),
+            parameters={"tier": tier.value},
+            concurrency_limit=one_at_a_time,
+            tags=["healthmon", f"tier:{tier.value}"],
+            description=f"The {tier.value} tier every {spec.interval_s} s",
+        )
+        for tier, spec in TIERS.items()
+    ]
+    deployments.append(
+        deliver_notifications.to_deployment(
+            name="deliver",
+            interval=timedelta(seconds=max(1.0, DELIVERY_INTERVAL_S * interval_scale)),
+            concurrency_limit=one_at_a_time,
+            tags=["healthmon"],
+        )
+    )
+    deployments.append(
+        retention.to_deployment(
+            name="retention", cron=RETENTION_CRON, concurrency_limit=one_at_a_time, tags=["healthmon"]
+        )
+    )
+    return deployments
+
+
+def stop_on_sigterm() -> None:
+    """Treat SIGTERM (systemd, Kubernetes, `kill`) like Ctrl-C, so serve stops cleanly."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def api_healthy(url: str, timeout_s: float = 2.0) -> bool:
+    try:
+        return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_prefect_server(
+    home: Path, port: int, timeout_s: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`prefect server start` on loopback, its state under `home`; returns once it answers."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = (home / "server.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {process.returncode}; see {home / 'server.log'}")
+        if api_healthy(url, 1.0):
+            return process, url
+        time.sleep(0.25)
+    process.terminate()
+    raise RuntimeError(f"prefect server did not answer within {timeout_s:g}s; see {home / 'server.log'}")

@@ -1,0 +1,23 @@
+"""Housekeeping flows: history and alert retention."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow
+
+from flows.runtime import get_runtime
+from storage.retention import apply_retention
+
+
+@flow(name="retention", log_prints=False, persist_result=False)
+async def retention() -> dict[str, Any]:
+    """Partitions a week ahead; history older than retention.history_days dropped by whole
+    partitions (PostgreSQL) or deleted in batches (SQLite); resolved alerts older than
+    retention.alerts_days deleted with their deliveries."""
+    runtime = get_runtime()
+    cfg = runtime.config.retention
+    report = await asyncio.to_thread(apply_retention, runtime.engine, cfg.history_days, cfg.alerts_days)
+    return asdict(report)

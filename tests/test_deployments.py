@@ -1,0 +1,105 @@
+"""Deployments as code: prefect.yaml matches the flows, and `healthmon serve` runs on schedule."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+from sqlalchemy import text
+
+from monitors.result import TIERS
+from storage.db import make_engine
+from tests.support.servers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_prefect_yaml_declares_every_tier_and_housekeeping() -> None:
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    for tier, tier_spec in TIERS.items():
+        deployment = by_name[f"tier-{tier.value}"]
+        assert deployment["parameters"] == {"tier": tier.value}
+        assert deployment["schedules"] == [{"interval": tier_spec.interval_s}]
+        assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    assert by_name["deliver"]["schedules"] == [{"interval": 60}]
+    assert "cron" in by_name["retention"]["schedules"][0]
+    for deployment in spec["deployments"]:
+        flow: Any = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        assert set(deployment.get("parameters", {})) <= set(flow.parameters.properties)
+
+
+def test_serve_runs_the_tiers_on_schedule_without_overlap(
+    tmp_path: Path, pg_server_url: str, redis_url: str, sqlite_url: str
+) -> None:
+    config = tmp_path / "healthmon.yaml"
+    config.write_text(
+        yaml.safe_dump({"services": {"postgres": {"dsn": pg_server_url}, "redis": {"url": redis_url}}})
+    )
+    env = {
+        **os.environ,
+        "HEALTHMON_CONFIG": str(config),
+        "HEALTHMON_DATABASE_URL": sqlite_url,
+        "HEALTHMON_DATA_DIR": str(tmp_path / "data"),
+        "PREFECT_UI_ENABLED": "false",
+        # poll for due runs every second instead of every 10 s, so the test is short
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deployments.cli",
+            "serve",
+            "--prefect-port",
+            str(free_port()),
+            "--interval-scale",
+            "0.05",
+        ],  # critical every 3 s
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    engine = make_engine(sqlite_url)
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            with engine.connect() as conn:
+                done = conn.execute(
+                    text("SELECT count(*) FROM tier_runs WHERE tier = 'critical' AND state = 'completed'")
+                ).scalar()
+            if done and done >= 2:
+                break
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # as systemd stops it
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    with engine.connect() as conn:
+        runs = conn.execute(
+            text(
+                "SELECT started_at, finished_at, flow_run_id FROM tier_runs WHERE tier = 'critical' "
+                "AND state = 'completed' ORDER BY started_at"
+            )
+        ).all()
+    assert all(r.flow_run_id for r in runs)  # scheduled flow runs, visible in the Prefect UI
+    for earlier, later in itertools.pairwise(runs):
+        assert earlier.finished_at <= later.started_at  # one critical run at a time
+    assert proc.returncode == 0
+    assert "retention:" in (tmp_path / "serve.log").read_text()
