@@ -2,13 +2,17 @@
 PYTHON ?= python3
 VENV   ?= .venv
 
-.PHONY: test demo venv lint clean
+.PHONY: test test-integration demo venv lint clean
 
 venv:
 	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv.sh
 
 test:
 	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/test.sh
+
+# a real Prefect server, `prefect deploy --all` and two process workers (docs/operations.md)
+test-integration: venv
+	$(VENV)/bin/pytest -m integration tests/integration
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -567,16 +567,16 @@ def serve(
         runtime.close()
         from prefect import serve as prefect_serve
 
-        from deployments.serve import build_deployments, stop_on_sigterm
+        from deployments.serve import build_deployments, stop_server
 
-        stop_on_sigterm()
+        # Prefect's runner handles SIGTERM itself: it cancels runs in progress and returns
         prefect_serve(*build_deployments(interval_scale))
     except KeyboardInterrupt:
-        err.print("stopping")
+        pass
     finally:
+        err.print("stopping")
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
 
 
 def main() -> None:

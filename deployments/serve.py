@@ -7,7 +7,6 @@ deployments and never runs them (DESIGN.md, measured).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -58,13 +57,13 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
     return deployments
 
 
-def stop_on_sigterm() -> None:
-    """Treat SIGTERM (systemd, Kubernetes, `kill`) like Ctrl-C, so serve stops cleanly."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+def stop_server(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def api_healthy(url: str, timeout_s: float = 2.0) -> bool:

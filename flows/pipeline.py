@@ -190,8 +190,18 @@ async def check_batch(
     tier_enum = Tier(tier)
     targets, failed = await asyncio.to_thread(_targets, runtime, monitor, tenant_ids, tier_enum)
     deadline = time.monotonic() + (deadline_epoch - time.time())
-    async with BatchResources(http_limit=runtime.config.run.http_clients_in_flight) as resources:
-        checked = await run_batch(monitor, targets, resources, tier_enum, runtime.policy(service), deadline)
+    run = runtime.config.run
+    in_flight = min(len(targets), run.max_in_flight_per_service, run.batch_in_flight)
+    async with BatchResources(http_limit=max(1, in_flight)) as resources:
+        checked = await run_batch(
+            monitor,
+            targets,
+            resources,
+            tier_enum,
+            runtime.policy(service),
+            deadline,
+            upstream=runtime.upstream_gate(service),
+        )
     rules = await asyncio.to_thread(_rules, runtime, service, tenant_ids)
     results = [evaluate(r, rules[tenant_key(r.tenant_id)]) for r in checked] + failed
     await asyncio.to_thread(_record, runtime, results, run_id, TIERS[tier_enum].cache_ttl_s)

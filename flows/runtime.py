@@ -6,6 +6,7 @@ alerting and storage are handed what they need from here.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -84,6 +85,7 @@ class Runtime:
     cache: StatusCache
     cipher: Cipher | None
     rules: dict[str, dict[str, ThresholdRule]] = field(default_factory=dict)
+    _gates: dict[tuple[int, str], asyncio.Semaphore] = field(default_factory=dict, repr=False)
 
     def service_options(self, service: str) -> dict[str, Any]:
         svc = self.config.services.get(service)
@@ -102,8 +104,16 @@ class Runtime:
             timeout_s=timeout,
             confirm_retries=run.confirm_retries,
             confirm_delay_s=run.confirm_delay_s,
-            concurrency=run.http_clients_in_flight,
+            concurrency=min(run.max_in_flight_per_service, run.batch_in_flight),
         )
+
+    def upstream_gate(self, service: str) -> asyncio.Semaphore:
+        """One cap per upstream service, shared by every batch running in this event loop."""
+        key = (id(asyncio.get_running_loop()), service)
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = asyncio.Semaphore(self.config.run.max_in_flight_per_service)
+        return gate
 
     def rules_for(self, service: str) -> dict[str, ThresholdRule]:
         return self.rules.get(service) or defaults_for(service)

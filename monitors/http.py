@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 
 from monitors.base import CheckFailed
@@ -64,33 +65,40 @@ class Reply:
         return data
 
 
-def _classify(exc: httpx.HTTPError) -> tuple[str, str]:
-    text = str(exc).lower()
-    if isinstance(exc, httpx.TimeoutException):
-        return "no answer in time", "timeout"
-    # httpx wraps the socket error; the cause chain says what really happened
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
-            return "TLS handshake failed", "tls"
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """An operator's reason and an error class for a transport failure (aiohttp's exceptions)."""
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL", "config"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return "TLS handshake failed", "tls"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
         if isinstance(cause, socket.gaierror):
             return "host name does not resolve", "dns"
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused", "connect"
-        if isinstance(cause, ExceptionGroup):
-            inner = [c for c in cause.exceptions if isinstance(c, OSError)]
-            cause = inner[0] if inner else cause.__cause__
-            continue
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.ConnectError):
-        if "name or service not known" in text or "nodename nor servname" in text:
-            return "host name does not resolve", "dns"
-        if "refused" in text:
-            return "connection refused", "connect"
-        return f"cannot connect: {str(exc)[:120]}", "connect"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed", "tls"
+        return f"cannot connect: {cause.strerror or type(cause).__name__}", "connect"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return "no answer in time", "timeout"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS handshake failed", "tls"
+    if isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientOSError
+    ) or isinstance(exc, ConnectionError):
         return "connection closed or reset by the server", "reset"
     return f"HTTP error: {type(exc).__name__}", "http"
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    # aiohttp takes str/int/float only; bools and the rest go as their text
+    if params is None:
+        return None
+    return {
+        k: v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
+        for k, v in params.items()
+    }
 
 
 async def fetch(
@@ -105,16 +113,23 @@ async def fetch(
     auth: tuple[str, str] | None = None,
     max_bytes: int = MAX_BODY_BYTES,
 ) -> Reply:
-    """One request through the batch's shared client; the runner's timeout bounds it."""
-    client = resources.http()
+    """One request through the batch's shared session; the runner's timeout bounds it."""
+    session = resources.http()
     started = time.perf_counter()
     try:
-        async with client.stream(
-            method, url, headers=headers, params=params, json=json_body, data=data, auth=auth
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            params=_query(params),
+            json=json_body,
+            data=data,
+            auth=aiohttp.BasicAuth(*auth) if auth else None,
+            allow_redirects=False,
         ) as response:
             chunks: list[bytes] = []
             size = 0
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.content.iter_chunked(65536):
                 size += len(chunk)
                 if size > max_bytes:
                     raise UpstreamFailure(
@@ -122,13 +137,15 @@ async def fetch(
                             f"answer larger than {max_bytes} bytes",
                             (time.perf_counter() - started) * 1000,
                             error="oversize",
-                            http_status=response.status_code,
+                            http_status=response.status,
                         )
                     )
                 chunks.append(chunk)
             latency_ms = (time.perf_counter() - started) * 1000
-            return Reply(response.status_code, response.headers, b"".join(chunks), latency_ms)
-    except httpx.HTTPError as exc:
+            return Reply(
+                response.status, httpx.Headers(list(response.headers.items())), b"".join(chunks), latency_ms
+            )
+    except (aiohttp.ClientError, OSError) as exc:
         reason, error = _classify(exc)
         raise UpstreamFailure(Outcome.unhealthy(reason, error=error)) from None
 

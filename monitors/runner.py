@@ -118,12 +118,17 @@ async def run_batch(
     tier: Tier,
     policy: RunPolicy,
     deadline: float | None = None,
+    upstream: asyncio.Semaphore | None = None,
 ) -> list[CheckResult]:
-    """Check every target concurrently, at most `policy.concurrency` at once."""
+    """Check every target concurrently: at most `policy.concurrency` at once in this batch, and
+    within `upstream`, a cap shared by every batch that calls the same vendor."""
     gate = asyncio.Semaphore(max(1, policy.concurrency))
 
     async def one(target: Target) -> CheckResult:
         async with gate:
-            return await run_check(monitor, target, resources, tier, policy, deadline)
+            if upstream is None:
+                return await run_check(monitor, target, resources, tier, policy, deadline)
+            async with upstream:
+                return await run_check(monitor, target, resources, tier, policy, deadline)
 
     return list(await asyncio.gather(*(one(t) for t in targets)))

@@ -64,8 +64,8 @@ def test_serve_runs_the_tiers_on_schedule_without_overlap(
             "--prefect-port",
             str(free_port()),
             "--interval-scale",
-            "0.05",
-        ],  # critical every 3 s
+            "0.1",
+        ],  # critical every 6 s
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -87,7 +87,7 @@ def test_serve_runs_the_tiers_on_schedule_without_overlap(
     finally:
         proc.send_signal(signal.SIGTERM)  # as systemd stops it
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=150)  # it lets the flow runs in progress finish first
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -167,14 +167,17 @@ async def test_wrong_token_is_rejected_without_leaking_it(settings: dict[str, An
 
 
 async def _run_recording(settings: dict[str, Any]) -> tuple[CheckResult, list[httpx.URL]]:
-    """run_monitor, also keeping the URL of every request the check made."""
+    """run_monitor, also keeping the URL (with its query) of every request the check made."""
     urls: list[httpx.URL] = []
-
-    async def record(request: httpx.Request) -> None:
-        urls.append(request.url)
-
     target = Target(M.service, None, settings, secrets(settings))
     async with BatchResources() as resources:
-        resources.http().event_hooks["request"] = [record]
+        session = resources.http()
+        send = session.request
+
+        def record(method: str, url: str, **kwargs: Any) -> Any:
+            urls.append(httpx.URL(url, params=kwargs.get("params")))
+            return send(method, url, **kwargs)
+
+        session.request = record  # type: ignore[method-assign, assignment]
         result = await run_check(M, target, resources, M.tier, RunPolicy(timeout_s=2.0, confirm_retries=0))
     return result, urls

@@ -1,0 +1,172 @@
+"""Core-tier throughput over many sandbox Shopify tenants, against a bare aiohttp loop.
+
+    .venv/bin/python benchmarks/tier_throughput.py [--tenants 1000 10000] [--latency-ms 50]
+        [--in-flight 200] [--batch-size 1000] [--database-url URL]
+
+The sandbox runs in its own process (so it does not share this process's core). For each N:
+1. a bare aiohttp loop makes the same N GraphQL shop requests at the same concurrency;
+2. a core-tier run (plan, check, evaluate, record, alert; no Prefect) checks the N shops with
+   `max_in_flight_per_service` = --in-flight.
+It prints wall time, checks/s, the ratio tier/bare, and peak RSS of this process, and ends
+with one JSON line. `--uvloop` runs both under uvloop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+import httpx
+import yaml
+from pydantic import SecretStr
+
+from config import Settings
+from config.loader import parse_config
+from deployments.tenant_input import read_tenants_file
+from flows.pipeline import execute_tier
+from flows.runtime import build_runtime, use_runtime
+from sandbox import SandboxState, write_bed
+from storage.migrate import upgrade
+from storage.tenants import upsert_tenants
+from tests.support.servers import free_port, wait_port
+
+QUERY = {"query": "{ shop { name myshopifyDomain plan { displayName } } }"}
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+async def bare_loop(base: str, shops: list[tuple[str, str]], in_flight: int, version: str) -> float:
+    gate = asyncio.Semaphore(in_flight)
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    ok = 0
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(shop: str, token: str) -> None:
+            nonlocal ok
+            async with (
+                gate,
+                session.post(
+                    f"{base}/shopify/{shop}/admin/api/{version}/graphql.json",
+                    json=QUERY,
+                    headers={"X-Shopify-Access-Token": token},
+                ) as response,
+            ):
+                await response.read()
+                ok += response.status == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(s, t) for s, t in shops))
+        elapsed = time.perf_counter() - started
+    assert ok == len(shops), f"bare loop: {ok} of {len(shops)} answered 200"
+    return elapsed
+
+
+# blocking calls here happen around the measured parts, never inside them
+async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--tenants", str(n)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, timeout=60)
+        base = f"http://127.0.0.1:{port}"
+        httpx.post(
+            f"{base}/_sandbox/faults", json={"service": "shopify", "kind": "latency", "ms": args.latency_ms}
+        ).raise_for_status()
+        state = SandboxState.generate(n)
+        config_path, tenants_path = write_bed(tmp / f"bed{n}", base, state)
+        services = yaml.safe_load(config_path.read_text())["services"]
+        shops = [(t.shop, t.shopify_token) for t in state.tenants]
+
+        bare_s = await bare_loop(base, shops, args.in_flight, services["shopify"]["api_version"])
+
+        db = args.database_url or f"sqlite:///{tmp}/bench{n}.db"
+        config = parse_config(
+            {
+                "services": {"shopify": services["shopify"]},
+                "run": {
+                    "batch_size": args.batch_size,
+                    "max_in_flight_per_service": args.in_flight,
+                    "confirm_retries": 1,
+                },
+            },
+            env={},
+        )
+        settings = Settings(database_url=db, data_dir=tmp)
+        settings.secret_key = SecretStr("benchmark-secret-key-0123456789")
+        runtime = build_runtime(settings, config)
+        upgrade(runtime.engine)
+        assert runtime.cipher is not None
+        upsert_tenants(runtime.engine, runtime.cipher, read_tenants_file(tenants_path, env={}))
+        with use_runtime(runtime):
+            started = time.perf_counter()
+            summary = await execute_tier("core", services=["shopify"], force=True, trigger="benchmark")
+            tier_s = time.perf_counter() - started
+        reasons = sorted({str(r.reason) for r in summary.report.not_healthy})[:5]
+        runtime.close()
+        assert summary.checked == n and summary.not_healthy == 0, (summary.not_healthy, reasons)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+    return {
+        "tenants": n,
+        "bare_s": round(bare_s, 2),
+        "bare_per_s": round(n / bare_s, 1),
+        "tier_s": round(tier_s, 2),
+        "tier_per_s": round(n / tier_s, 1),
+        "ratio": round((n / tier_s) / (n / bare_s), 3),
+        "peak_rss_mb": peak_rss_mb(),
+        "database": db.split(":")[0],
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--in-flight", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--database-url", default=os.environ.get("HEALTHMON_BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    figures: dict[str, Any] = {
+        "latency_ms": args.latency_ms,
+        "in_flight": args.in_flight,
+        "batch_size": args.batch_size,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.tenants:
+            row = await measure(n, args, Path(tmp))
+            print(
+                f"{n:>6} tenants: bare aiohttp {row['bare_per_s']:>7}/s ({row['bare_s']} s), "
+                f"tier run {row['tier_per_s']:>7}/s ({row['tier_s']} s), ratio {row['ratio']}, "
+                f"peak RSS {row['peak_rss_mb']} MB"
+            )
+            figures[f"n{n}"] = row
+    print("reproduce: .venv/bin/python benchmarks/tier_throughput.py " + " ".join(sys.argv[1:]))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    if "--uvloop" in sys.argv:
+        import uvloop
+
+        sys.argv.remove("--uvloop")
+        uvloop.run(main())
+    else:
+        asyncio.run(main())

@@ -1,0 +1,126 @@
+"""Scale-out, end to end: a real Prefect server, `prefect deploy --all` from prefect.yaml, and
+two process workers sharing the tier runs. Run with `make test-integration` (about 2 minutes);
+`make test` leaves it out."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from deployments.serve import start_prefect_server, stop_server
+from storage.db import make_engine
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+PREFECT = [sys.executable, "-m", "prefect"]
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def prefect_api(tmp_path: Path) -> Iterator[str]:
+    server, url = start_prefect_server(tmp_path / "prefect", free_port())
+    yield url
+    stop_server(server)
+
+
+def test_two_workers_share_the_runs_and_every_result_lands_once(
+    tmp_path: Path, prefect_api: str, pg_url: str, pg_server_url: str, redis_url: str
+) -> None:
+    config = tmp_path / "healthmon.yaml"
+    config.write_text(
+        yaml.safe_dump({"services": {"postgres": {"dsn": pg_server_url}, "redis": {"url": redis_url}}})
+    )
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api,
+        "HEALTHMON_HOME": str(ROOT),
+        "HEALTHMON_CONFIG": str(config),
+        "HEALTHMON_DATABASE_URL": pg_url,
+        "PREFECT_HOME": str(tmp_path / "client"),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
+
+    def prefect(*args: str) -> str:
+        done = subprocess.run(
+            [*PREFECT, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    prefect("work-pool", "create", "healthmon", "--type", "process")
+    prefect("--no-prompt", "deploy", "--all")
+    logs = [(tmp_path / f"worker{i}.log").open("w+") for i in (1, 2)]
+    workers = [
+        subprocess.Popen(
+            [*PREFECT, "worker", "start", "--pool", "healthmon", "--name", f"worker-{i}", "--limit", "1"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for i, log in zip((1, 2), logs, strict=True)
+    ]
+    try:
+        names = [
+            "tier-check/tier-critical",
+            "tier-check/tier-core",
+            "tier-check/tier-integration",
+            "tier-check/tier-external",
+            "deliver-notifications/deliver",
+            "retention/retention",
+        ]
+        for name in names:
+            force = ["--param", "force=true"] if name.startswith("tier-check") else []
+            prefect("deployment", "run", name, *force)
+        engine = make_engine(pg_url)
+
+        def all_tiers_done() -> bool:
+            with engine.connect() as conn:
+                return bool(
+                    conn.execute(text("SELECT count(*) FROM tier_runs WHERE state = 'completed'")).scalar()
+                    == 4
+                )
+
+        wait_for(all_tiers_done, 180, "four completed tier runs")
+
+        def both_workers_ran() -> bool:
+            seen = [re.findall(r"flow run '([0-9a-f-]{36})'", Path(log.name).read_text()) for log in logs]
+            return all(seen)
+
+        wait_for(both_workers_ran, 60, "flow runs on both workers")
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+    runs = [set(re.findall(r"flow run '([0-9a-f-]{36})'", Path(log.name).read_text())) for log in logs]
+    assert runs[0] and runs[1] and not runs[0] & runs[1]  # both worked, no run twice
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT t.tier, t.flow_run_id, count(h.id) AS results, count(DISTINCT h.service) AS services "
+                "FROM tier_runs t LEFT JOIN health_check_history h ON h.run_id = t.id "
+                "WHERE t.state = 'completed' GROUP BY t.tier, t.flow_run_id"
+            )
+        ).all()
+    by_tier = {r.tier: r for r in rows}
+    assert set(by_tier) == {"critical", "core", "integration", "external"}
+    # each result landed once: the critical run wrote exactly postgres and redis, once each
+    assert (by_tier["critical"].results, by_tier["critical"].services) == (2, 2)
+    assert len({r.flow_run_id for r in rows}) == 4
