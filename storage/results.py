@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, literal, or_, select, tuple_
+from sqlalchemy import Engine, and_, case, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -144,11 +144,58 @@ def _upsert_status(
         }
         for (service, tenant), r in latest.items()
     ]
-    insert = pg_insert(table) if postgres else sqlite_insert(table)
+    if postgres:
+        # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT: two round
+        # trips whatever the batch size (executemany pipelined one statement per row: ~150 ms
+        # per 1,000 rows here)
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE IF NOT EXISTS status_incoming "
+                "(LIKE service_status INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+        )
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY status_incoming ({', '.join(STATUS_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            json.dumps(row[c], default=str) if c == "details" else row[c]
+                            for c in STATUS_COLUMNS
+                        ]
+                    )
+        incoming: Any = select(*(literal_column(c) for c in STATUS_COLUMNS)).select_from(
+            text("status_incoming")
+        )
+        conn.execute(
+            _conflict_update(pg_insert(table).from_select(list(STATUS_COLUMNS), incoming), table, flap_cutoff)
+        )
+    else:
+        conn.execute(_conflict_update(sqlite_insert(table), table, flap_cutoff), rows)
+
+
+STATUS_COLUMNS = (
+    "service",
+    "tenant_id",
+    "tier",
+    "status",
+    "latency_ms",
+    "details",
+    "checked_at",
+    "since",
+    "previous_status",
+    "run_id",
+    "consecutive",
+    "flips",
+    "flips_since",
+)
+
+
+def _conflict_update(insert: Any, table: Any, flap_cutoff: datetime) -> Any:
+    """The latest-status upsert: streaks and flips move in SQL, a late writer changes nothing."""
     excluded = insert.excluded
     changed = table.c.status != excluded.status
     expired = or_(table.c.flips_since.is_(None), table.c.flips_since < literal(flap_cutoff, UtcDateTime()))
-    stmt = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[table.c.service, table.c.tenant_id],
         set_={
             "tier": excluded.tier,
@@ -170,7 +217,6 @@ def _upsert_status(
         # a late writer must not overwrite a newer result
         where=table.c.checked_at <= excluded.checked_at,
     )
-    conn.execute(stmt, rows)
 
 
 def _history_result(r: Any) -> CheckResult:

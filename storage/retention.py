@@ -82,4 +82,3 @@ def apply_retention(
     return RetentionReport(
         created, dropped, deleted, delete_resolved_alerts(engine, now - timedelta(days=alerts_days))
     )
-
