@@ -97,8 +97,6 @@ class RunConfig(BaseModel):
     batch_size: int = Field(default=200, gt=0)
     confirm_retries: int = Field(default=1, ge=0, le=5)
     confirm_delay_s: float = Field(default=0.2, ge=0)
-    #: requests in flight per httpx client (one client slows down sharply past ~20)
-    http_clients_in_flight: int = Field(default=20, gt=0)
     #: checks in flight within one batch (one Prefect task), spread over several clients
     batch_in_flight: int = Field(default=200, gt=0)
     #: checks in flight against one upstream service across all batches of a process
