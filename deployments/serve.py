@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,22 @@ DELIVERY_INTERVAL_S = 60
 
 def build_deployments(interval_scale: float = 1.0) -> list[Any]:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.schedules import Interval
 
     from flows.housekeeping import retention
     from flows.tier_run import deliver_notifications, tier_check
     from monitors.result import TIERS
 
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    # anchored a moment ago, so every tier runs right after start instead of one interval later:
+    # a box that starts serving should show every status within minutes, not after 30
+    anchor = datetime.now(UTC) - timedelta(seconds=5)
     deployments = [
         tier_check.to_deployment(
             name=f"tier-{tier.value}",
-            interval=timedelta(seconds=max(1.0, spec.interval_s * interval_scale)),
+            schedule=Interval(
+                timedelta(seconds=max(1.0, spec.interval_s * interval_scale)), anchor_date=anchor
+            ),
             parameters={"tier": tier.value},
             concurrency_limit=one_at_a_time,
             tags=["healthmon", f"tier:{tier.value}"],
@@ -79,6 +85,9 @@ def start_prefect_server(
     """`prefect server start` on loopback, its state under `home`; returns once it answers."""
     home.mkdir(parents=True, exist_ok=True)
     env = {
+        # the scheduler creates due runs every 60 s by default: a fresh box waited that long
+        # before its first run
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10",
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
