@@ -31,9 +31,10 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
     from monitors.result import TIERS
 
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
-    # anchored a moment ago, so every tier runs right after start instead of one interval later:
-    # a box that starts serving should show every status within minutes, not after 30
-    anchor = datetime.now(UTC) - timedelta(seconds=5)
+    # anchored just ahead of now (runs are scheduled at anchor + k * interval, k >= 0, in the
+    # future), so every tier runs right after start instead of one interval later: a box that
+    # starts serving should show every status within a minute, not after 30
+    anchor = datetime.now(UTC) + timedelta(seconds=10)
     deployments = [
         tier_check.to_deployment(
             name=f"tier-{tier.value}",
