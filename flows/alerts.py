@@ -32,21 +32,18 @@ class Alerting:
     dashboard_url: str | None
 
 
-_cache: dict[int, Alerting] = {}
-
-
 def alerting_for(runtime: Runtime) -> Alerting:
-    """Built once per runtime: channels hold HTTP clients and settings, not per-run state."""
-    key = id(runtime)
-    if key not in _cache:
+    """Built once per runtime and kept on it: channels hold settings, not per-run state."""
+    built = runtime.extras.get("alerting")
+    if not isinstance(built, Alerting):
         cfg = runtime.config
-        _cache[key] = Alerting(
+        built = runtime.extras["alerting"] = Alerting(
             build_policy(cfg.alerting),
             build_router(cfg.channels, cfg.routes),
             build_channels(cfg.channels),
             cfg.dashboard_url,
         )
-    return _cache[key]
+    return built
 
 
 def _run_states(runtime: Runtime, run_id: str) -> list[TargetState]:

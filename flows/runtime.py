@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,7 +86,12 @@ class Runtime:
     cache: StatusCache
     cipher: Cipher | None
     rules: dict[str, dict[str, ThresholdRule]] = field(default_factory=dict)
-    _gates: dict[tuple[int, str], asyncio.Semaphore] = field(default_factory=dict, repr=False)
+    #: per event loop (a semaphore belongs to one loop; a finished loop's entries go with it)
+    _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False
+    )
+    #: objects built from this runtime's config by the layers above (the alerting channels)
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def service_options(self, service: str) -> dict[str, Any]:
         svc = self.config.services.get(service)
@@ -109,11 +115,10 @@ class Runtime:
 
     def upstream_gate(self, service: str) -> asyncio.Semaphore:
         """One cap per upstream service, shared by every batch running in this event loop."""
-        key = (id(asyncio.get_running_loop()), service)
-        gate = self._gates.get(key)
-        if gate is None:
-            gate = self._gates[key] = asyncio.Semaphore(self.config.run.max_in_flight_per_service)
-        return gate
+        gates = self._gates.setdefault(asyncio.get_running_loop(), {})
+        if service not in gates:
+            gates[service] = asyncio.Semaphore(self.config.run.max_in_flight_per_service)
+        return gates[service]
 
     def rules_for(self, service: str) -> dict[str, ThresholdRule]:
         return self.rules.get(service) or defaults_for(service)
