@@ -69,3 +69,15 @@ def assert_no_secret(result: CheckResult, settings: dict[str, Any]) -> None:
     text = repr(result.details)
     for secret in secrets(settings):
         assert secret not in text
+
+
+async def check_fault(
+    monitor: Monitor, settings: dict[str, Any], expected: tuple[Any, str], tenant_id: str | None = None
+) -> CheckResult:
+    """Run a check while a fault is injected: the expected (status, error class), a reason,
+    and no secret in the details. Returns the result for further assertions."""
+    result = await run_monitor(monitor, settings, tenant_id, timeout_s=1.0)
+    assert (result.status, result.details.get("error")) == expected, result.details
+    assert result.details["reason"]
+    assert_no_secret(result, settings)
+    return result

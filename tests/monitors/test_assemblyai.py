@@ -8,7 +8,7 @@ from monitors.assemblyai import AssemblyAIMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
 from sandbox.vendors.assemblyai import AssemblyAI
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import check_fault, run_monitor
 
 M = AssemblyAIMonitor()
 
@@ -55,10 +55,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("assemblyai", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error))
 
 
 async def test_negative_balance_says_so(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import pytest
 from monitors.google_ads import GoogleAdsMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
 
 M = GoogleAdsMonitor()
 TENANT = "tenant-0001"
@@ -67,10 +67,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault(service, kind, **params)
-    result = await run_monitor(M, settings, TENANT, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    result = await check_fault(M, settings, (status, error), TENANT)
     assert "ya29." not in repr(result.details)
 
 

@@ -7,7 +7,7 @@ import pytest
 from monitors.loop import LoopMonitor, _error_text
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import check_fault, run_monitor
 
 M = LoopMonitor()
 
@@ -52,10 +52,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("loop", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error))
 
 
 async def test_error_in_200_names_the_vendor_words(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import pytest
 from monitors.mcp import McpMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import check_fault, run_monitor
 
 M = McpMonitor()
 
@@ -121,10 +121,7 @@ async def test_faults(
 ) -> None:
     settings["mode"] = mode
     sandbox.state.add_fault("mcp", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error))
 
 
 async def test_malformed_event_stream_is_bad_body(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from alerting.thresholds import defaults_for, evaluate
 from monitors.meta_ads import MetaAdsMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
 
 M = MetaAdsMonitor()
 TENANT = "tenant-0001"
@@ -68,10 +68,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("meta_ads", kind, **params)
-    result = await run_monitor(M, settings, TENANT, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    result = await check_fault(M, settings, (status, error), TENANT)
     assert_no_url(result.details)
 
 

@@ -9,7 +9,7 @@ from monitors.mux import MuxMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
 from sandbox.vendors.mux import Mux
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import check_fault, run_monitor
 
 M = MuxMonitor()
 
@@ -51,10 +51,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("mux", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error))
 
 
 async def test_forbidden_says_permission(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:

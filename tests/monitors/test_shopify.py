@@ -8,7 +8,7 @@ from alerting.thresholds import defaults_for, evaluate
 from monitors.result import Status
 from monitors.shopify import ShopifyMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
 
 M = ShopifyMonitor()
 TENANT = "tenant-0001"
@@ -63,10 +63,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("shopify", kind, tenant=TENANT, **params)
-    result = await run_monitor(M, settings, TENANT, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error), TENANT)
 
 
 async def test_throttled_in_200(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from alerting.thresholds import defaults_for, evaluate
 from monitors.result import Status
 from monitors.slack import SlackMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import check_fault, run_monitor
 
 M = SlackMonitor()
 
@@ -69,10 +69,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("slack", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error))
 
 
 @pytest.mark.parametrize(("kind", "code"), [("revoked", "token_revoked"), ("expired", "token_expired")])

@@ -7,7 +7,7 @@ import pytest
 from monitors.result import Status
 from monitors.tiktok_ads import TikTokAdsMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
 
 M = TikTokAdsMonitor()
 TENANT = "tenant-0001"
@@ -63,10 +63,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("tiktok_ads", kind, **params)
-    result = await run_monitor(M, settings, TENANT, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error), TENANT)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from monitors.result import CheckResult, Status
 from monitors.runner import RunPolicy, run_check
 from monitors.vercel import VercelMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor, secrets
+from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor, secrets
 
 M = VercelMonitor()
 
@@ -79,10 +79,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("vercel", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    await check_fault(M, settings, (status, error))
 
 
 async def test_failed_deployment_names_state_and_url(

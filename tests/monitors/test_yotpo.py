@@ -8,7 +8,7 @@ from monitors.result import CheckResult, Status
 from monitors.yotpo import YotpoMonitor
 from sandbox.server import RunningSandbox
 from sandbox.vendors.yotpo import Yotpo
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.monitors.conftest import check_fault, run_monitor
 
 M = YotpoMonitor()
 
@@ -66,10 +66,7 @@ async def test_faults(
     error: str,
 ) -> None:
     sandbox.state.add_fault("yotpo", kind, **params)
-    result = await run_monitor(M, settings, timeout_s=1.0)
-    assert (result.status, result.details.get("error")) == (status, error), result.details
-    assert result.details["reason"]
-    assert_no_secret(result, settings)
+    result = await check_fault(M, settings, (status, error))
     assert_no_access_token(result, sandbox)
 
 
