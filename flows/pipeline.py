@@ -26,7 +26,7 @@ from monitors.resources import BatchResources
 from monitors.result import TIERS, CheckResult, Outcome, Status, Tier
 from monitors.runner import run_batch
 from storage.crypto import CredentialError
-from storage.results import load_latest, record_results
+from storage.results import checked_since, load_latest, record_results
 from storage.status import cache_entries
 from storage.tenants import load_integration, tenants_with
 from storage.thresholds import load_overrides
@@ -108,8 +108,7 @@ def plan_tier(tier: str, services: list[str] | None, tenant: str | None, force: 
             ids = [None]
         targets += len(ids)
         if not force:
-            latest = load_latest(runtime.engine, [monitor.service])
-            fresh = {k[1] for k, v in latest.items() if v.checked_at >= cutoff}
+            fresh = checked_since(runtime.engine, monitor.service, cutoff)
             kept = [t for t in ids if t not in fresh]
             skipped += len(ids) - len(kept)
             ids = kept

@@ -258,3 +258,12 @@ def run_results(engine: Engine, run_ids: Sequence[str]) -> list[CheckResult]:
     stmt = select(table).where(table.c.run_id.in_(list(run_ids))).order_by(table.c.service, table.c.tenant_id)
     with engine.connect() as conn:
         return [_history_result(r) for r in conn.execute(stmt).mappings()]
+
+
+def checked_since(engine: Engine, service: str, cutoff: datetime) -> set[str | None]:
+    """Tenants (None for the platform) of a service whose latest result is not older than cutoff.
+    Reads two columns only: the planner asks this for every target of a tier."""
+    table = ServiceStatus.__table__  # type: ignore[attr-defined]
+    stmt = select(table.c.tenant_id).where(table.c.service == service, table.c.checked_at >= cutoff)
+    with engine.connect() as conn:
+        return {tenant_from_key(key) for key in conn.execute(stmt).scalars()}

@@ -11,7 +11,7 @@ import yaml
 
 from monitors.base import Monitor, Target
 from monitors.resources import BatchResources
-from monitors.result import CheckResult
+from monitors.result import CheckResult, Status
 from monitors.runner import RunPolicy, run_check
 from sandbox import SandboxState, start_in_thread, write_bed
 from sandbox.server import RunningSandbox
@@ -81,3 +81,13 @@ async def check_fault(
     assert result.details["reason"]
     assert_no_secret(result, settings)
     return result
+
+
+#: failures every HTTP monitor meets the same way through monitors/http.py: (kind, params,
+#: status, error class) rows for a `test_faults` parametrization
+TRANSPORT_FAULTS: list[tuple[str, dict[str, Any], Status, str]] = [
+    ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
+    ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
+    ("reset", {}, Status.UNHEALTHY, "reset"),
+    ("hang", {}, Status.UNHEALTHY, "timeout"),
+]

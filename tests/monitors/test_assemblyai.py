@@ -8,7 +8,7 @@ from monitors.assemblyai import AssemblyAIMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
 from sandbox.vendors.assemblyai import AssemblyAI
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = AssemblyAIMonitor()
 
@@ -40,10 +40,7 @@ async def test_healthy(settings: dict[str, Any]) -> None:
             Status.UNHEALTHY,
             "client_error",
         ),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

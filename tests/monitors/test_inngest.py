@@ -7,7 +7,7 @@ import pytest
 from monitors.inngest import InngestMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = InngestMonitor()
 
@@ -64,10 +64,7 @@ async def test_a_full_page_is_reported_as_capped(sandbox: RunningSandbox, settin
         ("rate_limited", {}, Status.DEGRADED, "rate_limited"),
         ("http_error", {"status": 500}, Status.UNHEALTHY, "vendor_error"),
         ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

@@ -7,7 +7,7 @@ import pytest
 from monitors.loop import LoopMonitor, _error_text
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = LoopMonitor()
 
@@ -37,10 +37,7 @@ async def test_healthy(settings: dict[str, Any]) -> None:
         ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
         ("http_error", {"status": 422}, Status.UNHEALTHY, "client_error"),
         ("http_error", {"status": 400, "error": "Unauthorized."}, Status.UNHEALTHY, "auth"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

@@ -7,7 +7,7 @@ import pytest
 from monitors.mcp import McpMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = McpMonitor()
 
@@ -101,10 +101,7 @@ FAULTS = [
     ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
     ("http_error", {"status": 500}, Status.UNHEALTHY, "vendor_error"),
     ("http_error", {"status": 200}, Status.UNHEALTHY, "protocol"),
-    ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-    ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-    ("reset", {}, Status.UNHEALTHY, "reset"),
-    ("hang", {}, Status.UNHEALTHY, "timeout"),
+    *TRANSPORT_FAULTS,
 ]
 
 

@@ -8,7 +8,7 @@ from alerting.thresholds import defaults_for, evaluate
 from monitors.meta_ads import MetaAdsMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor
 
 M = MetaAdsMonitor()
 TENANT = "tenant-0001"
@@ -53,10 +53,7 @@ async def test_healthy(settings: dict[str, Any]) -> None:
         ("account_disabled", {}, Status.UNHEALTHY, "account"),
         ("account_disabled", {"account_status": 101, "disable_reason": 0}, Status.UNHEALTHY, "account"),
         ("account_disabled", {"account_status": 9, "disable_reason": 0}, Status.DEGRADED, "account"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

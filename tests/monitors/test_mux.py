@@ -9,7 +9,7 @@ from monitors.mux import MuxMonitor
 from monitors.result import Status
 from sandbox.server import RunningSandbox
 from sandbox.vendors.mux import Mux
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = MuxMonitor()
 
@@ -36,10 +36,7 @@ async def test_healthy(settings: dict[str, Any]) -> None:
         ("rate_limited", {"retry_after": 1}, Status.DEGRADED, "rate_limited"),
         ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
         ("http_error", {"status": 404}, Status.UNHEALTHY, "client_error"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

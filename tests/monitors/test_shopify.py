@@ -8,7 +8,7 @@ from alerting.thresholds import defaults_for, evaluate
 from monitors.result import Status
 from monitors.shopify import ShopifyMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor
 
 M = ShopifyMonitor()
 TENANT = "tenant-0001"
@@ -48,10 +48,7 @@ async def test_api_version_is_configurable(sandbox: RunningSandbox, settings: di
         ("http_error", {"status": 404}, Status.UNHEALTHY, "config"),
         ("http_error", {"status": 403}, Status.UNHEALTHY, "auth"),
         ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

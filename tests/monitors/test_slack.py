@@ -8,7 +8,7 @@ from alerting.thresholds import defaults_for, evaluate
 from monitors.result import Status
 from monitors.slack import SlackMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = SlackMonitor()
 
@@ -54,10 +54,7 @@ async def test_rotating_token_reports_its_expiry(settings: dict[str, Any]) -> No
         ("http_error", {"status": 200, "error": "service_unavailable"}, Status.UNHEALTHY, "vendor_error"),
         ("http_error", {"status": 200, "error": "ratelimited"}, Status.DEGRADED, "rate_limited"),
         ("http_error", {"status": 200, "error": "invalid_arguments"}, Status.UNHEALTHY, "client_error"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

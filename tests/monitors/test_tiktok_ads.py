@@ -7,7 +7,7 @@ import pytest
 from monitors.result import Status
 from monitors.tiktok_ads import TikTokAdsMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor
 
 M = TikTokAdsMonitor()
 TENANT = "tenant-0001"
@@ -48,10 +48,7 @@ async def test_healthy(settings: dict[str, Any]) -> None:
         ("advertiser_disabled", {}, Status.UNHEALTHY, "account"),
         ("advertiser_disabled", {"status": "STATUS_LIMIT"}, Status.UNHEALTHY, "account"),
         ("advertiser_disabled", {"status": "STATUS_PENDING_CONFIRM"}, Status.DEGRADED, "account"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(

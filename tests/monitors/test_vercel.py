@@ -12,7 +12,7 @@ from monitors.result import CheckResult, Status
 from monitors.runner import RunPolicy, run_check
 from monitors.vercel import VercelMonitor
 from sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor, secrets
+from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor, secrets
 
 M = VercelMonitor()
 
@@ -59,10 +59,7 @@ async def test_team_id_only_on_deployments(sandbox: RunningSandbox, settings: di
         ("http_error", {"status": 500}, Status.UNHEALTHY, "vendor_error"),
         ("http_error", {"status": 400}, Status.UNHEALTHY, "client_error"),
         ("http_error", {"status": 401}, Status.UNHEALTHY, "auth"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
         ("deployment_error", {}, Status.UNHEALTHY, "deployment"),
         ("deployment_error", {"state": "CANCELED"}, Status.UNHEALTHY, "deployment"),
         ("deployment_error", {"state": "BUILDING", "age_s": 3600}, Status.DEGRADED, "deployment"),

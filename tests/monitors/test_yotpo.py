@@ -8,7 +8,7 @@ from monitors.result import CheckResult, Status
 from monitors.yotpo import YotpoMonitor
 from sandbox.server import RunningSandbox
 from sandbox.vendors.yotpo import Yotpo
-from tests.monitors.conftest import check_fault, run_monitor
+from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = YotpoMonitor()
 
@@ -51,10 +51,7 @@ async def test_limit_header_gives_a_percentage(
         ("http_error", {"status": 403}, Status.UNHEALTHY, "auth"),
         ("http_error", {"status": 500}, Status.UNHEALTHY, "vendor_error"),
         ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
-        ("malformed_json", {}, Status.UNHEALTHY, "bad_body"),
-        ("oversize", {"bytes": 3_000_000}, Status.UNHEALTHY, "oversize"),
-        ("reset", {}, Status.UNHEALTHY, "reset"),
-        ("hang", {}, Status.UNHEALTHY, "timeout"),
+        *TRANSPORT_FAULTS,
     ],
 )
 async def test_faults(
