@@ -41,6 +41,12 @@ from tests.support.servers import free_port, wait_port
 QUERY = {"query": "{ shop { name myshopifyDomain plan { displayName } } }"}
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -95,7 +101,9 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
             for t in yaml.load(tenants_path.read_text(), Loader=yaml.CSafeLoader)["tenants"]
         ]
 
+        cpu_before = cpu_s()
         bare_s = await bare_loop(base, shops, args.in_flight, services["shopify"]["api_version"])
+        bare_cpu = cpu_s() - cpu_before
 
         db = args.database_url or f"sqlite:///{tmp}/bench{n}.db"
         config = parse_config(
@@ -105,6 +113,7 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
                     "batch_size": args.batch_size,
                     "max_in_flight_per_service": args.in_flight,
                     "confirm_retries": 1,
+                    **({"batches_per_service": args.batches_per_service} if args.batches_per_service else {}),
                 },
             },
             env={},
@@ -128,9 +137,9 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
         settings.secret_key = SecretStr(secret)
         runtime = build_runtime(settings, config)
         with use_runtime(runtime):
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_s()
             summary = await execute_tier("core", services=["shopify"], force=True, trigger="benchmark")
-            tier_s = time.perf_counter() - started
+            tier_s, tier_cpu = time.perf_counter() - started, cpu_s() - cpu_before
         reasons = sorted({str(r.reason) for r in summary.report.not_healthy})[:5]
         runtime.close()
         assert summary.checked == n and summary.not_healthy == 0, (summary.not_healthy, reasons)
@@ -144,6 +153,8 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
         "tier_s": round(tier_s, 2),
         "tier_per_s": round(n / tier_s, 1),
         "ratio": round((n / tier_s) / (n / bare_s), 3),
+        "bare_cpu_ms_per_check": round(1000 * bare_cpu / n, 3),
+        "tier_cpu_ms_per_check": round(1000 * tier_cpu / n, 3),
         "peak_rss_mb": peak_rss_mb(),
         "database": db.split(":")[0],
     }
@@ -155,6 +166,7 @@ async def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--in-flight", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batches-per-service", type=int, default=None, help="default: the config's")
     parser.add_argument("--database-url", default=os.environ.get("HEALTHMON_BENCH_DATABASE_URL"))
     args = parser.parse_args()
     figures: dict[str, Any] = {
@@ -168,7 +180,8 @@ async def main() -> None:
             print(
                 f"{n:>6} tenants: bare aiohttp {row['bare_per_s']:>7}/s ({row['bare_s']} s), "
                 f"tier run {row['tier_per_s']:>7}/s ({row['tier_s']} s), ratio {row['ratio']}, "
-                f"peak RSS {row['peak_rss_mb']} MB"
+                f"peak RSS {row['peak_rss_mb']} MB; CPU per check: bare {row['bare_cpu_ms_per_check']} ms, "
+                f"tier {row['tier_cpu_ms_per_check']} ms"
             )
             figures[f"n{n}"] = row
     print("reproduce: .venv/bin/python benchmarks/tier_throughput.py " + " ".join(sys.argv[1:]))

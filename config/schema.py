@@ -101,6 +101,10 @@ class RunConfig(BaseModel):
     batch_in_flight: int = Field(default=200, gt=0)
     #: checks in flight against one upstream service across all batches of a process
     max_in_flight_per_service: int = Field(default=200, gt=0)
+    #: batches of one service under way at once in a tier run: while one checks, the one
+    #: before records and the next loads its targets, instead of every batch doing each
+    #: step at the same moment
+    batches_per_service: int = Field(default=3, gt=0)
 
 
 def _renotify_defaults() -> dict[Severity, float]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from alerting.delivery import DeliveryReport, deliver
 from alerting.lifecycle import TargetState, decide
@@ -46,24 +46,43 @@ def alerting_for(runtime: Runtime) -> Alerting:
     return built
 
 
-def _run_states(runtime: Runtime, run_id: str) -> list[TargetState]:
+def _run_states(runtime: Runtime, run_id: str, alerted: set[tuple[str, str | None]]) -> list[TargetState]:
+    """The run's targets as the lifecycle sees them. Details (a JSON decode per row) are read
+    only where an alert can use them: targets that are not healthy, or have a live alert."""
     table = ServiceStatus.__table__  # type: ignore[attr-defined]
+    light = [c for c in table.c if c.name != "details"]
     with runtime.engine.connect() as conn:
-        rows = conn.execute(select(table).where(table.c.run_id == run_id)).mappings().all()
-    return [
-        TargetState(
-            service=r["service"],
-            tenant_id=tenant_from_key(r["tenant_id"]),
-            tier=Tier(r["tier"]),
-            status=Status(r["status"]),
-            consecutive=r["consecutive"],
-            flips=r["flips"],
-            reason=(r["details"] or {}).get("reason"),
-            details=dict(r["details"] or {}),
-            since=r["since"],
+        rows = conn.execute(select(*light).where(table.c.run_id == run_id)).mappings().all()
+        wanted = [
+            (r["service"], r["tenant_id"])
+            for r in rows
+            if r["status"] != Status.HEALTHY.value
+            or (r["service"], tenant_from_key(r["tenant_id"])) in alerted
+        ]
+        details: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            chunk = wanted[start : start + 500]
+            query = select(table.c.service, table.c.tenant_id, table.c.details).where(
+                table.c.run_id == run_id, tuple_(table.c.service, table.c.tenant_id).in_(chunk)
+            )
+            details.update({(d.service, d.tenant_id): dict(d.details or {}) for d in conn.execute(query)})
+    states = []
+    for r in rows:
+        facts = details.get((r["service"], r["tenant_id"]), {})
+        states.append(
+            TargetState(
+                service=r["service"],
+                tenant_id=tenant_from_key(r["tenant_id"]),
+                tier=Tier(r["tier"]),
+                status=Status(r["status"]),
+                consecutive=r["consecutive"],
+                flips=r["flips"],
+                reason=facts.get("reason"),
+                details=facts,
+                since=r["since"],
+            )
         )
-        for r in rows
-    ]
+    return states
 
 
 def _vendor_status(runtime: Runtime) -> dict[str, str]:
@@ -86,13 +105,14 @@ def _vendor_status(runtime: Runtime) -> dict[str, str]:
 
 
 def _decide_and_queue(runtime: Runtime, alerting: Alerting, run_id: str, now: datetime) -> list[int]:
-    states = _run_states(runtime, run_id)
+    live = store.load_live(runtime.engine)
+    states = _run_states(runtime, run_id, {(a.service, a.tenant_id) for a in live})
     if not states:
         return []
-    services = sorted({s.service for s in states})
+    services = {s.service for s in states}
     decision = decide(
         states,
-        store.load_live(runtime.engine, services),
+        [a for a in live if a.service in services],
         store.load_silences(runtime.engine, now),
         alerting.policy,
         now,

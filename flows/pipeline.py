@@ -53,6 +53,10 @@ class Plan:
     targets: int
     skipped: int
 
+    @property
+    def services(self) -> set[str]:
+        return {b.service for b in self.batches}
+
 
 @dataclass(frozen=True)
 class BatchSummary:
@@ -122,7 +126,7 @@ def _targets(
 ) -> tuple[list[Target], list[CheckResult]]:
     """Settings and decrypted credentials per target, loaded here and never passed around."""
     options = runtime.service_options(monitor.service)
-    previous = load_latest(runtime.engine, [monitor.service], tenant_ids)
+    previous = load_latest(runtime.engine, [monitor.service], tenant_ids) if monitor.uses_previous else {}
     targets: list[Target] = []
     failed: list[CheckResult] = []
     if not monitor.per_tenant:
@@ -144,6 +148,7 @@ def _targets(
             for t in ids
         ]
         return targets, failed
+    service_secrets = secrets_of(options)
     for tenant_id in ids:
         tenant_settings = loaded.get(tenant_id, {})
         settings = {**options, **tenant_settings}
@@ -153,7 +158,7 @@ def _targets(
                 monitor.service,
                 tenant_id,
                 settings,
-                secrets_of(options) | secrets_of(tenant_settings),
+                service_secrets | secrets_of(tenant_settings),
                 prev.details if prev else {},
             )
         )
@@ -191,7 +196,7 @@ async def check_batch(
     deadline = time.monotonic() + (deadline_epoch - time.time())
     run = runtime.config.run
     in_flight = min(len(targets), run.max_in_flight_per_service, run.batch_in_flight)
-    async with BatchResources(http_limit=max(1, in_flight)) as resources:
+    async with BatchResources(http_limit=max(1, in_flight), session=runtime.shared_http()) as resources:
         checked = await run_batch(
             monitor,
             targets,
@@ -237,14 +242,14 @@ async def execute_tier(
         plan = await (plan_step or plan_tier_async)(tier, services, tenant, force)
         deadline = started + spec.deadline_s * CHECK_SHARE_OF_DEADLINE
         check = check_step or check_batch
-        summaries: list[BatchSummary] = list(
-            await asyncio.gather(
-                *(
-                    check(tier, b.service, list(b.tenant_ids), run_id, b.number, deadline)
-                    for b in plan.batches
-                )
-            )
-        )
+        lanes = {s: asyncio.Semaphore(runtime.config.run.batches_per_service) for s in plan.services}
+
+        async def one(b: Batch) -> BatchSummary:
+            async with lanes[b.service]:
+                return await check(tier, b.service, list(b.tenant_ids), run_id, b.number, deadline)
+
+        async with runtime.http_lease():
+            summaries: list[BatchSummary] = list(await asyncio.gather(*(one(b) for b in plan.batches)))
         notifications = await (alert_step or alert_run)(tier, run_id)
         report = await asyncio.to_thread(build_report, runtime.engine, run_id)
     except BaseException as exc:

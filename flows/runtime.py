@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
@@ -22,6 +23,7 @@ from alerting.thresholds import ThresholdRule, defaults_for, merge_rules
 from config import ConfigError, HealthmonConfig, Settings, load_config
 from config.settings import load_settings
 from monitors.registry import MONITORS
+from monitors.resources import open_session
 from monitors.runner import RunPolicy
 from storage.cache import StatusCache, make_cache
 from storage.crypto import Cipher, CredentialError
@@ -79,6 +81,12 @@ def _url_password(value: str) -> str | None:
 
 
 @dataclass
+class _SessionLease:
+    session: aiohttp.ClientSession
+    holders: int = 0
+
+
+@dataclass
 class Runtime:
     settings: Settings
     config: HealthmonConfig
@@ -88,6 +96,9 @@ class Runtime:
     rules: dict[str, dict[str, ThresholdRule]] = field(default_factory=dict)
     #: per event loop (a semaphore belongs to one loop; a finished loop's entries go with it)
     _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False
+    )
+    _http: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SessionLease] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False
     )
     #: objects built from this runtime's config by the layers above (the alerting channels)
@@ -119,6 +130,32 @@ class Runtime:
         if service not in gates:
             gates[service] = asyncio.Semaphore(self.config.run.max_in_flight_per_service)
         return gates[service]
+
+    @asynccontextmanager
+    async def http_lease(self) -> AsyncIterator[None]:
+        """One HTTP session for every batch checked in this event loop while a lease is held.
+
+        A tier run holds one, so its batches reuse each other's connections; the last holder
+        closes it. The connection count needs no cap of its own: the batch and upstream gates
+        bound the checks in flight.
+        """
+        loop = asyncio.get_running_loop()
+        lease = self._http.get(loop)
+        if lease is None:
+            lease = self._http[loop] = _SessionLease(open_session(limit=0))
+        lease.holders += 1
+        try:
+            yield
+        finally:
+            lease.holders -= 1
+            if lease.holders == 0:
+                self._http.pop(loop, None)
+                await lease.session.close()
+
+    def shared_http(self) -> aiohttp.ClientSession | None:
+        """The session leased in this event loop, if a tier run holds one."""
+        lease = self._http.get(asyncio.get_running_loop())
+        return lease.session if lease is not None else None
 
     def rules_for(self, service: str) -> dict[str, ThresholdRule]:
         return self.rules.get(service) or defaults_for(service)

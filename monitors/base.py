@@ -45,6 +45,9 @@ class Monitor(ABC):
     metrics: ClassVar[tuple[str, ...]] = ()
     default_timeout_s: ClassVar[float] = 5.0
     description: ClassVar[str] = ""
+    #: whether `check` reads `target.previous` (the last result's details); loading them for
+    #: every tenant of a batch costs a query and a JSON decode per target
+    uses_previous: ClassVar[bool] = False
     #: per-tenant monitors: the integration's settings stored in plain text, and its secrets
     #: (encrypted at rest). `healthmon tenants add/import` accepts exactly these keys.
     tenant_public_keys: ClassVar[tuple[str, ...]] = ()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import httpx
 
 from monitors.base import CheckFailed
 from monitors.resources import BatchResources
@@ -33,7 +32,8 @@ class UpstreamFailure(CheckFailed):
 @dataclass(frozen=True)
 class Reply:
     status: int
-    headers: httpx.Headers
+    #: case-insensitive (aiohttp's own header mapping, not copied)
+    headers: Mapping[str, str]
     body: bytes
     latency_ms: float
 
@@ -101,6 +101,17 @@ def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     }
 
 
+def _oversize(max_bytes: int, started: float, status: int) -> UpstreamFailure:
+    return UpstreamFailure(
+        Outcome.unhealthy(
+            f"answer larger than {max_bytes} bytes",
+            (time.perf_counter() - started) * 1000,
+            error="oversize",
+            http_status=status,
+        )
+    )
+
+
 async def fetch(
     resources: BatchResources,
     method: str,
@@ -127,30 +138,28 @@ async def fetch(
             auth=aiohttp.BasicAuth(*auth) if auth else None,
             allow_redirects=False,
         ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.content.iter_chunked(65536):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise UpstreamFailure(
-                        Outcome.unhealthy(
-                            f"answer larger than {max_bytes} bytes",
-                            (time.perf_counter() - started) * 1000,
-                            error="oversize",
-                            http_status=response.status,
-                        )
-                    )
-                chunks.append(chunk)
-            latency_ms = (time.perf_counter() - started) * 1000
-            return Reply(
-                response.status, httpx.Headers(list(response.headers.items())), b"".join(chunks), latency_ms
-            )
+            length = response.content_length
+            if length is not None and length > max_bytes:
+                raise _oversize(max_bytes, started, response.status)
+            if length is not None:
+                body = await response.read()
+            else:
+                # no length announced (chunked): read up to the cap, not the whole stream
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(65536):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise _oversize(max_bytes, started, response.status)
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+            return Reply(response.status, response.headers, body, (time.perf_counter() - started) * 1000)
     except (aiohttp.ClientError, OSError) as exc:
         reason, error = _classify(exc)
         raise UpstreamFailure(Outcome.unhealthy(reason, error=error)) from None
 
 
-def retry_after_s(headers: httpx.Headers) -> float | None:
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
     """Retry-After in seconds (vendors send integers, floats like Shopify's "2.0", or nothing)."""
     raw = headers.get("retry-after")
     if raw is None:
@@ -165,7 +174,7 @@ def pct(part: float, whole: float) -> float | None:
     return round(100.0 * part / whole, 1) if whole > 0 else None
 
 
-def header_float(headers: httpx.Headers, name: str) -> float | None:
+def header_float(headers: Mapping[str, str], name: str) -> float | None:
     raw = headers.get(name)
     try:
         return None if raw is None else float(raw)
@@ -230,7 +239,7 @@ def error_message(body: bytes, *paths: tuple[str | int, ...]) -> str | None:
 
 
 def remaining_pct(
-    headers: httpx.Headers, remaining: str = "x-ratelimit-remaining", limit: str = "x-ratelimit-limit"
+    headers: Mapping[str, str], remaining: str = "x-ratelimit-remaining", limit: str = "x-ratelimit-limit"
 ) -> float | None:
     """Rate-limit headroom in percent from a remaining/limit header pair, when both are sent."""
     left, total = header_float(headers, remaining), header_float(headers, limit)

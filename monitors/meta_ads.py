@@ -9,8 +9,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-import httpx
-
 from monitors.base import Monitor, Target
 from monitors.http import Reply, failure, fetch
 from monitors.resources import BatchResources
@@ -112,7 +110,7 @@ def _dicts(node: Any) -> Iterator[dict[str, Any]]:
             yield from _dicts(value)
 
 
-def usage_of(headers: httpx.Headers) -> Usage:
+def usage_of(headers: Mapping[str, str]) -> Usage:
     peak: float | None = None
     regain = 0.0
     for name in USAGE_HEADERS:

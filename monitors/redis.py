@@ -30,6 +30,7 @@ def _pct(part: float, whole: float) -> float | None:
 
 
 class RedisMonitor(Monitor):
+    uses_previous = True  # counters such as evictions are judged by their growth since the last check
     service = "redis"
     tier = Tier.CRITICAL
     required = ("url",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, literal, literal_column, or_, select, text, tuple_
@@ -17,6 +17,8 @@ from storage.db import is_postgres
 from storage.tables import HealthCheckHistory, ServiceStatus
 from storage.types import UtcDateTime, tenant_from_key, tenant_key
 
+#: SQLAlchemy's storage format for DateTime on SQLite (naive, microseconds)
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 HISTORY_COLUMNS = ("checked_at", "service", "tenant_id", "tier", "status", "latency_ms", "details", "run_id")
 
 
@@ -77,19 +79,6 @@ def load_latest(
     return found
 
 
-def _history_row(result: CheckResult, run_id: str | None) -> tuple[Any, ...]:
-    return (
-        result.checked_at,
-        result.service,
-        result.tenant_id,
-        result.tier.value,
-        result.status.value,
-        result.latency_ms,
-        result.details,
-        run_id,
-    )
-
-
 def record_results(
     engine: Engine, results: Sequence[CheckResult], run_id: str | None = None, flap_window_s: float = 3600
 ) -> None:
@@ -97,80 +86,94 @@ def record_results(
 
     The latest-status upsert also keeps each target's streak (`consecutive`) and its status
     changes within the flap window (`flips` since `flips_since`), without reading first.
+    Each result's details are encoded to JSON once, for both tables.
     """
     if not results:
         return
-    with engine.begin() as conn:
-        if is_postgres(engine):
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cur:  # type: ignore[union-attr]
-                with cur.copy(f"COPY health_check_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
-                    for result in results:
-                        row = list(_history_row(result, run_id))
-                        row[6] = json.dumps(row[6], default=str)
-                        copy.write_row(row)
-        else:
-            conn.execute(
-                HealthCheckHistory.__table__.insert(),  # type: ignore[attr-defined]
-                [dict(zip(HISTORY_COLUMNS, _history_row(r, run_id), strict=True)) for r in results],
-            )
-        flap_cutoff = max(r.checked_at for r in results) - timedelta(seconds=flap_window_s)
-        _upsert_status(conn, results, run_id, flap_cutoff, postgres=is_postgres(engine))
-
-
-def _upsert_status(
-    conn: Any, results: Sequence[CheckResult], run_id: str | None, flap_cutoff: datetime, postgres: bool
-) -> None:
-    table = ServiceStatus.__table__  # type: ignore[attr-defined]
-    # one row per key: the last result of a target wins if a run produced two
-    latest: dict[tuple[str, str], CheckResult] = {}
-    for result in results:
-        latest[(result.service, tenant_key(result.tenant_id))] = result
-    rows = [
-        {
-            "service": service,
-            "tenant_id": tenant,
-            "tier": r.tier.value,
-            "status": r.status.value,
-            "latency_ms": r.latency_ms,
-            "details": r.details,
-            "checked_at": r.checked_at,
-            "since": r.checked_at,
-            "previous_status": None,
-            "run_id": run_id,
-            "consecutive": 1,
-            "flips": 0,
-            "flips_since": None,
-        }
-        for (service, tenant), r in latest.items()
+    postgres = is_postgres(engine)
+    # one latest row per key: the last result of a target wins if a run produced two
+    latest: dict[tuple[str, str], int] = {}
+    for index, result in enumerate(results):
+        latest[(result.service, tenant_key(result.tenant_id))] = index
+    encoded = [json.dumps(r.details, default=str) for r in results]
+    # SQLite gets times as the text SQLAlchemy's DateTime stores there; PostgreSQL as datetimes
+    times: list[Any] = (
+        [r.checked_at for r in results]
+        if postgres
+        else [r.checked_at.astimezone(UTC).strftime(SQLITE_TIME) for r in results]
+    )
+    history = [
+        (times[i], r.service, r.tenant_id, r.tier.value, r.status.value, r.latency_ms, encoded[i], run_id)
+        for i, r in enumerate(results)
     ]
-    if postgres:
-        # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT: two round
-        # trips whatever the batch size (executemany pipelined one statement per row: ~150 ms
-        # per 1,000 rows here)
-        conn.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS status_incoming "
-                "(LIKE service_status INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    status = [_status_row(key, results[i], encoded[i], times[i], run_id) for key, i in latest.items()]
+    flap_cutoff = max(r.checked_at for r in results) - timedelta(seconds=flap_window_s)
+    table = ServiceStatus.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        raw: Any = conn.connection.driver_connection
+        if postgres:
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY health_check_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
+                    for row in history:
+                        copy.write_row(row)
+            # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT: a few
+            # round trips whatever the batch size (executemany pipelined one statement per
+            # row: ~150 ms per 1,000 rows here)
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE IF NOT EXISTS status_incoming "
+                    "(LIKE service_status INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
             )
-        )
-        with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY status_incoming ({', '.join(STATUS_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            json.dumps(row[c], default=str) if c == "details" else row[c]
-                            for c in STATUS_COLUMNS
-                        ]
-                    )
-        incoming: Any = select(*(literal_column(c) for c in STATUS_COLUMNS)).select_from(
-            text("status_incoming")
-        )
-        conn.execute(
-            _conflict_update(pg_insert(table).from_select(list(STATUS_COLUMNS), incoming), table, flap_cutoff)
-        )
-    else:
-        conn.execute(_conflict_update(sqlite_insert(table), table, flap_cutoff), rows)
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY status_incoming ({', '.join(STATUS_COLUMNS)}) FROM STDIN") as copy:
+                    for status_row in status:
+                        copy.write_row(status_row)
+            incoming: Any = select(*(literal_column(c) for c in STATUS_COLUMNS)).select_from(
+                text("status_incoming")
+            )
+            conn.execute(
+                _conflict_update(
+                    pg_insert(table).from_select(list(STATUS_COLUMNS), incoming), table, flap_cutoff
+                )
+            )
+        else:
+            # the driver's own executemany: SQLAlchemy's per-row parameter processing cost more
+            # than the inserts themselves (docs/performance.md)
+            raw.executemany(
+                f"INSERT INTO health_check_history ({', '.join(HISTORY_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
+                history,
+            )
+            # the statement's own values are the cutoff and small constants, made here
+            upsert = _conflict_update(sqlite_insert(table), table, flap_cutoff).compile(
+                dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+            )
+            if tuple(upsert.positiontup or ()) != STATUS_COLUMNS:
+                raise RuntimeError(f"service_status upsert expects {upsert.positiontup}")
+            raw.executemany(upsert.string, status)
+
+
+def _status_row(
+    key: tuple[str, str], result: CheckResult, details: str, checked_at: Any, run_id: str | None
+) -> tuple[Any, ...]:
+    """A row in STATUS_COLUMNS order; since, consecutive and flips are a first insert's values."""
+    service, tenant = key
+    return (
+        service,
+        tenant,
+        result.tier.value,
+        result.status.value,
+        result.latency_ms,
+        details,
+        checked_at,
+        checked_at,
+        None,
+        run_id,
+        1,
+        0,
+        None,
+    )
 
 
 STATUS_COLUMNS = (

@@ -93,16 +93,17 @@ def load_integration(
     """Public settings merged with decrypted secrets, per tenant id. Call inside the task only."""
     table = Tenant.__table__  # type: ignore[attr-defined]
     ids = list(tenant_ids)
-    stmt = select(table.c.id, table.c.integrations, table.c.credentials).where(table.c.id.in_(ids))
+    # only this integration's part of each JSON column: a tenant may have many integrations
+    public_col = table.c.integrations[integration].label("public")
+    token_col = table.c.credentials[integration].as_string().label("token")
+    stmt = select(table.c.id, public_col, token_col).where(table.c.id.in_(ids))
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     loaded: dict[str, dict[str, Any]] = {}
     for row in rows:
-        public = (row.integrations or {}).get(integration)
-        if public is None:
+        if not isinstance(row.public, dict):
             continue
-        token = (row.credentials or {}).get(integration)
-        loaded[row.id] = {**public, **(cipher.decrypt(token) if token else {})}
+        loaded[row.id] = {**row.public, **(cipher.decrypt(row.token) if row.token else {})}
     return loaded
 
 

@@ -84,7 +84,7 @@ def test_import_file_resolves_env_and_rejects_duplicates(tmp_path: Path) -> None
     path = tmp_path / "tenants.yaml"
     path.write_text(
         "tenants:\n  - id: a\n    integrations:\n"
-        "      shopify: {shop: a.myshopify.com, access_token: \"${TOK}\"}\n"
+        '      shopify: {shop: a.myshopify.com, access_token: "${TOK}"}\n'
     )
     rows = read_tenants_file(path, env={"TOK": "shpat_env"})
     assert dict(rows[0][3]["shopify"].secret) == {"access_token": "shpat_env"}
