@@ -95,6 +95,17 @@ def merge_rules(*layers: Iterable[ThresholdRule]) -> dict[str, ThresholdRule]:
     return merged
 
 
+def with_sources(
+    layers: Sequence[tuple[str, Iterable[ThresholdRule]]],
+) -> dict[str, tuple[ThresholdRule, str]]:
+    """Like merge_rules, keeping the name of the layer each effective rule comes from."""
+    merged: dict[str, tuple[ThresholdRule, str]] = {}
+    for source, rules in layers:
+        for rule in rules:
+            merged[rule.metric] = (rule, source)
+    return merged
+
+
 def defaults_for(service: str) -> dict[str, ThresholdRule]:
     return merge_rules(COMMON_RULES, DEFAULT_RULES.get(service, ()))
 

@@ -24,9 +24,20 @@ class Settings(BaseSettings):
     config: Path | None = None
     #: comma-separated name:scope:token
     api_tokens: SecretStr | None = None
+    #: the dashboard password's hash (`healthmon dashboard --hash-password` makes one); without
+    #: it the dashboard runs without login, and only when bound to a loopback address
+    dashboard_password_hash: SecretStr | None = None
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".healthmon")
 
-    @field_validator("database_url", "redis_url", "config", "secret_key", mode="before")
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "config",
+        "secret_key",
+        "api_tokens",
+        "dashboard_password_hash",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -579,6 +579,61 @@ def serve(
             stop_server(server)
 
 
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the JSON API (bearer tokens from HEALTHMON_API_TOKENS)."""
+    from api.server import serve as serve_api
+
+    try:
+        serve_api(host, port)
+    except ConfigError as exc:
+        _fail(exit_codes.USAGE, str(exc))
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8501,
+    hash_password: Annotated[
+        bool, typer.Option("--hash-password", help="print a hash for HEALTHMON_DASHBOARD_PASSWORD_HASH")
+    ] = False,
+) -> None:
+    """Serve the Streamlit dashboard (login with HEALTHMON_DASHBOARD_PASSWORD_HASH; without it,
+    only on a loopback address)."""
+    if hash_password:
+        import getpass
+
+        from dashboard.auth import hash_password as make_hash
+
+        first = getpass.getpass("password: ")
+        if len(first) < 8:
+            _fail(exit_codes.USAGE, "password: use at least 8 characters")
+        if getpass.getpass("again: ") != first:
+            _fail(exit_codes.USAGE, "password: the two entries differ")
+        typer.echo(make_hash(first))
+        return
+    from dashboard.launch import serve as serve_dashboard
+
+    serve_dashboard(host, port)
+
+
+@app.command()
+def demo(
+    api_port: Annotated[int, typer.Option(help="port of the API")] = 8000,
+    dashboard_port: Annotated[int, typer.Option(help="port of the dashboard")] = 8501,
+    tenants: Annotated[int, typer.Option(help="sandbox tenants")] = 12,
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its state")] = Path(".demo"),
+) -> None:
+    """Everything on one machine against the sandbox: tiers on short intervals, the API and
+    the dashboard, alerts to a local mail catcher and webhook log. Ctrl-C stops it all."""
+    from deployments.demo import run_demo
+
+    run_demo(api_port=api_port, dashboard_port=dashboard_port, tenants=tenants, data_dir=data_dir)
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"

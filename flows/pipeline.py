@@ -26,6 +26,7 @@ from monitors.resources import BatchResources
 from monitors.result import TIERS, CheckResult, Outcome, Status, Tier
 from monitors.runner import run_batch
 from storage.crypto import CredentialError
+from storage.queries import invalidate_views
 from storage.results import checked_since, load_latest, record_results
 from storage.status import cache_entries
 from storage.tenants import load_integration, tenants_with
@@ -184,6 +185,7 @@ def _rules(
 def _record(runtime: Runtime, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
     record_results(runtime.engine, results, run_id, runtime.config.alerting.flap_window_s)
     runtime.cache.set_many(cache_entries(results), ttl_s)
+    invalidate_views(runtime.cache)
 
 
 async def check_batch(

@@ -19,7 +19,7 @@ import aiohttp
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from alerting.thresholds import ThresholdRule, defaults_for, merge_rules
+from alerting.thresholds import ThresholdRule, defaults_for, merge_rules, with_sources
 from config import ConfigError, HealthmonConfig, Settings, load_config
 from config.settings import load_settings
 from monitors.registry import MONITORS
@@ -28,6 +28,7 @@ from monitors.runner import RunPolicy
 from storage.cache import StatusCache, make_cache
 from storage.crypto import Cipher, CredentialError
 from storage.db import make_engine
+from storage.thresholds import load_overrides
 
 #: option keys whose values are secrets wherever they appear
 SECRET_KEYS = frozenset(
@@ -160,11 +161,32 @@ class Runtime:
     def rules_for(self, service: str) -> dict[str, ThresholdRule]:
         return self.rules.get(service) or defaults_for(service)
 
+    def effective_thresholds(self, service: str, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        """Each metric's effective rule for a service (and tenant), with where it comes from:
+        `default` < `config` < `service override` < `tenant override`."""
+        overrides = load_overrides(self.engine, service, [tenant_id])
+        layers: list[tuple[str, list[ThresholdRule]]] = [
+            ("default", list(defaults_for(service).values())),
+            ("config", [r for r in self.rules_for(service).values() if _from_config(self, service, r)]),
+            ("service override", [ThresholdRule(**r) for r in overrides.get("", [])]),
+        ]
+        if tenant_id:
+            layers.append(("tenant override", [ThresholdRule(**r) for r in overrides.get(tenant_id, [])]))
+        return [
+            {**rule.model_dump(), "source": source}
+            for _metric, (rule, source) in sorted(with_sources(layers).items())
+        ]
+
     def close(self) -> None:
         self.engine.dispose()
         close = getattr(self.cache, "close", None)
         if close is not None:
             close()
+
+
+def _from_config(runtime: Runtime, service: str, rule: ThresholdRule) -> bool:
+    svc = runtime.config.services.get(service)
+    return svc is not None and rule.metric in svc.thresholds
 
 
 def _config_rules(config: HealthmonConfig) -> dict[str, dict[str, ThresholdRule]]:

@@ -274,6 +274,7 @@ def _set_state(
     now: datetime,
     route: Router,
     dashboard_url: str | None,
+    note: str | None = None,
 ) -> list[int]:
     with engine.begin() as conn:
         alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id).with_for_update()).first()
@@ -285,21 +286,36 @@ def _set_state(
             values = {"status": "acknowledged", "acknowledged_by": who, "acknowledged_at": now}
         else:
             values = {"status": "resolved", "resolved_by": who, "resolved_at": now, "held": None}
+        if note:
+            values["note"] = note
         conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
         return _queue(conn, alert_id, kind, route, now, dashboard_url) if alert.notified_severity else []
 
 
 def acknowledge(
-    engine: Engine, alert_id: int, who: str, now: datetime, route: Router, dashboard_url: str | None = None
+    engine: Engine,
+    alert_id: int,
+    who: str,
+    now: datetime,
+    route: Router,
+    dashboard_url: str | None = None,
+    note: str | None = None,
 ) -> list[int]:
-    """Open -> acknowledged, recording who and when; tells the channels that got the alert."""
-    return _set_state(engine, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url)
+    """Open -> acknowledged, recording who, when and their note; tells the channels that got
+    the alert. Acknowledging an acknowledged or resolved alert changes nothing."""
+    return _set_state(engine, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url, note)
 
 
 def resolve(
-    engine: Engine, alert_id: int, who: str, now: datetime, route: Router, dashboard_url: str | None = None
+    engine: Engine,
+    alert_id: int,
+    who: str,
+    now: datetime,
+    route: Router,
+    dashboard_url: str | None = None,
+    note: str | None = None,
 ) -> list[int]:
-    return _set_state(engine, alert_id, Kind.RESOLVE, who, now, route, dashboard_url)
+    return _set_state(engine, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note)
 
 
 def claim(
@@ -380,11 +396,47 @@ def settle(
 
 
 def list_alerts(
-    engine: Engine, status: Sequence[str] | None = None, limit: int = 500
+    engine: Engine,
+    status: Sequence[str] | None = None,
+    limit: int = 500,
+    *,
+    severity: Sequence[str] | None = None,
+    service: str | None = None,
+    tenant_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    stmt = select(ALERTS).order_by(ALERTS.c.id.desc()).limit(limit)
+    """Newest first. `since`/`until` bound when the alert was last seen / first seen, so an
+    alert that was live at any moment of the window is in it."""
+    stmt = select(ALERTS).order_by(ALERTS.c.id.desc()).limit(limit).offset(offset)
     if status:
         stmt = stmt.where(ALERTS.c.status.in_(list(status)))
+    if severity:
+        stmt = stmt.where(ALERTS.c.severity.in_(list(severity)))
+    if service:
+        stmt = stmt.where(ALERTS.c.service == service)
+    if tenant_id:
+        stmt = stmt.where(ALERTS.c.tenant_id == tenant_id)
+    if since is not None:
+        stmt = stmt.where(ALERTS.c.last_seen >= since)
+    if until is not None:
+        stmt = stmt.where(ALERTS.c.first_seen <= until)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def list_silences(engine: Engine, active_at: datetime | None = None) -> list[dict[str, Any]]:
+    """Every silence, newest first; with `active_at`, only those not ended by then."""
+    stmt = select(SILENCES).order_by(SILENCES.c.id.desc())
+    if active_at is not None:
+        stmt = stmt.where(SILENCES.c.ends_at > active_at, SILENCES.c.ended_at.is_(None))
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
 

@@ -129,6 +129,8 @@ class PlatformAlert(SQLModel, table=True):
     flapping: bool = Field(default=False)
     #: why notifications are held back right now ("silence:<id>", "rollup"), if they are
     held: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    #: the note written on acknowledge or resolve, the latest one
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AlertDelivery(SQLModel, table=True):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -79,6 +79,23 @@ def list_tenants(engine: Engine, enabled_only: bool = False) -> list[TenantInfo]
 def tenants_with(engine: Engine, integration: str) -> list[str]:
     """Ids of enabled tenants that have this integration configured."""
     return [t.id for t in list_tenants(engine, enabled_only=True) if integration in t.integrations]
+
+
+def set_enabled(engine: Engine, tenant_id: str, enabled: bool) -> bool:
+    """Enable or disable a tenant (a disabled tenant is not checked); False if there is none."""
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    stmt = update(table).where(table.c.id == tenant_id).values(enabled=enabled, updated_at=datetime.now(UTC))
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount > 0
+
+
+def get_tenant(engine: Engine, tenant_id: str) -> TenantInfo | None:
+    table = Tenant.__table__  # type: ignore[attr-defined]
+    columns = (table.c.id, table.c.name, table.c.enabled, table.c.integrations)
+    stmt = select(*columns).where(table.c.id == tenant_id)
+    with engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    return TenantInfo(row.id, row.name, bool(row.enabled), dict(row.integrations or {})) if row else None
 
 
 def remove_tenant(engine: Engine, tenant_id: str) -> bool:
