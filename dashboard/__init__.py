@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: `healthmon dashboard` (dashboard.launch.serve) runs dashboard/app.py."""

@@ -1,0 +1,231 @@
+"""What every page shares: the runtime, who is signed in, refresh timing, messages across reruns.
+
+Pages read and write only through storage/, flows/ and alerting/ functions; this module hands
+them the process's Runtime and a few Streamlit conveniences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NoReturn
+
+import streamlit as st
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from alerting.delivery import deliver
+from config import ConfigError, Settings
+from config.settings import load_settings
+from flows.alerts import Alerting, alerting_for
+from flows.runtime import Runtime, build_runtime
+from monitors.registry import MONITORS
+from monitors.result import Tier
+from storage.cache import StatusCache
+
+#: how often the live parts (matrix, service status, alerts) re-read; with VIEW_TTL_S a new
+#: result shows within 5 s even without Redis, where writers cannot invalidate this process's view
+LIVE_EVERY_S = 3
+#: the dashboard's own copy of the matrix view lives at most this long (see ViewCache)
+VIEW_TTL_S = 2
+#: slower parts (30 days of history for a chart) refresh less often
+SLOW_EVERY_S = 30
+USER_KEY = "healthmon_user"
+FLASH_KEY = "healthmon_flash"
+DEFAULT_USER = "dashboard"
+TIER_ORDER: tuple[str, ...] = tuple(t.value for t in Tier)
+#: page scripts, relative to app.py (what st.switch_page expects)
+SERVICE_PAGE = "views/service.py"
+NO_RESULTS = "No results yet — is `healthmon serve` running? (`healthmon check` records one run now.)"
+
+
+def _fail(message: str) -> NoReturn:
+    st.error(message, icon="🚫")
+    st.stop()
+
+
+def settings() -> Settings:
+    """HEALTHMON_* as they are now (cheap: environment only, no config file, no database)."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fingerprint(found: Settings) -> str:
+    """A key for the cached runtime: a changed database, cache, config or key builds a new one.
+    A digest, so no secret is kept as a cache key."""
+    parts = [
+        found.effective_database_url,
+        found.redis_url or "",
+        str(found.config or ""),
+        found.secret_key.get_secret_value() if found.secret_key is not None else "",
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _close(runtime: Runtime) -> None:
+    runtime.close()
+
+
+@st.cache_resource(max_entries=1, on_release=_close, show_spinner="Connecting to healthmon's database…")
+def _runtime_for(fingerprint: str) -> Runtime:
+    """One Runtime (engine pool, cache client, alert channels) for every session of the process."""
+    return build_runtime(load_settings())
+
+
+def runtime() -> Runtime:
+    """The process's Runtime, built from HEALTHMON_* and the YAML config on first use."""
+    try:
+        return _runtime_for(_fingerprint(settings()))
+    except ConfigError as exc:
+        _fail(f"Configuration error — {exc}")
+
+
+def reset() -> None:
+    """Drop the cached runtime (closing it): the next page run builds a new one."""
+    _runtime_for.clear()
+
+
+class ViewCache:
+    """The runtime's cache, with writes by the dashboard capped at VIEW_TTL_S.
+
+    Without Redis the cache is this process's memory, which writers in other processes cannot
+    invalidate: only the view's short life keeps the matrix fresh. With Redis, writers delete
+    the view at once and the cap only costs a rebuild now and then.
+    """
+
+    def __init__(self, inner: StatusCache) -> None:
+        self._inner = inner
+
+    @property
+    def backend(self) -> str:
+        return self._inner.backend
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return self._inner.get_many(keys)
+
+    def set_many(self, entries: Mapping[str, dict[str, Any]], ttl_s: int) -> None:
+        self._inner.set_many(entries, min(ttl_s, VIEW_TTL_S))
+
+    def delete(self, keys: Iterable[str]) -> None:
+        self._inner.delete(keys)
+
+
+def view_cache(rt: Runtime) -> ViewCache:
+    return ViewCache(rt.cache)
+
+
+def alerting(rt: Runtime) -> Alerting:
+    return alerting_for(rt)
+
+
+def send_now(rt: Runtime, delivery_ids: Sequence[int]) -> str | None:
+    """Send queued notices at once, like the CLI; what fails stays queued for the delivery flow.
+    Returns a sentence for the user, or None when nothing was queued."""
+    if not delivery_ids:
+        return None
+    built = alerting(rt)
+    report = asyncio.run(deliver(rt.engine, built.channels, built.policy, ids=list(delivery_ids)))
+    text = f"{report.delivered} notice(s) sent"
+    if report.retrying:
+        text += f", {report.retrying} will be retried"
+    if report.failed:
+        text += f", {report.failed} failed"
+    return text
+
+
+def who() -> str:
+    """The signed-in name, for acknowledgements and overrides."""
+    return str(st.session_state.get(USER_KEY) or DEFAULT_USER)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def flash(message: str, kind: Literal["success", "error", "info"] = "success") -> None:
+    """A message to show after the st.rerun() that follows a write."""
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    found = st.session_state.pop(FLASH_KEY, None)
+    if found is None:
+        return
+    kind, message = found
+    if kind == "success":
+        st.success(message, icon="✅")
+    elif kind == "error":
+        st.error(message, icon="🚫")
+    else:
+        st.info(message)
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Database trouble becomes a message in place, not a traceback: a fragment that reruns
+    every few seconds must keep trying while the database restarts."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        if "no such table" in first or "does not exist" in first:
+            st.error(f"healthmon's database has no tables yet — run `healthmon db upgrade`. ({first})")
+        else:
+            st.error(f"healthmon's database failed: {first}")
+
+
+def services() -> list[str]:
+    """Every service, by tier then name (the order of the matrix columns)."""
+    return sorted(MONITORS, key=service_sort_key)
+
+
+def service_sort_key(service: str) -> tuple[int, str]:
+    monitor = MONITORS.get(service)
+    tier = TIER_ORDER.index(monitor.tier.value) if monitor is not None else len(TIER_ORDER)
+    return (tier, service)
+
+
+def per_tenant(service: str) -> bool:
+    monitor = MONITORS.get(service)
+    return bool(monitor is not None and monitor.per_tenant)
+
+
+def tier_of(service: str) -> str:
+    monitor = MONITORS.get(service)
+    return monitor.tier.value if monitor is not None else "?"
+
+
+def ago(iso_or_dt: str | datetime | None, at: datetime | None = None) -> str:
+    """`42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`."""
+    if iso_or_dt is None:
+        return "—"
+    then = datetime.fromisoformat(iso_or_dt) if isinstance(iso_or_dt, str) else iso_or_dt
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = max(0.0, ((at or now()) - then).total_seconds())
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} d ago"
+
+
+def span(length: timedelta) -> str:
+    """`10 min`, `1 h`, `4 h`."""
+    minutes = length.total_seconds() / 60
+    return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: object) -> str:
+    """Text typed by a person, escaped for st.markdown: it may not turn into links or headings."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))

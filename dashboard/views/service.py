@@ -1,0 +1,178 @@
+"""One service: its current status, latency history with status changes and alerts, and for a
+per-tenant service every tenant's status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context, frames, status_style
+from storage.alerts import list_alerts
+from storage.queries import (
+    BUCKETS,
+    WINDOWS,
+    counts,
+    history_points,
+    latency_series,
+    matrix_cells,
+    service_health,
+    status_changes,
+    tenant_health,
+)
+from storage.tenants import list_tenants
+
+st.title("📈 Service detail")
+
+rt = context.runtime()
+all_services = context.services()
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    # bound to the URL (?service=...&tenant=...): the matrix links here, and the page can be shared
+    service = st.selectbox(
+        "Service",
+        all_services,
+        key="service",
+        # no format_func: a bound widget puts the formatted option in the URL and reads it back
+        bind="query-params",
+    )
+    tenant: str | None = None
+    if service and context.per_tenant(service):
+        known: set[str | None] = set()
+        with context.guarded():
+            known = {
+                c.tenant for c in matrix_cells(rt.engine, context.view_cache(rt)) if c.service == service
+            }
+            known |= {t.id for t in list_tenants(rt.engine) if service in t.integrations}
+        tenant = st.selectbox(
+            "Tenant",
+            sorted(t for t in known if t),
+            index=None,
+            key="tenant",
+            bind="query-params",
+            placeholder="all tenants — pick one for its history",
+        )
+    window = st.segmented_control("Window", list(WINDOWS), key="window", default="24h", required=True)
+
+service = service or all_services[0]
+window = window or "24h"
+st.caption(
+    f"{context.tier_of(service)} tier · "
+    + ("checked per tenant" if context.per_tenant(service) else "a platform service")
+)
+
+
+def show_result(service: str, tenant: str | None) -> None:
+    rt = context.runtime()
+    cache = context.view_cache(rt)
+    if tenant is not None:
+        found = tenant_health(rt.engine, cache, tenant, [service])
+    else:
+        found = [r for r in service_health(rt.engine, cache, service) if r.tenant_id is None]
+    if not found:
+        who = f"{service} for tenant {tenant}" if tenant else service
+        st.info(f"No result for {who} yet. {context.NO_RESULTS}", icon="⏳")
+        return
+    result = found[0]
+    cell = next(
+        (c for c in matrix_cells(rt.engine, cache) if c.service == service and c.tenant == tenant), None
+    )
+    status = result.status.value
+    columns = st.columns(4)
+    columns[0].metric("Status", status_style.label(status), border=True)
+    latency = "—" if result.latency_ms is None else f"{result.latency_ms:,.0f} ms"
+    columns[1].metric("Latency", latency, border=True)
+    columns[2].metric("Checked", context.ago(result.checked_at), border=True)
+    columns[3].metric("In this status since", context.ago(cell.since if cell else None), border=True)
+    reason = result.reason
+    if reason:
+        box = {"unhealthy": st.error, "degraded": st.warning}.get(status, st.info)
+        box(f"**Reason:** {reason}")
+    st.caption(
+        f"Checked at {result.checked_at:%Y-%m-%d %H:%M:%S} UTC · refreshes every {context.LIVE_EVERY_S} s"
+    )
+    with st.expander("Details", expanded=status != "healthy"):
+        st.json(result.details, expanded=2)
+
+
+def show_breakdown(service: str) -> None:
+    rt = context.runtime()
+    results = service_health(rt.engine, context.view_cache(rt), service)
+    if not results:
+        st.info(f"No tenant has a {service} result yet. {context.NO_RESULTS}", icon="⏳")
+        return
+    found = counts([c for c in matrix_cells(rt.engine, context.view_cache(rt)) if c.service == service])
+    columns = st.columns(len(status_style.STATUS_ORDER))
+    for column, status in zip(columns, status_style.STATUS_ORDER, strict=True):
+        column.metric(status_style.label(status), found[status], border=True)
+    table = frames.breakdown(results)
+    st.dataframe(
+        frames.styled(table, ["status"]),
+        hide_index=True,
+        key="service_breakdown",
+        column_config={
+            "latency ms": st.column_config.NumberColumn(format="%.0f"),
+            "checked": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        },
+        height=min(38 + 35 * len(table), 560),
+    )
+
+
+@st.fragment(run_every=context.LIVE_EVERY_S)
+def live(service: str, tenant: str | None) -> None:
+    with context.guarded():
+        if context.per_tenant(service) and tenant is None:
+            st.subheader(f"{service} — every tenant")
+            show_breakdown(service)
+            return
+        st.subheader(f"{service} — {tenant}" if tenant else service)
+        show_result(service, tenant)
+
+
+@st.fragment(run_every=context.SLOW_EVERY_S)
+def history(service: str, tenant: str | None, window: str) -> None:
+    with context.guarded():
+        rt = context.runtime()
+        end = context.now()
+        start = end - WINDOWS[window]
+        points = history_points(rt.engine, service, tenant, start)
+        st.subheader(f"Latency, last {window}")
+        if not points:
+            st.info("No checks recorded in this window.", icon="⏳")
+            return
+        series = frames.series_frame(latency_series(points, BUCKETS[window]))
+        changes = status_changes(points)
+        alerts = list_alerts(rt.engine, service=service, tenant_id=tenant, since=start, limit=200)
+        if tenant is None:
+            alerts = [a for a in alerts if a["tenant_id"] is None]
+        else:
+            # the service's cross-tenant (rollup) alert concerns every tenant's chart
+            alerts += [
+                a
+                for a in list_alerts(rt.engine, service=service, since=start, limit=200)
+                if a["tenant_id"] is None
+            ]
+        marks = frames.alert_marks(alerts)
+        if series.empty:
+            st.caption("No latency in this window (every check ended before a response).")
+        segments = frames.status_segments(points[0].status, changes, points[0].at, end)
+        chart = frames.history_chart(series, changes, marks, segments, start, end)
+        st.altair_chart(chart, width="stretch")
+        st.caption(
+            f"{len(points):,} checks · {len(changes)} status changes · {len(alerts)} alerts · "
+            f"p50/p95 per {context.span(BUCKETS[window])}"
+        )
+        with st.expander("Chart data"):
+            st.dataframe(series, hide_index=True, key="service_series")
+            if changes:
+                st.markdown("**Status changes**")
+                st.dataframe(changes, hide_index=True, key="service_changes")
+            if alerts:
+                st.markdown("**Alerts**")
+                st.dataframe(frames.alerts_table(alerts), hide_index=True, key="service_alerts")
+
+
+live(service, tenant)
+if not context.per_tenant(service) or tenant is not None:
+    history(service, tenant, window)
+if context.per_tenant(service) and tenant is not None:
+    with st.expander(f"Every tenant of {service}"):
+        with context.guarded():
+            show_breakdown(service)
