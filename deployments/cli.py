@@ -624,14 +624,25 @@ def dashboard(
 def demo(
     api_port: Annotated[int, typer.Option(help="port of the API")] = 8000,
     dashboard_port: Annotated[int, typer.Option(help="port of the dashboard")] = 8501,
+    sandbox_port: Annotated[int, typer.Option(help="port of the sandbox (0: any free port)")] = 0,
     tenants: Annotated[int, typer.Option(help="sandbox tenants")] = 12,
     data_dir: Annotated[Path, typer.Option(help="where the demo keeps its state")] = Path(".demo"),
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="start the API and the dashboard")] = True,
 ) -> None:
     """Everything on one machine against the sandbox: tiers on short intervals, the API and
     the dashboard, alerts to a local mail catcher and webhook log. Ctrl-C stops it all."""
     from deployments.demo import run_demo
 
-    run_demo(api_port=api_port, dashboard_port=dashboard_port, tenants=tenants, data_dir=data_dir)
+    raise typer.Exit(
+        run_demo(
+            api_port=api_port,
+            dashboard_port=dashboard_port,
+            sandbox_port=sandbox_port,
+            tenants=tenants,
+            data_dir=data_dir,
+            ui=ui,
+        )
+    )
 
 
 def main() -> None:
