@@ -62,7 +62,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "dashboard.server",  # Streamlit's own CLI, after the heavy imports (dashboard/server.py)
         "run",
         str(APP),
         "--server.address",

@@ -136,7 +136,7 @@ def test_serve_refuses_before_starting_anything(
 
 def test_streamlit_command() -> None:
     command = launch.streamlit_command("127.0.0.1", 8600)
-    assert command[1:5] == ["-m", "streamlit", "run", str(launch.APP)]
+    assert command[1:5] == ["-m", "dashboard.server", "run", str(launch.APP)]
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options["--server.address"] == "127.0.0.1"
     assert options["--server.port"] == "8600"
