@@ -17,7 +17,7 @@ def main() -> None:
     import pandas  # noqa: F401
     from streamlit.web import cli
 
-    import dashboard.context  # noqa: F401
+    import dashboard.context
     import dashboard.frames  # noqa: F401
     import flows.runtime  # noqa: F401
     import storage.queries  # noqa: F401
