@@ -579,14 +579,23 @@ def serve(
             stop_server(server)
 
 
-@app.command()
-def api(
+@app.command("api")
+def api_command(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
-    """Serve the JSON API (bearer tokens from HEALTHMON_API_TOKENS)."""
+    """Serve the JSON API (bearer tokens from HEALTHMON_API_TOKENS; the schema at /docs)."""
+    from sqlalchemy.exc import OperationalError
+
     from api.server import serve as serve_api
 
+    runtime = _runtime()
+    try:
+        _require_migrated(runtime)
+    except OperationalError as exc:
+        _fail(exit_codes.STORAGE, f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+    finally:
+        runtime.close()
     try:
         serve_api(host, port)
     except ConfigError as exc:

@@ -28,7 +28,7 @@ def tenant_row(raw: Any, where: str) -> TenantRow:
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}", "unknown key (expected id, name, enabled, integrations)")
     tenant_id = str(raw.get("id") or "")
-    if not TENANT_ID.match(tenant_id):
+    if not TENANT_ID.fullmatch(tenant_id):
         raise ConfigError(f"{where}.id", "must be 1-64 lowercase letters, digits, '-' or '_'")
     integrations = raw.get("integrations") or {}
     if not isinstance(integrations, Mapping):

@@ -199,7 +199,7 @@ def silences_section() -> None:
 def create_silence(
     service: str | None, tenant: str | None, how: str, minutes: int, until: datetime | None, reason: str
 ) -> None:
-    if tenant is not None and not TENANT_ID.match(tenant):
+    if tenant is not None and not TENANT_ID.fullmatch(tenant):
         st.error("tenant: must be 1-64 lowercase letters, digits, '-' or '_'", icon="🚫")
         return
     starts = context.now()

@@ -1,0 +1,282 @@
+"""Request and response models: what the OpenAPI schema promises, field by field."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
+
+from alerting.notification import Severity
+from api.inputs import SafeText, ServiceName, TenantId, Timestamp
+from monitors.result import Status, Tier
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(
+        description="the parameter or body field at fault, e.g. `tier` or `integrations.shopify`"
+    )
+    message: str
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="what is wrong, naming the field or resource")
+    errors: list[FieldProblem] | None = Field(default=None, description="every field problem (422 only)")
+
+
+# -- health -----------------------------------------------------------------------------------
+
+
+class StatusCounts(BaseModel):
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
+
+
+class ServiceSummary(BaseModel):
+    service: str
+    tier: Tier | None = Field(description="null while the service has no result yet")
+    status: Status = Field(description="the worst status among its targets; unknown with no result yet")
+    targets: int = Field(description="checked targets: 1 for a platform service, one per tenant otherwise")
+    counts: StatusCounts
+    checked_at: datetime | None = Field(description="the newest result among its targets")
+
+
+class PlatformHealth(BaseModel):
+    status: Status = Field(description="the worst status of every service")
+    services: list[ServiceSummary]
+    generated_at: datetime
+
+
+class TargetStatus(BaseModel):
+    """The latest result of one service for one target (a tenant, or the platform)."""
+
+    service: str
+    tenant: str | None = Field(description="null for a platform service")
+    tier: Tier
+    status: Status
+    latency_ms: float | None
+    checked_at: datetime | None = Field(description="null when the target has no result yet")
+    since: datetime | None = Field(description="when the status last changed")
+    reason: str | None
+    details: dict[str, Any] = Field(description="metrics and facts of the check; never a secret")
+
+
+class ServiceHealth(BaseModel):
+    service: str
+    tier: Tier
+    per_tenant: bool
+    status: Status
+    counts: StatusCounts
+    targets: list[TargetStatus]
+    generated_at: datetime
+
+
+class TenantRef(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+
+
+class TenantHealth(BaseModel):
+    tenant: TenantRef
+    status: Status = Field(description="the worst status of the tenant's services")
+    counts: StatusCounts
+    services: list[TargetStatus] = Field(
+        description="each integration of the tenant; one never checked yet is unknown, checked_at null"
+    )
+    generated_at: datetime
+
+
+MatrixCell = tuple[str, str | None, Tier, Status, float | None, datetime, datetime, str | None]
+
+
+class Matrix(BaseModel):
+    """Compact on purpose (1,000 tenants x 17 services in one answer): cells are arrays whose
+    positions `fields` names."""
+
+    fields: list[str] = Field(
+        description="names of a cell's positions: service, tenant, tier, status, latency_ms, "
+        "checked_at, since, reason"
+    )
+    services: list[str] = Field(description="services present in `cells`, sorted")
+    tenants: list[str] = Field(description="tenants present in `cells`, sorted (platform cells have none)")
+    counts: StatusCounts = Field(description="cells by status, after the filters")
+    cells: list[MatrixCell]
+    generated_at: datetime
+
+
+class Healthz(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unreachable"]
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(BaseModel):
+    id: int
+    signature: str = Field(description="service|tenant|condition: one live alert per signature")
+    service: str
+    tenant: str | None
+    condition: str
+    severity: Severity
+    status: AlertState
+    title: str
+    details: dict[str, Any]
+    count: int = Field(description="how many times the condition was seen")
+    first_seen: datetime
+    last_seen: datetime
+    last_notified_at: datetime | None
+    notified_severity: Severity | None = Field(description="null: never notified (held back)")
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None = Field(description="a token or user name, or `recovery`")
+    resolved_at: datetime | None
+    flapping: bool
+    held: str | None = Field(description="why notifications are held back: `silence:<id>` or `rollup`")
+    note: str | None = Field(description="the latest note given on acknowledge or resolve")
+
+
+class Delivery(BaseModel):
+    id: int
+    channel: str
+    kind: str = Field(description="trigger, escalate, renotify, acknowledge or resolve")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class AlertDetail(Alert):
+    deliveries: list[Delivery]
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert] = Field(description="newest first")
+    limit: int
+    offset: int
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: SafeText | None = Field(default=None, max_length=1000)
+
+
+# -- thresholds -------------------------------------------------------------------------------
+
+
+class Rule(BaseModel):
+    metric: str
+    degraded: float | None
+    unhealthy: float | None
+    inverse: bool = Field(description="true: below is worse (headroom, days left); false: above is worse")
+    source: Literal["default", "config", "service override", "tenant override"]
+
+
+class Thresholds(BaseModel):
+    service: str
+    tenant: str | None
+    metrics: list[str] = Field(description="metrics of this service a threshold can be set on")
+    rules: list[Rule] = Field(description="the effective rule of each metric, with where it comes from")
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    degraded: StrictFloat | None = Field(default=None, allow_inf_nan=False)
+    unhealthy: StrictFloat | None = Field(default=None, allow_inf_nan=False)
+    inverse: StrictBool = False
+    tenant: TenantId | None = Field(
+        default=None, description="set a tenant's override; omit for service-wide"
+    )
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+class Tenant(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    integrations: dict[str, dict[str, Any]] = Field(
+        description="each integration's non-secret settings; credentials are never returned"
+    )
+
+
+class TenantList(BaseModel):
+    tenants: list[Tenant]
+
+
+SettingKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+SettingValue = Annotated[SafeText, StringConstraints(max_length=4000)]
+
+
+class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: TenantId = Field(description="1-64 lowercase letters, digits, '-' or '_'")
+    name: Annotated[SafeText, StringConstraints(min_length=1, max_length=200)] | None = None
+    enabled: StrictBool = Field(default=True, description="a disabled tenant is stored but not checked")
+    integrations: dict[SettingKey, dict[SettingKey, SettingValue]] = Field(
+        default_factory=dict,
+        description='integration -> its settings, e.g. {"shopify": {"shop": "acme.myshopify.com", '
+        '"access_token": "..."}}; secrets are encrypted at rest and never returned',
+    )
+
+
+# -- silences ---------------------------------------------------------------------------------
+
+
+class RecurrenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weekdays: list[Annotated[StrictInt, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: list(range(7)), description="0 = Monday .. 6 = Sunday"
+    )
+    start: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")] = Field(description="HH:MM, UTC")
+    duration_min: StrictFloat = Field(gt=0, le=7 * 24 * 60, allow_inf_nan=False)
+
+
+class SilenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: ServiceName | None = Field(default=None, description="omit: every service")
+    tenant: TenantId | None = Field(default=None, description="omit: every tenant and the platform")
+    starts_at: Timestamp | None = Field(default=None, description="default: now")
+    ends_at: Timestamp | None = Field(default=None, description="give this or duration_min")
+    duration_min: StrictFloat | None = Field(default=None, gt=0, le=366 * 24 * 60, allow_inf_nan=False)
+    reason: Annotated[SafeText, StringConstraints(min_length=1, max_length=500)]
+    recurrence: RecurrenceIn | None = Field(
+        default=None,
+        description="a weekly window; starts_at..ends_at (default one year) bound when it recurs",
+    )
+
+
+class SilenceOut(BaseModel):
+    id: int
+    service: str | None
+    tenant: str | None
+    starts_at: datetime
+    ends_at: datetime
+    recurrence: dict[str, Any] | None
+    reason: str
+    created_by: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    active_now: bool = Field(description="whether it holds notifications back at this moment")
+
+
+class SilenceList(BaseModel):
+    silences: list[SilenceOut] = Field(description="newest first")

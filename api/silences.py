@@ -1,0 +1,126 @@
+"""Silences and maintenance windows: checks still run and are recorded; notifications wait.
+
+The same semantics as `healthmon silences add|list|end`: one-off (now, or from starts_at, for
+a duration or until ends_at), or a weekly window (`recurrence`) that recurs between starts_at
+and ends_at (default: a year).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+
+from alerting.silences import SilenceView, validate_recurrence
+from api.auth import Admin, caller
+from api.deps import RuntimeDep
+from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
+from api.inputs import MAX_ID
+from api.schemas import SilenceIn, SilenceList, SilenceOut
+from flows.runtime import Runtime
+from storage.alerts import add_silence, end_silence, list_silences
+from storage.tenants import get_tenant
+
+router = APIRouter(prefix="/api/silences", tags=["silences"], responses=COMMON_RESPONSES)
+
+#: a recurring window without an end recurs for this long, as on the command line
+RECURRING_DEFAULT = timedelta(days=365)
+
+
+def _out(row: dict[str, Any], now: datetime) -> SilenceOut:
+    view = SilenceView(
+        row["id"],
+        row["service"],
+        row["tenant_id"],
+        row["starts_at"],
+        row["ends_at"],
+        row["recurrence"],
+        row["ended_at"],
+    )
+    return SilenceOut.model_validate({**row, "tenant": row["tenant_id"], "active_now": view.active(now)})
+
+
+def _one(runtime: Runtime, silence_id: int, now: datetime) -> SilenceOut | None:
+    for row in list_silences(runtime.engine):
+        if row["id"] == silence_id:
+            return _out(row, now)
+    return None
+
+
+def _window(body: SilenceIn, now: datetime) -> tuple[datetime, datetime]:
+    starts = body.starts_at or now
+    if body.ends_at is not None and body.duration_min is not None:
+        raise FieldError("duration_min", "give ends_at or duration_min, not both")
+    if body.ends_at is not None:
+        ends = body.ends_at
+    elif body.duration_min is not None:
+        ends = starts + timedelta(minutes=body.duration_min)
+    elif body.recurrence is not None:
+        ends = starts + RECURRING_DEFAULT
+    else:
+        raise FieldError("ends_at", "give ends_at or duration_min")
+    if ends <= starts:
+        raise FieldError("ends_at", "must be after starts_at")
+    if ends <= now:
+        raise FieldError("ends_at", "must be in the future: this silence would never hold anything")
+    return starts, ends
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SilenceOut,
+    responses=FORBIDDEN,
+    summary="Hold notifications for a service and/or tenant, now or in a weekly window",
+)
+def create_silence(body: SilenceIn, who: Admin, runtime: RuntimeDep) -> SilenceOut:
+    now = datetime.now(UTC)
+    starts, ends = _window(body, now)
+    recurrence = body.recurrence.model_dump() if body.recurrence else None
+    if recurrence is not None:
+        try:
+            validate_recurrence(recurrence)
+        except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            raise FieldError(field, message) from None
+    if body.tenant is not None and get_tenant(runtime.engine, body.tenant) is None:
+        raise FieldError("tenant", f"no tenant {body.tenant!r}")
+    silence_id = add_silence(
+        runtime.engine,
+        service=body.service,
+        tenant_id=body.tenant,
+        starts_at=starts,
+        ends_at=ends,
+        reason=body.reason,
+        created_by=who.name,
+        recurrence=recurrence,
+    )
+    created = _one(runtime, silence_id, now)
+    assert created is not None
+    return created
+
+
+@router.get("", response_model=SilenceList, dependencies=[Depends(caller)], summary="Silences, newest first")
+def all_silences(
+    runtime: RuntimeDep,
+    active: Annotated[bool, Query(description="only those not ended or expired")] = False,
+) -> SilenceList:
+    now = datetime.now(UTC)
+    rows = list_silences(runtime.engine, active_at=now if active else None)
+    return SilenceList(silences=[_out(r, now) for r in rows])
+
+
+@router.post(
+    "/{silence_id}/end",
+    response_model=SilenceOut,
+    responses={**FORBIDDEN, **not_found("No silence with this id that has not ended")},
+    summary="End a silence now; alerts it held are sent on the next run if still open",
+)
+def end(silence_id: Annotated[int, Path(ge=1, le=MAX_ID)], who: Admin, runtime: RuntimeDep) -> SilenceOut:
+    now = datetime.now(UTC)
+    if not end_silence(runtime.engine, silence_id, now):
+        raise HTTPException(404, f"no silence {silence_id} that has not ended")
+    ended = _one(runtime, silence_id, now)
+    assert ended is not None
+    return ended

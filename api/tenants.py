@@ -1,0 +1,89 @@
+"""Tenants: list, add (with integrations), enable and disable. Credentials go in, never out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+
+from api.auth import Admin, caller
+from api.deps import RuntimeDep
+from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
+from api.inputs import is_tenant_id
+from api.schemas import Problem, Tenant, TenantIn, TenantList
+from config.errors import ConfigError
+from deployments.tenant_input import tenant_row
+from storage.tenants import TenantInfo, get_tenant, list_tenants, set_enabled, upsert_tenants
+
+router = APIRouter(prefix="/api/tenants", tags=["tenants"], responses=COMMON_RESPONSES)
+
+TenantPath = Annotated[str, Path(description="the tenant's id")]
+NO_TENANT = not_found("No tenant with this id")
+
+
+def _tenant(info: TenantInfo) -> Tenant:
+    return Tenant(id=info.id, name=info.name, enabled=info.enabled, integrations=info.integrations)
+
+
+@router.get("", response_model=TenantList, dependencies=[Depends(caller)], summary="Every tenant")
+def all_tenants(runtime: RuntimeDep) -> TenantList:
+    return TenantList(tenants=[_tenant(t) for t in list_tenants(runtime.engine)])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Tenant,
+    responses={
+        **FORBIDDEN,
+        409: {"model": Problem, "description": "A tenant with this id exists"},
+        503: {"model": Problem, "description": "HEALTHMON_SECRET_KEY is not set, or the database is down"},
+    },
+    summary="Add a tenant with its integrations",
+)
+def add_tenant(body: TenantIn, who: Admin, runtime: RuntimeDep) -> Tenant:
+    # the same validation as `healthmon tenants add/import`: known integrations, their keys, values
+    raw = {"id": body.id, "name": body.name, "enabled": body.enabled, "integrations": body.integrations}
+    try:
+        row = tenant_row(raw, "body")
+    except ConfigError as exc:
+        raise FieldError(exc.key.removeprefix("body."), exc.message) from None
+    if runtime.cipher is None:
+        raise HTTPException(
+            503, "HEALTHMON_SECRET_KEY is not set on the server; credentials cannot be stored"
+        )
+    if get_tenant(runtime.engine, body.id) is not None:
+        raise HTTPException(409, f"tenant {body.id!r} exists")
+    upsert_tenants(runtime.engine, runtime.cipher, [row])
+    info = get_tenant(runtime.engine, body.id)
+    assert info is not None
+    return _tenant(info)
+
+
+def _switch(runtime: RuntimeDep, tenant_id: str, enabled: bool) -> Tenant:
+    if not (is_tenant_id(tenant_id) and set_enabled(runtime.engine, tenant_id, enabled)):
+        raise HTTPException(404, f"no tenant {tenant_id!r}")
+    info = get_tenant(runtime.engine, tenant_id)
+    if info is None:  # removed in between
+        raise HTTPException(404, f"no tenant {tenant_id!r}")
+    return _tenant(info)
+
+
+@router.post(
+    "/{tenant_id}/disable",
+    response_model=Tenant,
+    responses={**FORBIDDEN, **NO_TENANT},
+    summary="Stop checking a tenant (kept, with its credentials)",
+)
+def disable(tenant_id: TenantPath, who: Admin, runtime: RuntimeDep) -> Tenant:
+    return _switch(runtime, tenant_id, False)
+
+
+@router.post(
+    "/{tenant_id}/enable",
+    response_model=Tenant,
+    responses={**FORBIDDEN, **NO_TENANT},
+    summary="Check a tenant again",
+)
+def enable(tenant_id: TenantPath, who: Admin, runtime: RuntimeDep) -> Tenant:
+    return _switch(runtime, tenant_id, True)
