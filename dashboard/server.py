@@ -22,8 +22,29 @@ def main() -> None:
     import flows.runtime  # noqa: F401
     import storage.queries  # noqa: F401
 
+    _warm()
     sys.argv = ["streamlit", *sys.argv[1:]]
     cli.main()
+
+
+def _warm() -> None:
+    """Build the process's Runtime (st.cache_resource is process-wide) and read the matrix once,
+    so the first visitor does not wait for the database connection and a cold page cache."""
+    import logging
+
+    from dashboard import context
+    from storage.queries import matrix_cells
+
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no script run context" notices
+    try:
+        runtime = context.runtime()
+        matrix_cells(runtime.engine, context.view_cache(runtime))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        # a configuration or database problem (reported through st.stop, a BaseException):
+        # the first page view shows it properly, with the dashboard's own message
+        pass
 
 
 if __name__ == "__main__":
