@@ -93,7 +93,9 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
         st.caption("Click a status cell to open that service's detail.")
 
         attention = frames.attention(cells)
-        with st.expander(f"Not healthy ({len(attention)})", expanded=0 < len(attention) <= 20):
+        not_healthy = len(cells) - found["healthy"]
+        shown = f", the {len(attention)} worst shown" if len(attention) < not_healthy else ""
+        with st.expander(f"Not healthy ({not_healthy}{shown})", expanded=0 < not_healthy <= 20):
             if attention.empty:
                 st.caption("Everything shown is healthy.")
             else:
