@@ -114,6 +114,9 @@ class ViewCache:
     def delete(self, keys: Iterable[str]) -> None:
         self._inner.delete(keys)
 
+    def publish(self, channel: str, messages: Iterable[Mapping[str, Any]]) -> int:
+        return self._inner.publish(channel, messages)
+
 
 def view_cache(rt: Runtime) -> ViewCache:
     return ViewCache(rt.cache)

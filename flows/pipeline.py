@@ -25,6 +25,7 @@ from monitors.registry import MONITORS, monitors_for_tier
 from monitors.resources import BatchResources
 from monitors.result import TIERS, CheckResult, Outcome, Status, Tier
 from monitors.runner import run_batch
+from storage.cache import CHANGES_CHANNEL
 from storage.crypto import CredentialError
 from storage.queries import invalidate_views
 from storage.results import checked_since, load_latest, record_results
@@ -254,6 +255,13 @@ async def execute_tier(
             summaries: list[BatchSummary] = list(await asyncio.gather(*(one(b) for b in plan.batches)))
         notifications = await (alert_step or alert_run)(tier, run_id)
         report = await asyncio.to_thread(build_report, runtime.engine, run_id)
+        if report.changes:
+            at = datetime.now(UTC).isoformat()
+            await asyncio.to_thread(
+                runtime.cache.publish,
+                CHANGES_CHANNEL,
+                [{**asdict(c), "tier": tier, "run_id": run_id, "at": at} for c in report.changes],
+            )
     except BaseException as exc:
         await asyncio.to_thread(
             finish_run,

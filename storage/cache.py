@@ -15,6 +15,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "healthmon:status:"
+#: where each tier run announces its status changes, one JSON message per change, for live views
+CHANGES_CHANNEL = "healthmon:status-changes"
 
 
 def cache_key(service: str, tenant_id: str | None) -> str:
@@ -30,6 +32,8 @@ class StatusCache(Protocol):
     def set_many(self, entries: Mapping[str, dict[str, Any]], ttl_s: int) -> None: ...
 
     def delete(self, keys: Iterable[str]) -> None: ...
+
+    def publish(self, channel: str, messages: Iterable[Mapping[str, Any]]) -> int: ...
 
 
 class MemoryCache:
@@ -64,6 +68,10 @@ class MemoryCache:
         with self._lock:
             for key in keys:
                 self._data.pop(key, None)
+
+    def publish(self, channel: str, messages: Iterable[Mapping[str, Any]]) -> int:
+        """Nobody in another process can listen to an in-process cache: nothing to do."""
+        return 0
 
 
 class RedisCache:
@@ -128,6 +136,22 @@ class RedisCache:
                 self._client.delete(*keys)
             except RedisError as exc:
                 self._mark_down(exc)
+
+    def publish(self, channel: str, messages: Iterable[Mapping[str, Any]]) -> int:
+        """PUBLISH each message as JSON; how many were sent (0 while Redis is down: live views
+        are a convenience, the store and the cache stay the truth)."""
+        payloads = [json.dumps(m, default=str) for m in messages]
+        if not payloads or self._is_down():
+            return 0
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for payload in payloads:
+                pipe.publish(channel, payload)
+            pipe.execute()
+        except RedisError as exc:
+            self._mark_down(exc)
+            return 0
+        return len(payloads)
 
     def close(self) -> None:
         self._client.close()

@@ -4,7 +4,7 @@ import uuid
 
 import redis
 
-from storage.cache import RedisCache
+from storage.cache import MemoryCache, RedisCache
 from tests.support.servers import start_redis
 
 
@@ -38,3 +38,10 @@ def test_redis_unreachable_from_the_start() -> None:
     cache = RedisCache("redis://127.0.0.1:1/0", timeout_s=0.3)
     cache.set_many({"k": {"v": 1}}, ttl_s=60)
     assert cache.get_many(["k"]) == {"k": {"v": 1}}
+
+
+def test_publishing_without_redis_sends_nothing_and_never_raises() -> None:
+    """Live views are a convenience: a Redis outage must not fail the tier run that publishes."""
+    cache = RedisCache("redis://127.0.0.1:1/0", timeout_s=0.2)
+    assert cache.publish("healthmon:status-changes", [{"service": "postgres"}]) == 0
+    assert MemoryCache().publish("healthmon:status-changes", [{"service": "postgres"}]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
@@ -9,7 +10,7 @@ from sqlalchemy import text
 
 from flows.pipeline import execute_tier
 from monitors.result import Status
-from storage.cache import cache_key
+from storage.cache import CHANGES_CHANNEL, cache_key
 from storage.results import load_latest, run_results
 from storage.tier_runs import last_runs
 from tests.conftest import RuntimeFactory
@@ -113,3 +114,32 @@ async def test_status_changes_are_reported(
     assert [(c.service, c.previous, c.current) for c in second.report.changes] == [
         ("postgres", "healthy", "unhealthy")
     ]
+
+
+async def test_status_changes_are_published_on_redis_for_live_views(
+    sqlite_url: str, pg_server_url: str, redis_url: str, make_runtime: RuntimeFactory
+) -> None:
+    make_runtime(sqlite_url, critical(pg_server_url, redis_url), redis_url=redis_url)
+    await execute_tier("critical", force=True)
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub()
+    listener.subscribe(CHANGES_CHANNEL)
+    confirmed = listener.get_message(timeout=10)
+    assert confirmed is not None and confirmed["type"] == "subscribe"
+    broken = critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url)
+    make_runtime(sqlite_url, broken, redis_url=redis_url)
+    second = await execute_tier("critical", force=True)
+    client.publish(CHANGES_CHANNEL, "end")  # marks the end of what the run published
+
+    messages = []
+    while (message := listener.get_message(timeout=10)) is not None and message["data"] != b"end":
+        messages.append(json.loads(message["data"]))
+    assert message is not None, "the end marker never arrived"
+    # postgres went from healthy to unhealthy; redis did not change, so it is not announced
+    assert [(m["service"], m["tenant"], m["previous"], m["current"]) for m in messages] == [
+        ("postgres", None, "healthy", "unhealthy")
+    ]
+    assert messages[0]["tier"] == "critical" and messages[0]["run_id"] == second.run_id
+    assert messages[0]["reason"]
+    listener.close()
+    client.close()
