@@ -27,7 +27,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -38,6 +37,7 @@ from storage.migrate import upgrade
 from storage.results import record_results
 from tests.browser.test_dashboard_browser import chrome, metric_values
 from tests.support.servers import free_port
+from tests.support.waiting import http_ok, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret-key-0123456789"
@@ -87,16 +87,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         driver = None
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/_stcore/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the dashboard did not come up")
-                time.sleep(0.2)
+            wait_until(lambda: http_ok(f"{base}/_stcore/health"), 60, "the dashboard to come up")
             driver = chrome()
             shown = {str(cells), f"{cells:,}"}
 

@@ -21,6 +21,7 @@ from config.loader import parse_config
 from deployments.demo import SCENARIO, demo_config, kept_secret, port_in_use, scenario_requests
 from deployments.mailcatcher import MailCatcher
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BED = {
@@ -119,16 +120,14 @@ async def test_mail_catcher_stores_each_message_and_continues_numbering(tmp_path
 
 
 def _wait_for(check: Callable[[], T | None], timeout_s: float, what: str, proc: subprocess.Popen[bytes]) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def step() -> tuple[T] | None:
         if proc.poll() is not None:
             raise AssertionError(f"the demo exited with {proc.returncode} while waiting for {what}")
         found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} after {timeout_s:.0f} s")
-        time.sleep(0.5)
+        return None if found is None else (found,)
+
+    found: tuple[T] = wait_until(step, timeout_s, what, every_s=0.5)
+    return found[0]
 
 
 def _store(db: Path) -> tuple[dict[tuple[str, str], str], int] | None:
@@ -216,10 +215,7 @@ def test_demo_shows_a_mix_with_alerts_and_stops_cleanly(tmp_path: Path) -> None:
         assert children, "the sandbox runs as a child of the demo"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0, out_path.read_text(errors="replace")
-        deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in children if _alive(pid)], "children outlived the demo"
+        wait_until(lambda: not any(_alive(pid) for pid in children), 5, "the demo's children to end")
         assert not port_in_use(sandbox_port)
     finally:
         if proc.poll() is None:

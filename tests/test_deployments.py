@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy import text
 from monitors.result import TIERS
 from storage.db import make_engine
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,18 +72,19 @@ def test_serve_runs_the_tiers_on_schedule_without_overlap(
         start_new_session=True,
     )
     engine = make_engine(sqlite_url)
-    deadline = time.monotonic() + 120
+
+    def two_critical_runs() -> bool:
+        with engine.connect() as conn:
+            done = conn.execute(
+                text("SELECT count(*) FROM tier_runs WHERE tier = 'critical' AND state = 'completed'")
+            ).scalar()
+        if done and done >= 2:
+            return True
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        return False
+
     try:
-        while True:
-            with engine.connect() as conn:
-                done = conn.execute(
-                    text("SELECT count(*) FROM tier_runs WHERE tier = 'critical' AND state = 'completed'")
-                ).scalar()
-            if done and done >= 2:
-                break
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.5)
+        wait_until(two_critical_runs, 120, "two completed critical runs", every_s=0.5)
     finally:
         proc.send_signal(signal.SIGTERM)  # as systemd stops it
         try:

@@ -11,12 +11,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -33,6 +31,7 @@ from storage.db import make_engine
 from tests.conftest import SECRET_KEY
 from tests.dashboard.seed import open_alert, seed_results, seed_tenants
 from tests.support.servers import free_port
+from tests.support.waiting import http_ok, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
@@ -83,16 +82,12 @@ def served_dashboard(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, str
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def up() -> bool:
             assert process.poll() is None, process.stderr.read() if process.stderr else "dashboard exited"
-            try:
-                if httpx.get(f"{base}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the dashboard did not come up within 60 s"
-            time.sleep(0.2)
+            return http_ok(f"{base}/_stcore/health")
+
+        wait_until(up, 60, "the dashboard to come up")
         yield base, sqlite_url
     finally:
         process.terminate()

@@ -8,8 +8,7 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,11 @@ from sqlalchemy import text
 from deployments.serve import start_prefect_server, stop_server
 from storage.db import make_engine
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = [sys.executable, "-m", "prefect"]
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -106,12 +99,12 @@ def test_two_workers_share_the_runs_and_every_result_lands_once(
                     == 4
                 )
 
-        wait_for(all_tiers_done, 180, "four completed tier runs")
+        wait_until(all_tiers_done, 180, "four completed tier runs", every_s=0.5)
 
         def both_workers_ran() -> bool:
             return all(executed(Path(log.name)) for log in logs)
 
-        wait_for(both_workers_ran, 60, "flow runs on both workers")
+        wait_until(both_workers_ran, 60, "flow runs on both workers", every_s=0.5)
     finally:
         for worker in workers:
             worker.terminate()
