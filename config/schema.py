@@ -145,6 +145,18 @@ class RetentionConfig(BaseModel):
     alerts_days: int = Field(default=90, ge=1, le=3650)
 
 
+class WatchdogConfig(BaseModel):
+    """healthmon watching itself (docs/operations.md, "When healthmon itself fails")."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: a tier, or a target's latest result, older than this many tier intervals is stale
+    stale_after: float = Field(default=2.0, ge=1.0, le=100.0)
+    #: pinged (GET) after every completed tier run, for an outside dead-man's switch
+    heartbeat_url: str | None = None
+    #: how often the watchdog loop looks, in seconds
+    check_every_s: PositiveFloat = 15.0
+
+
 class HealthmonConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -154,4 +166,5 @@ class HealthmonConfig(BaseModel):
     run: RunConfig = Field(default_factory=RunConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
     dashboard_url: str | None = None

@@ -49,6 +49,10 @@ class TierSpec:
     cache_ttl_s: int
     deadline_s: int
 
+    def stale_after_s(self, stale_after: float, interval_scale: float = 1.0) -> float:
+        """A latest result older than this is stale: `stale_after` intervals (DESIGN.md)."""
+        return stale_after * self.interval_s * interval_scale
+
 
 TIERS: Mapping[Tier, TierSpec] = {
     Tier.CRITICAL: TierSpec(Tier.CRITICAL, interval_s=60, cache_ttl_s=30, deadline_s=10),
@@ -56,6 +60,22 @@ TIERS: Mapping[Tier, TierSpec] = {
     Tier.INTEGRATION: TierSpec(Tier.INTEGRATION, interval_s=900, cache_ttl_s=300, deadline_s=900),
     Tier.EXTERNAL: TierSpec(Tier.EXTERNAL, interval_s=1800, cache_ttl_s=600, deadline_s=1800),
 }
+
+
+#: the config's default for `watchdog.stale_after`, in tier intervals
+DEFAULT_STALE_AFTER = 2.0
+
+
+def staleness(
+    checked_at: datetime,
+    tier: Tier,
+    now: datetime,
+    stale_after: float = DEFAULT_STALE_AFTER,
+    interval_scale: float = 1.0,
+) -> tuple[float, bool]:
+    """(age in seconds, stale) of a latest result: the one rule every face and the watchdog use."""
+    age = max(0.0, (now - checked_at).total_seconds())
+    return round(age, 1), age > TIERS[tier].stale_after_s(stale_after, interval_scale)
 
 
 @dataclass(frozen=True)
