@@ -41,7 +41,7 @@ from storage.queries import (
     tenant_health,
     worst,
 )
-from storage.tenants import get_tenant, list_tenants
+from storage.tenants import expected_targets, get_tenant
 
 router = APIRouter(
     prefix="/api/platform/health",
@@ -58,13 +58,7 @@ def _now() -> str:
 def expected_services(runtime: Runtime) -> list[str]:
     """What should report in this deployment, as the planner decides it: platform services
     configured and enabled, per-tenant services enabled with at least one enabled tenant."""
-    in_use = {name for t in list_tenants(runtime.engine, enabled_only=True) for name in t.integrations}
-    return [
-        name
-        for name, monitor in sorted(MONITORS.items())
-        if runtime.service_enabled(name)
-        and (name in in_use if monitor.per_tenant else name in runtime.config.services)
-    ]
+    return sorted({service for service, _ in expected_targets(runtime.engine, runtime.scheduled_services())})
 
 
 @router.get("", response_model=PlatformHealth, summary="Master status: overall and per service")

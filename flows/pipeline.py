@@ -87,15 +87,9 @@ class TierSummary:
 
 
 def _selected(tier: Tier, services: Sequence[str] | None, runtime: Runtime) -> list[Monitor]:
-    chosen = monitors_for_tier(tier)
     if services:
-        return [m for m in chosen if m.service in services]
-    # without an explicit choice, platform services run when configured, per-tenant ones when enabled
-    return [
-        m
-        for m in chosen
-        if runtime.service_enabled(m.service) and (m.per_tenant or m.service in runtime.config.services)
-    ]
+        return [m for m in monitors_for_tier(tier) if m.service in services]
+    return [MONITORS[name] for name in runtime.scheduled_services(tier)]
 
 
 def plan_tier(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:

@@ -24,6 +24,7 @@ from config import ConfigError, HealthmonConfig, Settings, load_config
 from config.settings import load_settings
 from monitors.registry import MONITORS
 from monitors.resources import open_session
+from monitors.result import Tier
 from monitors.runner import RunPolicy
 from storage.cache import StatusCache, make_cache
 from storage.crypto import Cipher, CredentialError
@@ -112,6 +113,18 @@ class Runtime:
     def service_enabled(self, service: str) -> bool:
         svc = self.config.services.get(service)
         return svc.enabled if svc is not None else True
+
+    def scheduled_services(self, tier: Tier | None = None) -> list[str]:
+        """Services a run checks when none is named, in registry order: platform services
+        configured here and enabled, per-tenant services unless disabled here. The planner,
+        the faces (what should report) and the watchdog (what should be fresh) all use it."""
+        return [
+            name
+            for name, monitor in MONITORS.items()
+            if (tier is None or monitor.tier is tier)
+            and self.service_enabled(name)
+            and (monitor.per_tenant or name in self.config.services)
+        ]
 
     def policy(self, service: str) -> RunPolicy:
         monitor = MONITORS[service]

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitors.registry import MONITORS
 from storage.crypto import Cipher
 from storage.db import is_postgres
 from storage.tables import Tenant
@@ -79,6 +80,20 @@ def list_tenants(engine: Engine, enabled_only: bool = False) -> list[TenantInfo]
 def tenants_with(engine: Engine, integration: str) -> list[str]:
     """Ids of enabled tenants that have this integration configured."""
     return [t.id for t in list_tenants(engine, enabled_only=True) if integration in t.integrations]
+
+
+def expected_targets(engine: Engine, services: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(service, tenant) pairs that should have a fresh result: a platform service once, a
+    per-tenant one for every enabled tenant with that integration."""
+    chosen = list(services)
+    tenants = list_tenants(engine, enabled_only=True) if any(MONITORS[s].per_tenant for s in chosen) else []
+    targets: list[tuple[str, str | None]] = []
+    for service in chosen:
+        if MONITORS[service].per_tenant:
+            targets += [(service, t.id) for t in tenants if service in t.integrations]
+        else:
+            targets.append((service, None))
+    return targets
 
 
 def set_enabled(engine: Engine, tenant_id: str, enabled: bool) -> bool:
