@@ -1,10 +1,15 @@
-"""Sending queued notifications: claimed rows, channels concurrently, every outcome recorded.
+"""Sending queued notifications: claimed rows, channels concurrently, each outcome recorded at once.
 
 A notification row exists before it is sent (storage.alerts.apply_decision), so a crash
-loses nothing. A claim (lease) keeps two senders from sending the same row. The one window
-left is a sender that dies after the channel accepted a message and before the row is marked
-delivered: the row is sent again when its lease ends. PagerDuty deduplicates by dedup_key, the
-webhook carries an Idempotency-Key and email a stable Message-ID; a Slack message can repeat.
+loses nothing. A claim (lease) keeps two senders from sending the same row, and only the
+oldest pending row of each (alert, channel) can be claimed, so a channel hears of one alert's
+transitions in the order they happened (storage.alerts.claim). Each send's outcome is
+committed as soon as that send ends, and the next row of its queue is claimed right after.
+
+The one window left is a sender that dies after the channel accepted a message and before
+its row is marked delivered: that row (and only the rows whose sends were in flight) is sent
+again when its lease ends. PagerDuty deduplicates by dedup_key, the webhook carries an
+Idempotency-Key and email a stable Message-ID; a Slack message can repeat.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from sqlalchemy import Engine
 
 from alerting.notification import Channel, DeliveryError
 from alerting.policy import AlertPolicy
-from storage.alerts import DeliveryRow, claim, settle
+from storage.alerts import DeliveryRow, Outcome, claim, settle
 
 #: longer than any channel's own timeout, so a lease never ends while its send still runs
 LEASE_S = 120.0
+#: rows in flight at once per deliver() call
+IN_FLIGHT = 200
 
 
 @dataclass
@@ -29,25 +36,48 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    #: acknowledge/resolve notices not sent because their channel never got the trigger
+    #: (it failed for good); their rows are failed too, and counted here, not in `failed`
+    skipped: int = 0
 
 
-async def _send(
-    row: DeliveryRow, channels: Mapping[str, Channel], policy: AlertPolicy, now: Callable[[], datetime]
-) -> tuple[int, str, str | None, str | None, datetime | None]:
+def _outcome(
+    row: DeliveryRow, error: Exception | None, ref: str | None, policy: AlertPolicy, at: datetime
+) -> Outcome:
+    if error is None:
+        return Outcome(row.id, "delivered", ref=ref, attempts=row.attempts)
+    if isinstance(error, DeliveryError):
+        if not error.retryable or row.attempts >= policy.max_attempts:
+            return Outcome(row.id, "failed", error=error.reason[:500], attempts=row.attempts)
+        reason = error.reason[:500]
+    else:  # a channel bug must not lose the row: retry it like a transient failure
+        reason = f"channel error: {type(error).__name__}"
+    retry_at = at + timedelta(seconds=policy.retry_delay_s(row.attempts))
+    return Outcome(row.id, "pending", error=reason, next_attempt_at=retry_at, attempts=row.attempts)
+
+
+async def _send_and_settle(
+    engine: Engine,
+    row: DeliveryRow,
+    channels: Mapping[str, Channel],
+    policy: AlertPolicy,
+    now: Callable[[], datetime],
+) -> tuple[Outcome, list[int]]:
     channel = channels.get(row.channel)
     if channel is None:
-        return (row.id, "failed", None, f"channel {row.channel} is not configured", None)
-    try:
-        sent = await channel.send(row.notification())
-    except DeliveryError as exc:
-        if not exc.retryable or row.attempts >= policy.max_attempts:
-            return (row.id, "failed", None, exc.reason[:500], None)
-        retry_at = now() + timedelta(seconds=policy.retry_delay_s(row.attempts))
-        return (row.id, "pending", None, exc.reason[:500], retry_at)
-    except Exception as exc:  # a channel bug must not lose the row: retry it like a transient failure
-        retry_at = now() + timedelta(seconds=policy.retry_delay_s(row.attempts))
-        return (row.id, "pending", None, f"channel error: {type(exc).__name__}", retry_at)
-    return (row.id, "delivered", sent.ref, None, None)
+        outcome = Outcome(
+            row.id, "failed", error=f"channel {row.channel} is not configured", attempts=row.attempts
+        )
+    else:
+        try:
+            sent = await channel.send(row.notification())
+            outcome = _outcome(row, None, sent.ref, policy, now())
+        except Exception as exc:
+            outcome = _outcome(row, exc, None, policy, now())
+    # Recorded now, not with the rest of the batch: a sender killed later re-sends only what
+    # was still in flight.
+    skipped = await asyncio.to_thread(settle, engine, [outcome], now())
+    return outcome, skipped
 
 
 async def deliver(
@@ -57,21 +87,42 @@ async def deliver(
     ids: Sequence[int] | None = None,
     ignore_backoff: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    lease_s: float = LEASE_S,
 ) -> DeliveryReport:
-    """Send what is due (or exactly `ids`), all channels at once; returns what happened."""
+    """Send what is due (or exactly `ids`), all channels at once; returns what happened.
+
+    Whenever sends end, what they unblocked (the next row of the same alert and channel) is
+    claimed, so one call drains a trigger and its resolve in order once the channel answers.
+    Each row is tried at most once per call, even when backoff is ignored."""
     report = DeliveryReport()
-    done: list[int] = []  # each row is tried once per call, even when backoff is ignored
-    while True:
-        rows = await asyncio.to_thread(claim, engine, now(), LEASE_S, ids, ignore_backoff, 200, done)
-        if not rows:
-            return report
-        done += [r.id for r in rows]
-        outcomes = await asyncio.gather(*(_send(r, channels, policy, now) for r in rows))
-        await asyncio.to_thread(settle, engine, outcomes, now())
-        for _id, state, *_ in outcomes:
-            if state == "delivered":
-                report.delivered += 1
-            elif state == "pending":
-                report.retrying += 1
-            else:
-                report.failed += 1
+    done: list[int] = []
+    running: set[asyncio.Task[tuple[Outcome, list[int]]]] = set()
+    try:
+        while True:
+            room = IN_FLIGHT - len(running)
+            rows = (
+                await asyncio.to_thread(claim, engine, now(), lease_s, ids, ignore_backoff, room, done)
+                if room > 0
+                else []
+            )
+            done += [r.id for r in rows]
+            for row in rows:
+                running.add(asyncio.create_task(_send_and_settle(engine, row, channels, policy, now)))
+            if not running:
+                return report
+            finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                outcome, skipped = task.result()
+                if outcome.state == "delivered":
+                    report.delivered += 1
+                elif outcome.state == "pending":
+                    report.retrying += 1
+                else:
+                    report.failed += 1
+                report.skipped += len(skipped)
+    finally:
+        # Cancelled (or a settle failed): sends still in flight stop; their rows keep their
+        # lease and are sent again after it, like a killed sender's.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

@@ -109,6 +109,40 @@ def _rollups(states: Sequence[TargetState], policy: AlertPolicy) -> dict[str, li
     return found
 
 
+def emit_change(
+    decision: Decision,
+    change: AlertChange,
+    existing: AlertView | None,
+    silences: Sequence[SilenceView],
+    policy: AlertPolicy,
+    now: datetime,
+) -> None:
+    """Record a live condition and what it sends: a trigger when new (or released from a
+    hold), an escalation above what was notified, a repeat after the renotify interval."""
+    silence = holding_silence(silences, change.service, change.tenant_id, now)
+    if silence is not None:
+        change.held = f"silence:{silence.id}"
+    decision.changes.append(change)
+    if change.held:
+        return
+    key: int | str = existing.id if existing else change.signature
+    if existing is None or existing.notified_severity is None:
+        decision.notify.append((key, Kind.TRIGGER))
+    elif change.severity.rank > existing.notified_severity.rank:
+        decision.notify.append((key, Kind.ESCALATE))
+    elif existing.status == "open" and existing.last_notified_at is not None:
+        repeat = policy.renotify_after_s.get(change.severity, 86400.0)
+        if now - existing.last_notified_at >= timedelta(seconds=repeat):
+            decision.notify.append((key, Kind.RENOTIFY))
+
+
+def recover_alert(decision: Decision, existing: AlertView) -> None:
+    """The condition is gone: resolve, with a notice only where the alert was notified."""
+    decision.resolve.append(existing.id)
+    if existing.notified_severity is not None:
+        decision.notify.append((existing.id, Kind.RESOLVE))
+
+
 def decide(
     states: Sequence[TargetState],
     live: Iterable[AlertView],
@@ -126,26 +160,10 @@ def decide(
     def emit(change: AlertChange, existing: AlertView | None) -> None:
         if change.service in vendor_status:
             change.details["vendor_status"] = vendor_status[change.service]
-        silence = holding_silence(silences, change.service, change.tenant_id, now)
-        if silence is not None:
-            change.held = f"silence:{silence.id}"
-        decision.changes.append(change)
-        if change.held:
-            return
-        key: int | str = existing.id if existing else change.signature
-        if existing is None or existing.notified_severity is None:
-            decision.notify.append((key, Kind.TRIGGER))  # new, or released from a hold
-        elif change.severity.rank > existing.notified_severity.rank:
-            decision.notify.append((key, Kind.ESCALATE))
-        elif existing.status == "open" and existing.last_notified_at is not None:
-            repeat = policy.renotify_after_s.get(change.severity, 86400.0)
-            if now - existing.last_notified_at >= timedelta(seconds=repeat):
-                decision.notify.append((key, Kind.RENOTIFY))
+        emit_change(decision, change, existing, silences, policy, now)
 
     def recover(existing: AlertView) -> None:
-        decision.resolve.append(existing.id)
-        if existing.notified_severity is not None:
-            decision.notify.append((existing.id, Kind.RESOLVE))
+        recover_alert(decision, existing)
 
     # cross-tenant rollups: one platform alert per failing vendor
     for service, bad in rollups.items():

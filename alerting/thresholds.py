@@ -56,6 +56,11 @@ def _rules(*pairs: tuple[str, float | None, float | None]) -> tuple[ThresholdRul
 
 
 #: Built-in defaults per service; config and the alert_thresholds table override them.
+#: docs/monitors.md ("Default rules") lists every metric of every monitor with its rule and why;
+#: tests/monitors/test_default_rules.py holds the two to each other and to the sandbox's faults.
+#: Severity follows the tier (alerting/policy.py): only an unhealthy critical result pages
+#: (p1), so bounds on critical metrics leave room before "unhealthy", and a degraded bound is
+#: a chat message (p3) that may be noisier.
 DEFAULT_RULES: Mapping[str, tuple[ThresholdRule, ...]] = {
     "postgres": _rules(
         ("latency_ms", 250, 1000),
@@ -63,6 +68,9 @@ DEFAULT_RULES: Mapping[str, tuple[ThresholdRule, ...]] = {
         ("longest_query_s", 300, 1800),
         ("longest_idle_in_transaction_s", 60, 600),
         ("replication_lag_s", 30, 300),
+        # requests queued for a connection of a pool handed in by a long-running process; a
+        # pool that starves ends in the monitor's own `pool_timeout` (unhealthy)
+        ("pool_requests_waiting", 5, None),
     ),
     "redis": _rules(
         ("latency_ms", 100, 500),
@@ -70,6 +78,28 @@ DEFAULT_RULES: Mapping[str, tuple[ThresholdRule, ...]] = {
         ("clients_used_pct", 80, 95),
         ("rejected_connections_delta", 1, None),
         ("mem_fragmentation_ratio", 1.5, 3.0),
+        # keys dropped for maxmemory since the last run: data lost unless Redis is only a
+        # cache, so worth a look, never a page
+        ("evicted_keys_delta", 1, None),
+    ),
+    # `inngest/function.failed` events in the window (1 h by default): a function fails only
+    # after its retries are spent. A few an hour is the usual background of bad input; 25 is
+    # a failing dependency or deploy. A full page (100) counts as 100, far past either bound.
+    "inngest": _rules(("failed_runs", 5, 25)),
+    # the OAuth refresh is a call of its own before the Ads call that `latency_ms` times
+    "google_ads": _rules(("token_refresh_ms", 2000, 10000)),
+    # the access-token mint before the products read that `latency_ms` times
+    "yotpo": _rules(("token_ms", 2000, 10000)),
+    "meta_ads": (
+        # the 90-day data-access window: when it closes, reads fail until the user re-authorises
+        ThresholdRule(metric="data_access_expires_in_days", degraded=7, unhealthy=1, inverse=True),
+    ),
+    "tiktok_ads": (
+        # The balance is in the advertiser's own currency, so only zero means the same for
+        # every tenant: a prepaid account stops delivering ads. Degraded, not unhealthy: the
+        # tenant's billing fixes it, not on-call. A tenant with a higher floor (or a credit
+        # line that reports 0) sets its own rule in alert_thresholds.
+        ThresholdRule(metric="balance", degraded=0, inverse=True),
     ),
 }
 

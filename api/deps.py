@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from flows.runtime import Runtime
+from storage.queries import StaleRule
 
 
 async def _runtime(request: Request) -> Runtime:
@@ -15,3 +16,8 @@ async def _runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+
+
+def stale_rule(runtime: Runtime) -> StaleRule:
+    """When a latest result is stale, from the config (`watchdog.stale_after`)."""
+    return StaleRule(runtime.config.watchdog.stale_after)

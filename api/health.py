@@ -3,20 +3,23 @@
 Everything is read through storage.queries (the cache first, then service_status). The matrix
 is the one hot route (the dashboard and other services poll it; 1,000 tenants x 17 services
 must answer within 100 ms), so it skips per-cell response validation and serves JSON built
-once per version of the cached view (api/matrix.py); its model still documents it in the
-OpenAPI schema.
+once per version of the cached view, with each cell's age appended per request
+(api/matrix.py); its model still documents it in the OpenAPI schema.
+
+Every per-target object carries `age_s` and `stale`, judged when the answer is made with the
+config's `watchdog.stale_after`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from api.auth import caller
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, stale_rule
 from api.errors import COMMON_RESPONSES, not_found
 from api.inputs import SERVICES, ServiceName, is_tenant_id
 from api.matrix import MatrixViews, answer, render
@@ -33,11 +36,14 @@ from flows.runtime import Runtime
 from monitors.registry import MONITORS
 from monitors.result import CheckResult, Status, Tier
 from storage.queries import (
-    Cell,
+    StaleRule,
     filter_cells,
+    freshness,
+    judged_at,
     matrix_cells,
     platform_health,
     service_health,
+    since_of,
     tenant_health,
     worst,
 )
@@ -51,8 +57,8 @@ router = APIRouter(
 )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def expected_services(runtime: Runtime) -> list[str]:
@@ -63,7 +69,16 @@ def expected_services(runtime: Runtime) -> list[str]:
 
 @router.get("", response_model=PlatformHealth, summary="Master status: overall and per service")
 def master_status(runtime: RuntimeDep) -> dict[str, Any]:
-    return platform_health(runtime.engine, runtime.cache, expected_services(runtime))
+    # only what should be checked now counts: see storage.queries.platform_health
+    expected = expected_targets(runtime.engine, runtime.scheduled_services())
+    return platform_health(
+        runtime.engine,
+        runtime.cache,
+        sorted({service for service, _ in expected}),
+        expected=expected,
+        now=_now(),
+        rule=stale_rule(runtime),
+    )
 
 
 @router.get(
@@ -85,9 +100,11 @@ def matrix(
     ] = None,
 ) -> Response:
     views: MatrixViews = request.app.state.matrix_views
-    view = views.current(runtime.engine, runtime.cache)
+    now = _now()
+    rule = stale_rule(runtime)
+    view = views.current(runtime.engine, runtime.cache, now, rule)
     if not (tier or status or tenant or service):
-        return Response(answer(view.tail, _now()), media_type="application/json")
+        return Response(answer(view, now), media_type="application/json")
     cells = filter_cells(
         view.cells,
         tiers=[t.value for t in tier] if tier else None,
@@ -95,10 +112,12 @@ def matrix(
         tenant_search=tenant or None,
         services=service,
     )
-    return Response(render(cells, _now()), media_type="application/json")
+    # the view's cells were judged when it was built: judge the chosen ones again, now
+    return Response(render(judged_at(cells, now, rule), now), media_type="application/json")
 
 
-def _target(result: CheckResult, since: str | None) -> TargetStatus:
+def _target(result: CheckResult, since: str | None, now: datetime, rule: StaleRule) -> TargetStatus:
+    age, stale = freshness(result, now, rule)
     return TargetStatus(
         service=result.service,
         tenant=result.tenant_id,
@@ -109,11 +128,19 @@ def _target(result: CheckResult, since: str | None) -> TargetStatus:
         since=datetime.fromisoformat(since) if since else None,
         reason=result.reason,
         details=result.details,
+        age_s=age,
+        stale=stale,
     )
 
 
-def _since(cells: Iterable[Cell]) -> dict[tuple[str, str | None], str]:
-    return {(c.service, c.tenant): c.since for c in cells}
+def _status(targets: list[TargetStatus], expected: Collection[tuple[str, str | None]]) -> Status:
+    """The worst status of the targets; unknown at least while a target that should be
+    checked has no fresh result (one nobody checks any more, such as a disabled tenant's, is
+    shown stale but does not hold the status down)."""
+    found = Status(worst(t.status.value for t in targets))
+    if any(t.stale and (t.service, t.tenant) in expected for t in targets):
+        found = found.worse(Status.UNKNOWN)
+    return found
 
 
 @router.get(
@@ -127,11 +154,20 @@ def one_tenant(tenant_id: str, runtime: RuntimeDep) -> TenantHealth:
     info = get_tenant(runtime.engine, tenant_id) if is_tenant_id(tenant_id) else None
     if info is None:
         raise HTTPException(404, f"no tenant {tenant_id!r}")
-    cells = [c for c in matrix_cells(runtime.engine, runtime.cache) if c.tenant == tenant_id]
+    now, rule = _now(), stale_rule(runtime)
+    cells = [c for c in matrix_cells(runtime.engine, runtime.cache, now, rule) if c.tenant == tenant_id]
     # its integrations, and anything still recorded for it (an integration removed since)
     services = sorted((set(info.integrations) | {c.service for c in cells}) & set(MONITORS))
-    found = {r.service: r for r in tenant_health(runtime.engine, runtime.cache, tenant_id, services)}
-    since = _since(cells)
+    found = {
+        r.service: r for r in tenant_health(runtime.engine, runtime.cache, tenant_id, services, cells)
+    }
+    since = since_of(cells)
+    scheduled = set(runtime.scheduled_services())
+    expected = (
+        {(s, tenant_id) for s in info.integrations if s in scheduled and MONITORS[s].per_tenant}
+        if info.enabled
+        else set()
+    )
     rows = []
     for name in services:
         result = found.get(name)
@@ -147,17 +183,21 @@ def one_tenant(tenant_id: str, runtime: RuntimeDep) -> TenantHealth:
                     since=None,
                     reason="not checked yet",
                     details={},
+                    age_s=None,
+                    # no result at all is no fresh result either
+                    stale=True,
                 )
             )
         else:
-            rows.append(_target(result, since.get((name, tenant_id))))
+            rows.append(_target(result, since.get((name, tenant_id)), now, rule))
     statuses = [r.status.value for r in rows]
     return TenantHealth(
         tenant=TenantRef(id=info.id, name=info.name, enabled=info.enabled),
-        status=Status(worst(statuses)),
+        status=_status(rows, expected),
         counts=_count(statuses),
+        stale=sum(1 for r in rows if r.stale),
         services=rows,
-        generated_at=datetime.now(UTC),
+        generated_at=now,
     )
 
 
@@ -178,16 +218,21 @@ def one_service(service: str, runtime: RuntimeDep) -> ServiceHealth:
     monitor = MONITORS.get(service)
     if monitor is None:
         raise HTTPException(404, f"no service {service!r} (known: {', '.join(SERVICES)})")
-    cells = filter_cells(matrix_cells(runtime.engine, runtime.cache), services=[service])
-    since = _since(cells)
-    targets = [_target(r, since.get(r.key)) for r in service_health(runtime.engine, runtime.cache, service)]
+    now, rule = _now(), stale_rule(runtime)
+    cells = filter_cells(matrix_cells(runtime.engine, runtime.cache, now, rule), services=[service])
+    since = since_of(cells)
+    results = service_health(runtime.engine, runtime.cache, service, cells)
+    targets = [_target(r, since.get(r.key), now, rule) for r in results]
+    scheduled = service in runtime.scheduled_services()
+    expected = set(expected_targets(runtime.engine, [service])) if scheduled else set()
     statuses = [t.status.value for t in targets]
     return ServiceHealth(
         service=service,
         tier=monitor.tier,
         per_tenant=monitor.per_tenant,
-        status=Status(worst(statuses)) if targets else Status.UNKNOWN,
+        status=_status(targets, expected) if targets else Status.UNKNOWN,
         counts=_count(statuses),
+        stale=sum(1 for t in targets if t.stale),
         targets=targets,
-        generated_at=datetime.now(UTC),
+        generated_at=now,
     )

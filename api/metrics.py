@@ -7,6 +7,9 @@ being reported, and several apps in one process (tests) do not share series.
     healthmon_status{service,tenant,tier}       0 healthy, 1 unknown, 2 degraded, 3 unhealthy
     healthmon_latency_ms{service,tenant}        the decisive call's latency (absent when none)
     healthmon_last_check_timestamp_seconds{service,tenant}
+    healthmon_result_age_seconds{service,tenant}   seconds since that check, at scrape time
+    healthmon_result_stale{service,tenant}      1 when that result is stale (older than
+                                                `watchdog.stale_after` x the tier's interval)
     healthmon_alerts{status,severity}           live alerts (open, acknowledged)
 
 `tenant` is "" for platform services.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -26,7 +29,7 @@ from sqlalchemy import text
 
 from alerting.notification import Severity
 from api.auth import caller
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, stale_rule
 from api.errors import COMMON_RESPONSES, INVALID
 from api.query import known_query_only
 from api.schemas import AlertState, Healthz, Problem
@@ -66,16 +69,31 @@ class MatrixCollector(Collector):
             "When the latest check of the target ran (Unix time)",
             labels=["service", "tenant"],
         )
+        age = GaugeMetricFamily(
+            "healthmon_result_age_seconds",
+            "Seconds since the latest check of the target ran, at scrape time",
+            labels=["service", "tenant"],
+        )
+        stale = GaugeMetricFamily(
+            "healthmon_result_stale",
+            "1 when the target's latest result is older than watchdog.stale_after tier intervals",
+            labels=["service", "tenant"],
+        )
         ranks = {s.value: float(s.rank) for s in Status}
-        for cell in matrix_cells(runtime.engine, runtime.cache):
+        now = datetime.now(UTC)
+        for cell in matrix_cells(runtime.engine, runtime.cache, now, stale_rule(runtime)):
             tenant = cell.tenant or ""
             status.add_metric([cell.service, tenant, cell.tier], ranks[cell.status])
             if cell.latency_ms is not None:
                 latency.add_metric([cell.service, tenant], cell.latency_ms)
             checked.add_metric([cell.service, tenant], datetime.fromisoformat(cell.checked_at).timestamp())
+            age.add_metric([cell.service, tenant], cell.age_s)
+            stale.add_metric([cell.service, tenant], 1.0 if cell.stale else 0.0)
         yield status
         yield latency
         yield checked
+        yield age
+        yield stale
 
         counted = {(s, sev.value): 0 for s in LIVE for sev in Severity}
         for row in list_alerts(runtime.engine, list(LIVE), MAX_LIVE_ALERTS):

@@ -35,17 +35,39 @@ class StatusCounts(BaseModel):
     unknown: int
 
 
+STALE_RULE = (
+    "stale: the latest result is older than `watchdog.stale_after` (default 2) x the tier's interval"
+)
+AGE = "seconds since checked_at, when the answer was made"
+
+
 class ServiceSummary(BaseModel):
     service: str
     tier: Tier | None = Field(description="null while the service has no result yet")
-    status: Status = Field(description="the worst status among its targets; unknown with no result yet")
+    status: Status = Field(
+        description="the worst status among its targets; unknown at least while one of them is "
+        "stale or missing (a stale failure stays the failure it was); unknown with no result yet"
+    )
     targets: int = Field(description="checked targets: 1 for a platform service, one per tenant otherwise")
-    counts: StatusCounts
+    counts: StatusCounts = Field(description="targets by their latest recorded status, stale or not")
+    stale: int = Field(description=f"targets whose latest result is stale ({STALE_RULE})")
+    missing: int = Field(description="targets that should be checked and have no result at all")
+    max_age_s: float | None = Field(description="age of its oldest latest result, in seconds")
     checked_at: datetime | None = Field(description="the newest result among its targets")
 
 
 class PlatformHealth(BaseModel):
-    status: Status = Field(description="the worst status of every service")
+    status: Status = Field(
+        description="the worst status of every service: never healthy while a target is stale or "
+        "missing. Only targets that should be checked count (enabled platform services in the "
+        "config, enabled tenants' integrations): a disabled tenant's old result does not"
+    )
+    targets: int = Field(description="targets counted, with a result")
+    counts: StatusCounts = Field(description="targets counted, by their latest recorded status")
+    stale: int = Field(description=f"targets counted whose latest result is stale ({STALE_RULE})")
+    missing: int = Field(description="targets that should be checked and have no result at all")
+    max_age_s: float | None = Field(description="age of the oldest latest result counted, in seconds")
+    stale_after: float = Field(description="the stale rule in use, in tier intervals")
     services: list[ServiceSummary]
     generated_at: datetime
 
@@ -56,20 +78,26 @@ class TargetStatus(BaseModel):
     service: str
     tenant: str | None = Field(description="null for a platform service")
     tier: Tier
-    status: Status
+    status: Status = Field(description="the latest recorded status (see `stale` for how old it is)")
     latency_ms: float | None
     checked_at: datetime | None = Field(description="null when the target has no result yet")
     since: datetime | None = Field(description="when the status last changed")
     reason: str | None
     details: dict[str, Any] = Field(description="metrics and facts of the check; never a secret")
+    age_s: float | None = Field(description=f"{AGE}; null with no result yet")
+    stale: bool = Field(description=f"{STALE_RULE}; true with no result yet")
 
 
 class ServiceHealth(BaseModel):
     service: str
     tier: Tier
     per_tenant: bool
-    status: Status
+    status: Status = Field(
+        description="the worst status of its targets; unknown at least while a target that should "
+        "be checked is stale"
+    )
     counts: StatusCounts
+    stale: int = Field(description="targets listed whose latest result is stale")
     targets: list[TargetStatus]
     generated_at: datetime
 
@@ -82,15 +110,21 @@ class TenantRef(BaseModel):
 
 class TenantHealth(BaseModel):
     tenant: TenantRef
-    status: Status = Field(description="the worst status of the tenant's services")
+    status: Status = Field(
+        description="the worst status of the tenant's services; unknown at least while one that "
+        "should be checked (an enabled tenant's integration) is stale or never checked"
+    )
     counts: StatusCounts
+    stale: int = Field(description="services listed without a fresh result (stale or never checked)")
     services: list[TargetStatus] = Field(
         description="each integration of the tenant; one never checked yet is unknown, checked_at null"
     )
     generated_at: datetime
 
 
-MatrixCell = tuple[str, str | None, Tier, Status, float | None, datetime, datetime, str | None]
+MatrixCell = tuple[
+    str, str | None, Tier, Status, float | None, datetime, datetime, str | None, float, bool
+]
 
 
 class Matrix(BaseModel):
@@ -99,11 +133,12 @@ class Matrix(BaseModel):
 
     fields: list[str] = Field(
         description="names of a cell's positions: service, tenant, tier, status, latency_ms, "
-        "checked_at, since, reason"
+        f"checked_at, since, reason, age_s ({AGE}), stale ({STALE_RULE})"
     )
     services: list[str] = Field(description="services present in `cells`, sorted")
     tenants: list[str] = Field(description="tenants present in `cells`, sorted (platform cells have none)")
     counts: StatusCounts = Field(description="cells by status, after the filters")
+    stale: int = Field(description="stale cells, after the filters")
     cells: list[MatrixCell]
     generated_at: datetime
 

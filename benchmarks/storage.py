@@ -113,7 +113,7 @@ def main() -> None:
         dropped = drop_old_partitions(engine, old.date() + timedelta(days=1))
         figures["drop_day_ms"] = round((time.perf_counter() - started) * 1000, 1)
         figures["drop_day_rows"] = args.day_rows
-        assert partition_name(old.date()) in dropped, dropped
+        assert partition_name(old.date()) in dropped.names, dropped
 
         # 4. the 24-hour latency chart of one tenant, over 30 days of history
         timings = []

@@ -25,6 +25,7 @@ from flows.runtime import Runtime, build_runtime
 from monitors.registry import MONITORS
 from monitors.result import Tier
 from storage.cache import StatusCache
+from storage.queries import StaleRule
 
 #: how often the live parts (matrix, service status, alerts) re-read; with VIEW_TTL_S a new
 #: result shows within 5 s even without Redis, where writers cannot invalidate this process's view
@@ -122,6 +123,11 @@ def view_cache(rt: Runtime) -> ViewCache:
     return ViewCache(rt.cache)
 
 
+def stale_rule(rt: Runtime) -> StaleRule:
+    """When a latest result is stale, from the config (`watchdog.stale_after`)."""
+    return StaleRule(rt.config.watchdog.stale_after)
+
+
 def alerting(rt: Runtime) -> Alerting:
     return alerting_for(rt)
 
@@ -210,14 +216,24 @@ def ago(iso_or_dt: str | datetime | None, at: datetime | None = None) -> str:
     then = datetime.fromisoformat(iso_or_dt) if isinstance(iso_or_dt, str) else iso_or_dt
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
-    seconds = max(0.0, ((at or now()) - then).total_seconds())
+    return f"{age_text(((at or now()) - then).total_seconds())} ago"
+
+
+def age_text(seconds: float) -> str:
+    """`42 s`, `5 min`, `3 h`, `2 d`."""
+    seconds = max(0.0, seconds)
     if seconds < 90:
-        return f"{seconds:.0f} s ago"
+        return f"{seconds:.0f} s"
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min ago"
+        return f"{seconds / 60:.0f} min"
     if seconds < 36 * 3600:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} d ago"
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def span_s(seconds: float) -> str:
+    """`30 s`, `1 min`, `5 min`, `1 h`: an interval."""
+    return f"{seconds:g} s" if seconds < 60 else span(timedelta(seconds=seconds))
 
 
 def span(length: timedelta) -> str:

@@ -17,8 +17,8 @@ from pandas.io.formats.style import Styler
 
 from dashboard import status_style
 from dashboard.context import service_sort_key
-from monitors.result import CheckResult
-from storage.queries import Cell, worst
+from monitors.result import CheckResult, Status
+from storage.queries import DEFAULT_RULE, Cell, StaleRule, freshness
 
 TENANT_COLUMN = "tenant"
 WORST_COLUMN = "worst"
@@ -42,31 +42,45 @@ class Matrix:
     tenant_services: list[str]
 
 
+def _worse_cell(a: Cell | None, b: Cell) -> Cell:
+    """The cell that decides a tenant's worst: by the status it counts as (a stale one as
+    unknown at least), a fresh one over a stale one of the same rank."""
+    if a is None:
+        return b
+    rank_a, rank_b = Status(a.shown_status).rank, Status(b.shown_status).rank
+    if rank_a != rank_b:
+        return a if rank_a > rank_b else b
+    return a if b.stale or not a.stale else b
+
+
 def matrix(cells: Sequence[Cell], sort: str = SORT_WORST) -> Matrix:
+    """Each cell labelled with its status, or as stale (with the status it last had)."""
     platform: dict[str, str] = {}
     grid: dict[str, dict[str, str]] = {}
-    statuses: dict[str, list[str]] = {}
+    worst_cell: dict[str, Cell] = {}
     for cell in cells:
+        text = status_style.label(cell.status, cell.stale)
         if cell.tenant is None:
-            platform[cell.service] = cell.status
+            platform[cell.service] = text
         else:
-            grid.setdefault(cell.tenant, {})[cell.service] = cell.status
-            statuses.setdefault(cell.tenant, []).append(cell.status)
+            grid.setdefault(cell.tenant, {})[cell.service] = text
+            worst_cell[cell.tenant] = _worse_cell(worst_cell.get(cell.tenant), cell)
     platform_services = sorted(platform, key=service_sort_key)
     tenant_services = sorted({s for row in grid.values() for s in row}, key=service_sort_key)
 
-    worst_of = {tenant: worst(found) for tenant, found in statuses.items()}
     if sort == SORT_TENANT:
         order = sorted(grid)
     else:
-        order = sorted(grid, key=lambda t: (status_style.rank(worst_of[t]), t))
+        # a stale cell sorts as unknown at least: old good news is no good news
+        order = sorted(grid, key=lambda t: (status_style.rank(worst_cell[t].shown_status), t))
     rows = [
-        [t, status_style.label(worst_of[t])] + [status_style.label(grid[t].get(s)) for s in tenant_services]
+        [t, status_style.label(worst_cell[t].status, worst_cell[t].stale)]
+        + [grid[t].get(s, "") for s in tenant_services]
         for t in order
     ]
     tenants = pd.DataFrame(rows, columns=[TENANT_COLUMN, WORST_COLUMN, *tenant_services])
     platform_frame = pd.DataFrame(
-        [[PLATFORM_ROW] + [status_style.label(platform[s]) for s in platform_services]],
+        [[PLATFORM_ROW] + [platform[s] for s in platform_services]],
         columns=[TENANT_COLUMN, *platform_services],
     )
     if not platform_services:
@@ -75,6 +89,11 @@ def matrix(cells: Sequence[Cell], sort: str = SORT_WORST) -> Matrix:
 
 
 def _cell_css(value: object) -> str:
+    if status_style.is_stale(value):
+        return (
+            f"background-color: {status_style.STALE_BACKGROUND}; color: {status_style.STALE_COLOUR}; "
+            "font-style: italic"
+        )
     status = status_style.status_of(value)
     if status is None:
         return ""
@@ -82,7 +101,8 @@ def _cell_css(value: object) -> str:
 
 
 def styled(frame: pd.DataFrame, status_columns: Sequence[str]) -> pd.DataFrame | Styler:
-    """Cells coloured by status (green, amber, red, grey), unless the table is too big for it."""
+    """Cells coloured by status (green, amber, red, grey; stale purple), unless the table is
+    too big for it."""
     if frame.empty or frame.shape[0] * max(1, len(status_columns)) > STYLE_MAX_CELLS:
         return frame
     return frame.style.map(_cell_css, subset=list(status_columns))
@@ -102,17 +122,21 @@ def cell_target(
     return str(column), None if tenant == PLATFORM_ROW else tenant
 
 
+def needs_attention(cell: Cell) -> bool:
+    return cell.status != "healthy" or cell.stale
+
+
 def attention(cells: Sequence[Cell], limit: int = 500) -> pd.DataFrame:
-    """Targets that are not healthy, worst first, then longest-standing first."""
-    bad = [c for c in cells if c.status != "healthy"]
-    bad.sort(key=lambda c: (status_style.rank(c.status), c.since, c.service, c.tenant or ""))
+    """Targets that are not healthy or are stale, worst first, then longest-standing first."""
+    bad = [c for c in cells if needs_attention(c)]
+    bad.sort(key=lambda c: (status_style.rank(c.shown_status), c.since, c.service, c.tenant or ""))
     return pd.DataFrame(
         [
             {
-                "status": status_style.label(c.status),
+                "status": status_style.label(c.status, c.stale),
                 "service": c.service,
                 "tenant": c.tenant or "(platform)",
-                "reason": c.reason or "",
+                "reason": c.reason or ("no newer result" if c.stale else ""),
                 "since": _time(c.since),
                 "checked": _time(c.checked_at),
                 "latency ms": c.latency_ms,
@@ -130,21 +154,29 @@ def _time(value: str | datetime | None) -> datetime | None:
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
-def breakdown(results: Sequence[CheckResult]) -> pd.DataFrame:
-    """Every tenant of a per-tenant service, worst first."""
-    ordered = sorted(results, key=lambda r: (status_style.rank(r.status.value), r.tenant_id or ""))
+def breakdown(results: Sequence[CheckResult], now: datetime, rule: StaleRule = DEFAULT_RULE) -> pd.DataFrame:
+    """Every tenant of a per-tenant service, worst first (a stale one as unknown at least)."""
+    judged = [(r, *freshness(r, now, rule)) for r in results]
+
+    def rank(item: tuple[CheckResult, float, bool]) -> tuple[int, str]:
+        result, _age, stale = item
+        shown = result.status.worse(Status.UNKNOWN) if stale else result.status
+        return (status_style.rank(shown.value), result.tenant_id or "")
+
     return pd.DataFrame(
         [
             {
                 "tenant": r.tenant_id or "(platform)",
-                "status": status_style.label(r.status.value),
+                "status": status_style.label(r.status.value, stale),
                 "latency ms": None if r.latency_ms is None else round(r.latency_ms, 1),
                 "checked": r.checked_at,
                 "reason": r.reason or "",
+                "age s": age,
+                "stale": stale,
             }
-            for r in ordered
+            for r, age, stale in sorted(judged, key=rank)
         ],
-        columns=["tenant", "status", "latency ms", "checked", "reason"],
+        columns=["tenant", "status", "latency ms", "checked", "reason", "age s", "stale"],
     )
 
 

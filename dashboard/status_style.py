@@ -24,6 +24,12 @@ EMOJI: dict[str, str] = {
     Status.UNHEALTHY.value: "🔴",
     Status.UNKNOWN.value: "⚪",
 }
+#: a stale result (older than `watchdog.stale_after` tier intervals): purple and an hourglass,
+#: unlike every status, so that old good news never looks green
+STALE = "stale"
+STALE_EMOJI = "⏳"
+STALE_COLOUR = "#5e35b1"
+STALE_BACKGROUND = "#ede7f6"
 SEVERITY_EMOJI: dict[str, str] = {"p1": "🔴", "p2": "🟠", "p3": "🟡"}
 ALERT_STATUS_EMOJI: dict[str, str] = {"open": "🔥", "acknowledged": "👀", "resolved": "✅"}
 #: worst first: the order of the counts and of "worst status first" sorting
@@ -35,19 +41,37 @@ STATUS_ORDER: tuple[str, ...] = (
 )
 
 
-def label(status: str | None) -> str:
-    """`🔴 unhealthy`; empty for no status (a tenant without that integration)."""
+def label(status: str | None, stale: bool = False) -> str:
+    """`🔴 unhealthy`, or `⏳ stale (healthy)` for a stale result (the status it last had in
+    brackets); empty for no status (a tenant without that integration)."""
     if not status:
         return ""
+    if stale:
+        return f"{STALE_EMOJI} {STALE} ({status})"
     return f"{EMOJI.get(status, '❔')} {status}"
 
 
+def is_stale(text: object) -> bool:
+    """Whether a label is a stale one."""
+    return isinstance(text, str) and text.startswith(f"{STALE_EMOJI} {STALE}")
+
+
 def status_of(text: object) -> str | None:
-    """The status inside a label (for styling a cell from its text)."""
+    """The status inside a label (for styling a cell from its text); for a stale label, the
+    status it last had."""
     if not isinstance(text, str) or not text:
         return None
-    word = text.rsplit(" ", 1)[-1]
+    word = text.rsplit(" ", 1)[-1].strip("()")
     return word if word in COLOURS else None
+
+
+def legend(stale_after: float) -> str:
+    """One line naming every mark a matrix cell can carry."""
+    marks = " · ".join(label(s) for s in reversed(STATUS_ORDER))
+    return (
+        f"{marks} · {STALE_EMOJI} {STALE} (last status in brackets): no result for more than "
+        f"{stale_after:g} tier intervals"
+    )
 
 
 def rank(status: str) -> int:

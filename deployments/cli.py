@@ -140,6 +140,7 @@ def check(
 
 async def _run_tiers(tiers: list[Tier], service: str | None, tenant: str | None) -> list[str]:
     from flows.pipeline import execute_tier
+    from storage.tier_runs import MANUAL
 
     services = [service] if service else None
     run_ids = []
@@ -148,10 +149,10 @@ async def _run_tiers(tiers: list[Tier], service: str | None, tenant: str | None)
             # with a Prefect server configured, a manual check is a flow run like a scheduled one
             from flows.tier_run import tier_check
 
-            summary = await tier_check(tier.value, services, tenant, True, "manual")
+            summary = await tier_check(tier.value, services, tenant, True, MANUAL)
             run_ids.append(summary["run_id"])
         else:
-            run_ids.append((await execute_tier(tier.value, services, tenant, True, "manual")).run_id)
+            run_ids.append((await execute_tier(tier.value, services, tenant, True, MANUAL)).run_id)
     return run_ids
 
 
@@ -422,12 +423,31 @@ def alerts_resolve(
 def alerts_deliver(
     now: Annotated[bool, typer.Option("--now", help="ignore the retry backoff")] = False,
 ) -> None:
-    """Send pending notifications once (what the delivery flow does every minute)."""
-    from flows.alerts import deliver_pending
+    """Send pending notifications once (what the delivery flow does every minute).
+    Exit 1 when rows are still pending afterwards (retrying, waiting behind an earlier row, or
+    leased by another sender) or a row failed for good in this run."""
+    from datetime import UTC, datetime
 
-    report = _with_runtime(lambda rt: asyncio.run(deliver_pending(ignore_backoff=now)))
-    err.print(f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}")
-    if report.retrying or report.failed:
+    from alerting.delivery import DeliveryReport
+    from flows.alerts import deliver_pending
+    from storage.alerts import PendingCount, count_pending
+
+    def work(rt: Runtime) -> tuple[DeliveryReport, PendingCount]:
+        report = asyncio.run(deliver_pending(ignore_backoff=now))
+        return report, count_pending(rt.engine, datetime.now(UTC))
+
+    report, left = _with_runtime(work)
+    line = f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
+    if report.skipped:
+        line += f" (and {report.skipped} acknowledge/resolve not sent: their trigger failed)"
+    if left.pending:
+        line += f"; {left.pending} still pending"
+        if left.leased and left.leased_until is not None:
+            line += f" ({left.leased} leased by another sender until {left.leased_until:%H:%M:%S} UTC)"
+    else:
+        line += "; nothing pending"
+    err.print(line, highlight=False)
+    if left.pending or report.failed or report.skipped:
         raise typer.Exit(exit_codes.NOT_HEALTHY)
 
 
@@ -544,6 +564,7 @@ def serve(
     runtime = _runtime()
     _require_migrated(runtime)
     server = None
+    halt_watchdog: Callable[[], None] | None = None
     api = os.environ.get("PREFECT_API_URL")
     if api:
         if not api_healthy(api):
@@ -555,28 +576,73 @@ def serve(
             _fail(exit_codes.USAGE, str(exc))
         os.environ["PREFECT_API_URL"] = api
     err.print(f"Prefect API at {api}")
+    err.print(f"Prefect UI: {api.removesuffix('/').removesuffix('/api')}")
     try:
         from storage.retention import apply_retention
 
         cfg = runtime.config.retention
         caught_up = apply_retention(runtime.engine, cfg.history_days, cfg.alerts_days)
+        future = caught_up.future_rows_deleted
         err.print(
             f"retention: dropped {len(caught_up.partitions_dropped)} partitions, "
-            f"deleted {caught_up.history_rows_deleted} rows and {caught_up.alerts_deleted} alerts"
+            f"deleted {caught_up.history_rows_deleted} history rows"
+            + (f" ({future} dated in the future)" if future else "")
+            + f" and {caught_up.alerts_deleted} alerts"
         )
         runtime.close()
         from prefect import serve as prefect_serve
 
-        from deployments.serve import build_deployments, stop_server
+        from deployments.serve import build_deployments, start_watchdog, stop_server
 
+        # the watchdog does not wait on Prefect: it looks at the store on its own clock
+        halt_watchdog = start_watchdog(runtime.settings, runtime.config, interval_scale)
         # Prefect's runner handles SIGTERM itself: it cancels runs in progress and returns
         prefect_serve(*build_deployments(interval_scale))
     except KeyboardInterrupt:
         pass
     finally:
         err.print("stopping")
+        if halt_watchdog is not None:
+            halt_watchdog()
         if server is not None:
             stop_server(server)
+
+
+@app.command()
+def watchdog(
+    once: Annotated[
+        bool, typer.Option("--once", help="look once and exit: 0 fresh, 1 stale, 3 store unreachable")
+    ] = False,
+    interval_scale: Annotated[
+        float, typer.Option(help="the --interval-scale that `healthmon serve` runs with")
+    ] = 1.0,
+) -> None:
+    """Alert when a tier goes stale: no completed run, or targets without a fresh result, for
+    `watchdog.stale_after` intervals. Runs outside Prefect; keep it alive where serve is not."""
+    from flows.watchdog import tier_intervals, watch_forever, watch_once
+
+    if interval_scale <= 0:
+        _fail(exit_codes.USAGE, "--interval-scale: must be more than 0")
+    intervals = tier_intervals(interval_scale)
+    if once:
+        report = _with_runtime(lambda rt: asyncio.run(watch_once(rt, intervals)))
+        err.print(report.line(), highlight=False)
+        raise typer.Exit(exit_codes.NOT_HEALTHY if report.stale else exit_codes.OK)
+    runtime = _runtime()
+    err.print(f"watchdog: looking every {runtime.config.watchdog.check_every_s:g} s (Ctrl-C stops)")
+
+    async def loop() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await watch_forever(runtime, intervals, stop)
+
+    try:
+        asyncio.run(loop())
+    finally:
+        runtime.close()
 
 
 @app.command("api")

@@ -15,7 +15,7 @@ What it does, in order:
    unhealthy services and opens alerts.
 4. Every tier in this process on demo intervals (TIER_INTERVALS), without Prefect: a Prefect
    server costs 5-13 s to start and each scheduled run a subprocess, far from "a dashboard
-   within a minute". Delivery retries every 10 s.
+   within a minute". Delivery retries every 10 s; the watchdog looks every 15 s.
 5. `healthmon api` and `healthmon dashboard` as children, unless `ui=False`.
 
 Ctrl-C or SIGTERM stops the loops, then the children (SIGTERM, SIGKILL after a timeout),
@@ -50,6 +50,7 @@ from sqlalchemy import Engine, text
 
 from config import ConfigError, HealthmonConfig, Settings
 from config.loader import parse_config
+from monitors.result import Tier
 
 if TYPE_CHECKING:
     from deployments.mailcatcher import MailCatcher
@@ -744,6 +745,11 @@ class Demo:
                     )
                 )
                 tasks.append(asyncio.create_task(self.watch_children()))
+                from flows.watchdog import watch_forever
+
+                # the same watchdog as serve's, on the demo's intervals
+                intervals = {Tier(t): self.interval(t) for t in TIER_INTERVALS}
+                tasks.append(asyncio.create_task(watch_forever(runtime, intervals, self.stop)))
                 try:
                     await self.stop.wait()
                 finally:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
             schedule=Interval(
                 timedelta(seconds=max(1.0, spec.interval_s * interval_scale)), anchor_date=anchor
             ),
-            parameters={"tier": tier.value},
+            # the skip window of a duplicate scheduled run follows the served interval
+            parameters={"tier": tier.value, "interval_scale": interval_scale},
             concurrency_limit=one_at_a_time,
             tags=["healthmon", f"tier:{tier.value}"],
             description=f"The {tier.value} tier every {spec.interval_s} s",
@@ -62,6 +64,36 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
         )
     )
     return deployments
+
+
+def start_watchdog(settings: Any, config: Any, interval_scale: float) -> Callable[[], None]:
+    """The watchdog loop in a thread of its own, with its own runtime and event loop, so it
+    keeps looking whatever Prefect's scheduler and runner do. Returns a function that stops it."""
+    import asyncio
+    import threading
+
+    from flows.runtime import build_runtime
+    from flows.watchdog import tier_intervals, watch_forever
+
+    runtime = build_runtime(settings, config)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(watch_forever(runtime, tier_intervals(interval_scale), stop))
+        finally:
+            loop.close()
+            runtime.close()
+
+    thread = threading.Thread(target=run, name="healthmon-watchdog", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+    return halt
 
 
 def stop_server(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:

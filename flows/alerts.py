@@ -12,7 +12,7 @@ from sqlalchemy import select, tuple_
 
 from alerting.delivery import DeliveryReport, deliver
 from alerting.lifecycle import TargetState, decide
-from alerting.notification import Channel
+from alerting.notification import Channel, Kind
 from alerting.policy import AlertPolicy
 from alerting.routing import Router
 from flows.alerting_runtime import build_channels, build_policy, build_router
@@ -22,6 +22,16 @@ from storage import alerts as store
 from storage.results import load_latest
 from storage.tables import ServiceStatus
 from storage.types import tenant_from_key
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    """What one alert step did, for the run's report."""
+
+    opened: int = 0
+    resolved: int = 0
+    escalated: int = 0
+    notifications: int = 0
 
 
 @dataclass
@@ -104,11 +114,13 @@ def _vendor_status(runtime: Runtime) -> dict[str, str]:
     return notes
 
 
-def _decide_and_queue(runtime: Runtime, alerting: Alerting, run_id: str, now: datetime) -> list[int]:
+def _decide_and_queue(
+    runtime: Runtime, alerting: Alerting, run_id: str, now: datetime
+) -> tuple[AlertSummary, list[int]]:
     live = store.load_live(runtime.engine)
     states = _run_states(runtime, run_id, {(a.service, a.tenant_id) for a in live})
     if not states:
-        return []
+        return AlertSummary(), []
     services = {s.service for s in states}
     decision = decide(
         states,
@@ -118,18 +130,24 @@ def _decide_and_queue(runtime: Runtime, alerting: Alerting, run_id: str, now: da
         now,
         _vendor_status(runtime),
     )
-    return store.apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+    ids = store.apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+    summary = AlertSummary(
+        opened=sum(1 for c in decision.changes if c.id is None),
+        resolved=len(decision.resolve),
+        escalated=sum(1 for _key, kind in decision.notify if kind is Kind.ESCALATE),
+        notifications=len(ids),
+    )
+    return summary, ids
 
 
-async def alert_step(tier: str, run_id: str) -> int:
-    """Open, update and resolve alerts for one run's results; send what is new at once.
-    Returns how many notifications were queued."""
+async def alert_step(tier: str, run_id: str) -> AlertSummary:
+    """Open, update and resolve alerts for one run's results; send what is new at once."""
     runtime = get_runtime()
     alerting = alerting_for(runtime)
-    ids = await asyncio.to_thread(_decide_and_queue, runtime, alerting, run_id, datetime.now(UTC))
+    summary, ids = await asyncio.to_thread(_decide_and_queue, runtime, alerting, run_id, datetime.now(UTC))
     if ids:
         await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
-    return len(ids)
+    return summary
 
 
 async def deliver_pending(ignore_backoff: bool = False) -> DeliveryReport:

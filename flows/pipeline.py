@@ -9,6 +9,7 @@ checks one batch concurrently, evaluates and records it in bulk, and returns cou
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +17,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from alerting.thresholds import ThresholdRule, evaluate, merge_rules
+from flows.alerts import AlertSummary
 from flows.alerts import alert_step as alert_run
 from flows.report import RunReport, build_report
 from flows.runtime import Runtime, get_runtime, secrets_of
@@ -28,12 +32,14 @@ from monitors.runner import run_batch
 from storage.cache import CHANGES_CHANNEL
 from storage.crypto import CredentialError
 from storage.queries import invalidate_views
-from storage.results import checked_since, load_latest, record_results
+from storage.results import load_latest, record_results
 from storage.status import cache_entries
 from storage.tenants import load_integration, tenants_with
 from storage.thresholds import load_overrides
-from storage.tier_runs import finish_run, start_run
+from storage.tier_runs import SCHEDULE, checked_by_schedule_since, finish_run, start_run
 from storage.types import tenant_key
+
+log = logging.getLogger("healthmon.tier")
 
 #: a target checked less than this share of the interval ago is skipped by a non-forced run;
 #: the slack keeps a run that starts a little early from skipping everything
@@ -54,6 +60,8 @@ class Plan:
     batches: tuple[Batch, ...]
     targets: int
     skipped: int
+    #: why targets were skipped, for the run's report (None when none were)
+    skip_reason: str | None = None
 
     @property
     def services(self) -> set[str]:
@@ -72,17 +80,42 @@ class BatchSummary:
 class TierSummary:
     run_id: str
     tier: str
+    trigger: str
     targets: int
     checked: int
     skipped: int
     not_healthy: int
     duration_s: float
-    notifications: int = 0
+    skip_reason: str | None = None
+    alerts: AlertSummary = field(default_factory=AlertSummary)
     report: RunReport = field(default_factory=RunReport)
+
+    @property
+    def notifications(self) -> int:
+        return self.alerts.notifications
+
+    def line(self) -> str:
+        """One line for the run's state message and log: what it checked, skipped and found
+        (not healthy counts the tier's current state, whichever run found it)."""
+        skipped = f"skipped {self.skipped}" + (f" ({self.skip_reason})" if self.skip_reason else "")
+        parts = [
+            f"checked {self.checked}",
+            skipped,
+            f"{len(self.report.not_healthy)} not healthy",
+        ]
+        if self.report.stale:
+            parts.append(f"{self.report.stale} stale")
+        parts += [
+            f"{self.alerts.opened} alerts opened",
+            f"{self.alerts.resolved} resolved",
+            f"{self.alerts.notifications} notifications queued",
+        ]
+        return " · ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["report"] = self.report.as_dict()
+        data["notifications"] = self.notifications
         return data
 
 
@@ -92,11 +125,17 @@ def _selected(tier: Tier, services: Sequence[str] | None, runtime: Runtime) -> l
     return [MONITORS[name] for name in runtime.scheduled_services(tier)]
 
 
-def plan_tier(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:
+def plan_tier(
+    tier: str, services: list[str] | None, tenant: str | None, force: bool, interval_scale: float = 1.0
+) -> Plan:
+    """The run's batches. A scheduled (not forced) run skips targets that a scheduled run of
+    this tier checked within SKIP_WITHIN_SHARE of the served interval: a duplicate scheduled
+    run. A result of a manual run never counts here, so it never pushes a scheduled check later."""
     runtime = get_runtime()
     spec = TIERS[Tier(tier)]
     batch_size = runtime.config.run.batch_size
-    cutoff = datetime.now(UTC) - timedelta(seconds=spec.interval_s * SKIP_WITHIN_SHARE)
+    window_s = spec.interval_s * interval_scale * SKIP_WITHIN_SHARE
+    cutoff = datetime.now(UTC) - timedelta(seconds=window_s)
     batches: list[Batch] = []
     targets = skipped = 0
     for monitor in _selected(Tier(tier), services, runtime):
@@ -108,13 +147,14 @@ def plan_tier(tier: str, services: list[str] | None, tenant: str | None, force: 
             ids = [None]
         targets += len(ids)
         if not force:
-            fresh = checked_since(runtime.engine, monitor.service, cutoff)
+            fresh = checked_by_schedule_since(runtime.engine, monitor.service, tier, cutoff, spec.deadline_s)
             kept = [t for t in ids if t not in fresh]
             skipped += len(ids) - len(kept)
             ids = kept
         for number, start in enumerate(range(0, len(ids), batch_size), start=1):
             batches.append(Batch(monitor.service, tuple(ids[start : start + batch_size]), number))
-    return Plan(tuple(batches), targets, skipped)
+    reason = f"checked by a scheduled run in the last {window_s:.0f} s" if skipped else None
+    return Plan(tuple(batches), targets, skipped, reason)
 
 
 def _targets(
@@ -178,8 +218,9 @@ def _rules(
 
 
 def _record(runtime: Runtime, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
-    record_results(runtime.engine, results, run_id, runtime.config.alerting.flap_window_s)
-    runtime.cache.set_many(cache_entries(results), ttl_s)
+    # what was recorded: a result from a clock running ahead is recorded at the store's time
+    recorded = record_results(runtime.engine, results, run_id, runtime.config.alerting.flap_window_s)
+    runtime.cache.set_many(cache_entries(recorded), ttl_s)
     invalidate_views(runtime.cache)
 
 
@@ -209,13 +250,15 @@ async def check_batch(
     return BatchSummary(service, number, len(results), sum(r.status is not Status.HEALTHY for r in results))
 
 
-PlanStep = Callable[[str, list[str] | None, str | None, bool], Awaitable[Plan]]
-AlertStep = Callable[[str, str], Awaitable[int]]
+PlanStep = Callable[[str, list[str] | None, str | None, bool, float], Awaitable[Plan]]
+AlertStep = Callable[[str, str], Awaitable[AlertSummary]]
 CheckStep = Callable[[str, str, list[str | None], str, int, float], Awaitable[BatchSummary]]
 
 
-async def plan_tier_async(tier: str, services: list[str] | None, tenant: str | None, force: bool) -> Plan:
-    return await asyncio.to_thread(plan_tier, tier, services, tenant, force)
+async def plan_tier_async(
+    tier: str, services: list[str] | None, tenant: str | None, force: bool, interval_scale: float = 1.0
+) -> Plan:
+    return await asyncio.to_thread(plan_tier, tier, services, tenant, force, interval_scale)
 
 
 async def execute_tier(
@@ -223,20 +266,23 @@ async def execute_tier(
     services: list[str] | None = None,
     tenant: str | None = None,
     force: bool = False,
-    trigger: str = "schedule",
+    trigger: str = SCHEDULE,
     flow_run_id: str | None = None,
+    interval_scale: float = 1.0,
     plan_step: PlanStep | None = None,
     check_step: CheckStep | None = None,
     alert_step: AlertStep | None = None,
 ) -> TierSummary:
-    """Run one tier; the steps default to plain calls, flows/tier_run.py hands in Prefect tasks."""
+    """Run one tier; the steps default to plain calls, flows/tier_run.py hands in Prefect tasks.
+    A run started by hand (`trigger` manual) checks every target it names, whatever `force`."""
     runtime = get_runtime()
     spec = TIERS[Tier(tier)]
     started = time.time()
     run_id = str(uuid.uuid4())
     await asyncio.to_thread(start_run, runtime.engine, run_id, tier, trigger, flow_run_id)
     try:
-        plan = await (plan_step or plan_tier_async)(tier, services, tenant, force)
+        forced = force or trigger != SCHEDULE
+        plan = await (plan_step or plan_tier_async)(tier, services, tenant, forced, interval_scale)
         deadline = started + spec.deadline_s * CHECK_SHARE_OF_DEADLINE
         check = check_step or check_batch
         lanes = {s: asyncio.Semaphore(runtime.config.run.batches_per_service) for s in plan.services}
@@ -247,8 +293,10 @@ async def execute_tier(
 
         async with runtime.http_lease():
             summaries: list[BatchSummary] = list(await asyncio.gather(*(one(b) for b in plan.batches)))
-        notifications = await (alert_step or alert_run)(tier, run_id)
-        report = await asyncio.to_thread(build_report, runtime.engine, run_id)
+        alerts = await (alert_step or alert_run)(tier, run_id)
+        report = await asyncio.to_thread(
+            build_report, runtime.engine, run_id, tier, runtime.config.watchdog.stale_after, interval_scale
+        )
         if report.changes:
             at = datetime.now(UTC).isoformat()
             await asyncio.to_thread(
@@ -272,12 +320,14 @@ async def execute_tier(
     summary = TierSummary(
         run_id=run_id,
         tier=tier,
+        trigger=trigger,
         targets=plan.targets,
         skipped=plan.skipped,
+        skip_reason=plan.skip_reason,
         checked=sum(s.checked for s in summaries),
         not_healthy=sum(s.not_healthy for s in summaries),
         duration_s=round(time.time() - started, 3),
-        notifications=notifications,
+        alerts=alerts,
         report=report,
     )
     await asyncio.to_thread(
@@ -290,4 +340,20 @@ async def execute_tier(
         skipped=summary.skipped,
         not_healthy=summary.not_healthy,
     )
+    if runtime.config.watchdog.heartbeat_url:
+        await ping_heartbeat(runtime.config.watchdog.heartbeat_url)
     return summary
+
+
+async def ping_heartbeat(url: str, timeout_s: float = 5.0) -> bool:
+    """Tell an outside dead-man's switch that a tier run completed. A failing ping is logged
+    (without the URL, which often holds a token) and never fails the run."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            answer = await client.get(url)
+        if answer.status_code < 400:
+            return True
+        log.warning("heartbeat ping answered HTTP %s", answer.status_code)
+    except httpx.HTTPError as exc:
+        log.warning("heartbeat ping failed: %s", type(exc).__name__)
+    return False

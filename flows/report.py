@@ -1,12 +1,16 @@
-"""The report step: what is not healthy after a run, and what changed, for the Prefect UI."""
+"""The report step: the tier's current state after a run, and what this run changed, for the
+Prefect UI. The not-healthy table is the tier's state in service_status (whichever run found
+it), so a run that skipped every target still shows what is down."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from monitors.result import DEFAULT_STALE_AFTER, Tier, staleness
 from storage.tables import ServiceStatus
 from storage.types import tenant_from_key
 
@@ -19,6 +23,8 @@ class ReportRow:
     latency_ms: float | None
     reason: str | None
     since: str
+    checked_at: str
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,25 +38,42 @@ class StatusChange:
 
 @dataclass
 class RunReport:
+    #: the tier's targets that are not healthy now, and healthy ones whose result is stale
     not_healthy: list[ReportRow] = field(default_factory=list)
     changes: list[StatusChange] = field(default_factory=list)
+    #: targets of the tier whose latest result is older than the stale limit
+    stale: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "not_healthy": [asdict(r) for r in self.not_healthy],
             "changes": [asdict(c) for c in self.changes],
+            "stale": self.stale,
         }
 
 
-def build_report(engine: Engine, run_id: str) -> RunReport:
+def build_report(
+    engine: Engine,
+    run_id: str,
+    tier: str,
+    stale_after: float = DEFAULT_STALE_AFTER,
+    interval_scale: float = 1.0,
+) -> RunReport:
     table = ServiceStatus.__table__  # type: ignore[attr-defined]
-    stmt = select(table).where(table.c.run_id == run_id).order_by(table.c.service, table.c.tenant_id)
+    now = datetime.now(UTC)
+    stmt = (
+        select(table)
+        .where(table.c.tier == tier)
+        .order_by(table.c.service, table.c.tenant_id)
+    )
     report = RunReport()
     with engine.connect() as conn:
         for row in conn.execute(stmt).mappings():
             reason = (row["details"] or {}).get("reason")
             tenant = tenant_from_key(row["tenant_id"])
-            if row["status"] != "healthy":
+            _age, stale = staleness(row["checked_at"], Tier(row["tier"]), now, stale_after, interval_scale)
+            report.stale += stale
+            if row["status"] != "healthy" or stale:
                 report.not_healthy.append(
                     ReportRow(
                         row["service"],
@@ -59,10 +82,12 @@ def build_report(engine: Engine, run_id: str) -> RunReport:
                         None if row["latency_ms"] is None else round(row["latency_ms"], 1),
                         None if reason is None else str(reason),
                         row["since"].isoformat(),
+                        row["checked_at"].isoformat(),
+                        stale,
                     )
                 )
             # a status that changed in this run has since == checked_at; a first check has no previous
-            if row["previous_status"] and row["since"] == row["checked_at"]:
+            if row["run_id"] == run_id and row["previous_status"] and row["since"] == row["checked_at"]:
                 report.changes.append(
                     StatusChange(
                         row["service"],
@@ -75,15 +100,17 @@ def build_report(engine: Engine, run_id: str) -> RunReport:
     return report
 
 
-async def publish_report(tier: str, report: RunReport) -> None:
-    """A table artifact of what is not healthy, and one Prefect event per status change."""
+async def publish_report(tier: str, report: RunReport, headline: str) -> None:
+    """A table artifact of the tier's current state, and one Prefect event per status change."""
     from prefect.artifacts import acreate_table_artifact
     from prefect.events import emit_event
 
     rows = [asdict(r) for r in report.not_healthy]
-    description = f"**{tier}**: {len(rows)} not healthy" if rows else f"**{tier}**: everything healthy"
+    state = f"{len(rows)} not healthy or stale" if rows else "everything healthy and fresh"
     await acreate_table_artifact(
-        table=rows or [{"status": "all healthy"}], key=f"tier-{tier}-not-healthy", description=description
+        table=rows or [{"status": "all healthy"}],
+        key=f"tier-{tier}-not-healthy",
+        description=f"**{tier}**: {state}. This run: {headline}",
     )
     for change in report.changes:
         emit_event(

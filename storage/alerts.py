@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from alerting.lifecycle import AlertView, Decision
 from alerting.notification import Kind, Notification, Severity
@@ -254,14 +254,19 @@ def apply_decision(
                     values.update(last_seen=now, count=ALERTS.c.count + 1)
                 conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
             by_signature[change.signature] = alert_id
+        already: set[int] = set()
         for alert_id in decision.resolve:
-            conn.execute(
+            done = conn.execute(
                 update(ALERTS)
-                .where(ALERTS.c.id == alert_id)
+                .where(ALERTS.c.id == alert_id, ALERTS.c.status != "resolved")
                 .values(status="resolved", resolved_at=now, resolved_by="recovery", held=None)
             )
+            if done.rowcount == 0:
+                already.add(alert_id)  # resolved meanwhile (by hand, or another watchdog): no second notice
         for key, kind in decision.notify:
             alert_id = by_signature[key] if isinstance(key, str) else key
+            if kind is Kind.RESOLVE and alert_id in already:
+                continue
             deliveries += _queue(conn, alert_id, kind, route, now, dashboard_url)
     return deliveries
 
@@ -318,6 +323,13 @@ def resolve(
     return _set_state(engine, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note)
 
 
+#: kinds that tell a channel about the alert itself (PagerDuty: event_action "trigger")
+OPENING_KINDS = (Kind.TRIGGER.value, Kind.ESCALATE.value, Kind.RENOTIFY.value)
+#: kinds that only make sense to a channel that got one of OPENING_KINDS
+FOLLOW_UP_KINDS = (Kind.ACKNOWLEDGE.value, Kind.RESOLVE.value)
+NEVER_OPENED = "not sent: this channel never got the alert (its trigger failed for good)"
+
+
 def claim(
     engine: Engine,
     now: datetime,
@@ -327,10 +339,28 @@ def claim(
     limit: int = 200,
     exclude: Sequence[int] = (),
 ) -> list[DeliveryRow]:
-    """Take pending deliveries for sending: nobody else takes them until the lease ends."""
+    """Take pending deliveries for sending: nobody else takes them until the lease ends.
+
+    Only the head of each (alert, channel) queue is taken: a row whose alert has an earlier
+    row (lower id) for the same channel still pending, leased or backing off, waits. So a
+    resolve never overtakes its trigger, whatever the number of senders. Safe under
+    concurrency because a row leaves `pending` only in a committed settle, and every claim
+    statement sees either that commit (the next row is free) or not (it still waits)."""
+    earlier = DELIVERIES.alias("earlier")
+    ahead = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.alert_id == DELIVERIES.c.alert_id,
+            earlier.c.channel == DELIVERIES.c.channel,
+            earlier.c.id < DELIVERIES.c.id,
+            earlier.c.status == "pending",
+        )
+        .exists()
+    )
     due = [
         DELIVERIES.c.status == "pending",
         or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now),
+        ~ahead,
     ]
     if not ignore_backoff:
         due.append(or_(DELIVERIES.c.next_attempt_at.is_(None), DELIVERIES.c.next_attempt_at <= now))
@@ -340,7 +370,7 @@ def claim(
         due.append(DELIVERIES.c.id.not_in(list(exclude)))
     picked = select(DELIVERIES.c.id).where(and_(*due)).order_by(DELIVERIES.c.id).limit(limit)
     if engine.dialect.name == "postgresql":
-        picked = picked.with_for_update(skip_locked=True)
+        picked = picked.with_for_update(skip_locked=True, of=DELIVERIES)
     stmt = (
         update(DELIVERIES)
         .where(DELIVERIES.c.id.in_(picked.scalar_subquery()))
@@ -359,26 +389,78 @@ def claim(
     return [DeliveryRow(r.id, r.alert_id, r.channel, Kind(r.kind), r.attempts, dict(r.payload)) for r in rows]
 
 
-def settle(
-    engine: Engine,
-    outcomes: Sequence[tuple[int, str, str | None, str | None, datetime | None]],
-    now: datetime,
-) -> None:
-    """(id, "delivered" | "pending" | "failed", ref, error, next attempt) per delivery, in one transaction."""
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed send ended: "delivered", "pending" (retry at `next_attempt_at`) or "failed"."""
+
+    id: int
+    state: str
+    ref: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    #: the row's `attempts` as claimed; a settle for an older claim (its lease ended and
+    #: another sender took the row) changes nothing
+    attempts: int | None = None
+
+
+def _skip_never_opened(conn: Connection, alert_id: int, channel: str, after_id: int) -> list[int]:
+    """Pending acknowledge/resolve rows of this alert and channel with no earlier opening row
+    delivered or still pending: the channel never heard of the alert, so they are not sent."""
+    earlier = DELIVERIES.alias("earlier")
+    opened = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.alert_id == DELIVERIES.c.alert_id,
+            earlier.c.channel == DELIVERIES.c.channel,
+            earlier.c.id < DELIVERIES.c.id,
+            earlier.c.kind.in_(OPENING_KINDS),
+            earlier.c.status.in_(["pending", "delivered"]),
+        )
+        .exists()
+    )
+    stmt = (
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.alert_id == alert_id,
+            DELIVERIES.c.channel == channel,
+            DELIVERIES.c.id > after_id,
+            DELIVERIES.c.status == "pending",
+            DELIVERIES.c.kind.in_(FOLLOW_UP_KINDS),
+            ~opened,
+        )
+        .values(status="failed", claimed_until=None, last_error=NEVER_OPENED, next_attempt_at=None)
+        .returning(DELIVERIES.c.id)
+    )
+    return [int(i) for i in conn.execute(stmt).scalars()]
+
+
+def settle(engine: Engine, outcomes: Sequence[Outcome], now: datetime) -> list[int]:
+    """Record how sends ended, in one transaction (the sender calls it once per finished send,
+    so a sender that dies loses only the outcomes of sends still in flight). Returns the ids
+    of follow-up rows marked failed because their trigger failed for good (_skip_never_opened)."""
+    skipped: list[int] = []
     with engine.begin() as conn:
-        for delivery_id, state, ref, error, next_at in outcomes:
-            values: dict[str, Any] = {"status": state, "claimed_until": None}
-            if state == "delivered":
-                values.update(delivered_at=now, ref=ref, last_error=None)
+        for outcome in outcomes:
+            values: dict[str, Any] = {"status": outcome.state, "claimed_until": None}
+            if outcome.state == "delivered":
+                values.update(delivered_at=now, ref=outcome.ref, last_error=None)
             else:
-                values.update(last_error=error, next_attempt_at=next_at)
-            conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == delivery_id).values(**values))
-        # a trigger's ref (Slack message) is what later acknowledge/resolve notices update
-        for delivery_id, state, ref, _error, _next in outcomes:
-            if state == "delivered" and ref:
-                row = conn.execute(
-                    select(DELIVERIES.c.alert_id, DELIVERIES.c.channel).where(DELIVERIES.c.id == delivery_id)
-                ).one()
+                values.update(last_error=outcome.error, next_attempt_at=outcome.next_attempt_at)
+            mine = [DELIVERIES.c.id == outcome.id, DELIVERIES.c.status == "pending"]
+            if outcome.attempts is not None:
+                mine.append(DELIVERIES.c.attempts == outcome.attempts)
+            row = conn.execute(
+                update(DELIVERIES)
+                .where(*mine)
+                .values(**values)
+                .returning(DELIVERIES.c.alert_id, DELIVERIES.c.channel, DELIVERIES.c.kind)
+            ).first()
+            if row is None:
+                continue
+            if outcome.state == "failed" and row.kind in OPENING_KINDS:
+                skipped += _skip_never_opened(conn, row.alert_id, row.channel, outcome.id)
+            # a trigger's ref (Slack message) is what later acknowledge/resolve notices update
+            if outcome.state == "delivered" and outcome.ref:
                 pending = conn.execute(
                     select(DELIVERIES.c.id, DELIVERIES.c.payload).where(
                         DELIVERIES.c.alert_id == row.alert_id,
@@ -391,8 +473,36 @@ def settle(
                         conn.execute(
                             update(DELIVERIES)
                             .where(DELIVERIES.c.id == other.id)
-                            .values(payload={**other.payload, "ref": ref})
+                            .values(payload={**other.payload, "ref": outcome.ref})
                         )
+    return skipped
+
+
+@dataclass(frozen=True)
+class PendingCount:
+    """What is still waiting to be sent."""
+
+    pending: int
+    #: of those, rows a sender holds now (its lease has not ended)
+    leased: int
+    #: when the last of those leases ends
+    leased_until: datetime | None
+
+
+def count_pending(engine: Engine, now: datetime) -> PendingCount:
+    held = and_(DELIVERIES.c.claimed_until.is_not(None), DELIVERIES.c.claimed_until > now)
+    stmt = select(
+        func.count(),
+        func.count().filter(held),
+        func.max(DELIVERIES.c.claimed_until).filter(held),
+    ).where(DELIVERIES.c.status == "pending")
+    with engine.connect() as conn:
+        pending, leased, until = conn.execute(stmt).one()
+    if isinstance(until, str):  # SQLite hands an aggregate back as text
+        until = datetime.fromisoformat(until)
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return PendingCount(int(pending), int(leased), until)
 
 
 def list_alerts(

@@ -41,6 +41,10 @@ def create_partition(conn: Connection, day: date) -> bool:
     end = start + timedelta(days=1)
     bounds = {"start": start, "end": end}
     # ATTACH fails if the default partition holds rows of that range, so move them first.
+    # Writers into the default wait until the commit (readers do not): a row of that day
+    # written between the move and the ATTACH would make the ATTACH fail. ATTACH itself takes
+    # only SHARE UPDATE EXCLUSIVE on the parent, so a writer holding the parent cannot deadlock.
+    conn.execute(text(f"LOCK TABLE {DEFAULT_PARTITION} IN EXCLUSIVE MODE"))
     conn.execute(text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
     conn.execute(
         text(

@@ -7,12 +7,16 @@ The service x tenant matrix is one cache entry (`MATRIX_KEY`), built from `servi
 on a miss. Every writer deletes it after recording (`invalidate_views`), so a breach shows in
 every process at once, not after a TTL; the TTL only bounds how stale a process that cannot
 see the writer's cache (the in-process fallback) can be.
+
+Age and staleness depend on the moment of reading, so they are never part of a cached entry:
+every read judges each cell against `now` (a parameter, so tests can fix it) with the rule of
+`monitors.result.staleness` (a latest result older than `stale_after` x its tier's interval).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -20,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
-from monitors.result import CheckResult, Status
+from monitors.result import DEFAULT_STALE_AFTER, TIERS, CheckResult, Status, Tier, staleness
 from storage.cache import KEY_PREFIX, StatusCache
 from storage.status import current_status
 from storage.tables import HealthCheckHistory, ServiceStatus
@@ -29,13 +33,35 @@ from storage.types import tenant_from_key
 MATRIX_KEY = f"{KEY_PREFIX}view:matrix"
 #: with Redis, writers invalidate the view at once; this only bounds a stale in-process copy
 MATRIX_TTL_S = 5
-#: matrix cell columns, in the order each cell lists them
-CELL_FIELDS = ("service", "tenant", "tier", "status", "latency_ms", "checked_at", "since", "reason")
+#: the columns the cached view keeps per cell (nothing that depends on when it is read)
+VIEW_FIELDS = ("service", "tenant", "tier", "status", "latency_ms", "checked_at", "since", "reason")
+#: matrix cell columns, in the order each cell lists them: the view's, then the age at reading
+CELL_FIELDS = (*VIEW_FIELDS, "age_s", "stale")
 
 
 def invalidate_views(cache: StatusCache) -> None:
     """Called by every writer of service_status after it recorded."""
     cache.delete([MATRIX_KEY])
+
+
+@dataclass(frozen=True)
+class StaleRule:
+    """When a latest result is stale: older than `stale_after` x its tier's interval (the
+    config's `watchdog.stale_after`; `interval_scale` as `healthmon serve --interval-scale`)."""
+
+    stale_after: float = DEFAULT_STALE_AFTER
+    interval_scale: float = 1.0
+
+    def limit_s(self, tier: str | Tier) -> float:
+        """The age past which a result of this tier is stale."""
+        return TIERS[Tier(tier)].stale_after_s(self.stale_after, self.interval_scale)
+
+    def judge(self, checked_at: datetime, tier: str | Tier, now: datetime) -> tuple[float, bool]:
+        """(age in seconds, stale) of a latest result checked at `checked_at`."""
+        return staleness(checked_at, Tier(tier), now, self.stale_after, self.interval_scale)
+
+
+DEFAULT_RULE = StaleRule()
 
 
 @dataclass(frozen=True)
@@ -48,9 +74,36 @@ class Cell:
     checked_at: str
     since: str
     reason: str | None
+    #: seconds since checked_at, at the time of reading
+    age_s: float
+    stale: bool
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.service, self.tenant)
+
+    @property
+    def shown_status(self) -> str:
+        """The status a summary counts it as: a stale result is no evidence of health, so a
+        stale cell is at least unknown ("could not decide"); a stale failure stays a failure."""
+        return Status(self.status).worse(Status.UNKNOWN).value if self.stale else self.status
 
     def as_json(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in CELL_FIELDS}
+
+
+def aged(rows: Iterable[Sequence[Any]], now: datetime, rule: StaleRule = DEFAULT_RULE) -> list[Cell]:
+    """Cells from view rows (VIEW_FIELDS), each judged for age and staleness at `now`."""
+    cells = []
+    for row in rows:
+        age, stale = rule.judge(datetime.fromisoformat(row[5]), row[2], now)
+        cells.append(Cell(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], age, stale))
+    return cells
+
+
+def judged_at(cells: Iterable[Cell], now: datetime, rule: StaleRule = DEFAULT_RULE) -> list[Cell]:
+    """The same cells, their age and staleness judged again at `now`."""
+    return aged(([getattr(c, f) for f in VIEW_FIELDS] for c in cells), now, rule)
 
 
 def _iso(value: datetime) -> str:
@@ -86,15 +139,23 @@ def _build_matrix(engine: Engine) -> list[list[Any]]:
     ]
 
 
-def matrix_cells(engine: Engine, cache: StatusCache) -> list[Cell]:
-    """Every (service, tenant) latest status: the cached view, or service_status on a miss."""
+def matrix_rows(engine: Engine, cache: StatusCache) -> list[list[Any]]:
+    """The view's rows (VIEW_FIELDS per row): the cached entry, or service_status on a miss."""
     cached = cache.get_many([MATRIX_KEY]).get(MATRIX_KEY)
     if cached is not None:
-        raw = cached["cells"]
-    else:
-        raw = _build_matrix(engine)
-        cache.set_many({MATRIX_KEY: {"cells": raw}}, MATRIX_TTL_S)
-    return [Cell(*row) for row in raw]
+        rows: list[list[Any]] = cached["cells"]
+        return rows
+    rows = _build_matrix(engine)
+    cache.set_many({MATRIX_KEY: {"cells": rows}}, MATRIX_TTL_S)
+    return rows
+
+
+def matrix_cells(
+    engine: Engine, cache: StatusCache, now: datetime | None = None, rule: StaleRule = DEFAULT_RULE
+) -> list[Cell]:
+    """Every (service, tenant) latest status, with its age and staleness at `now` (default:
+    the time of the call)."""
+    return aged(matrix_rows(engine, cache), now or datetime.now(UTC), rule)
 
 
 def worst(statuses: Iterable[str]) -> str:
@@ -106,54 +167,141 @@ def worst(statuses: Iterable[str]) -> str:
 
 
 def counts(cells: Iterable[Cell]) -> dict[str, int]:
+    """Cells by their recorded status (stale ones too: `stale_count` says how many are stale)."""
     found = {s.value: 0 for s in Status}
     for cell in cells:
         found[cell.status] += 1
     return found
 
 
-def platform_health(engine: Engine, cache: StatusCache, services: Sequence[str]) -> dict[str, Any]:
-    """The master status: overall, and per service its worst status and counts by status.
+def stale_count(cells: Iterable[Cell]) -> int:
+    return sum(1 for c in cells if c.stale)
 
-    `services` lists what should report (enabled in this deployment); one that has no result
-    yet shows as unknown with nothing checked, rather than silently missing.
-    """
-    by_service: dict[str, list[Cell]] = {s: [] for s in services}
-    for cell in matrix_cells(engine, cache):
-        by_service.setdefault(cell.service, []).append(cell)
-    rows: list[dict[str, Any]] = []
-    for service, cells in sorted(by_service.items()):
-        rows.append(
-            {
-                "service": service,
-                "tier": cells[0].tier if cells else None,
-                "status": worst(c.status for c in cells) if cells else Status.UNKNOWN.value,
-                "targets": len(cells),
-                "counts": counts(cells),
-                "checked_at": max(c.checked_at for c in cells) if cells else None,
-            }
-        )
+
+def _summary(cells: Sequence[Cell], missing: int) -> dict[str, Any]:
+    """Status, counts and freshness of a group of targets. Its status is never healthy while
+    one of them is stale or has no result at all: unknown at least, since old data cannot
+    show health (a stale or missing failure still counts as the failure it last was)."""
+    status = worst(c.status for c in cells) if cells else Status.UNKNOWN.value
+    stale = stale_count(cells)
+    if stale or missing:
+        status = Status(status).worse(Status.UNKNOWN).value
     return {
-        "status": worst(str(r["status"]) for r in rows),
-        "services": rows,
-        "generated_at": _iso(datetime.now(UTC)),
+        "status": status,
+        "targets": len(cells),
+        "counts": counts(cells),
+        "stale": stale,
+        "missing": missing,
+        "max_age_s": max(c.age_s for c in cells) if cells else None,
+        "checked_at": max(c.checked_at for c in cells) if cells else None,
     }
 
 
-def service_health(engine: Engine, cache: StatusCache, service: str) -> list[CheckResult]:
-    """Latest result of every target of one service (every tenant for a per-tenant service)."""
-    keys = [(c.service, c.tenant) for c in matrix_cells(engine, cache) if c.service == service]
-    found = current_status(engine, cache, keys)
+def platform_health(
+    engine: Engine,
+    cache: StatusCache,
+    services: Sequence[str],
+    expected: Iterable[tuple[str, str | None]] | None = None,
+    now: datetime | None = None,
+    rule: StaleRule = DEFAULT_RULE,
+) -> dict[str, Any]:
+    """The master status: overall, and per service its worst status, counts by status and how
+    many targets are stale or have no result.
+
+    `services` lists what should report (enabled in this deployment); one that has no result
+    yet shows as unknown with nothing checked, rather than silently missing. `expected` (see
+    `storage.tenants.expected_targets`), when given, decides what counts: every expected target
+    (one without any result is `missing`), and a target no longer expected (a disabled tenant,
+    a removed service) only while its result is fresh, so that a last result nobody refreshes
+    does not hold the master status down forever. Without it, every recorded target counts.
+    Stale or missing targets make a group unknown at least (see `_summary`): the master status
+    is never healthy while a target that counts is not fresh.
+    """
+    at = now or datetime.now(UTC)
+    cells = matrix_cells(engine, cache, at, rule)
+    by_service: dict[str, list[Cell]] = {s: [] for s in services}
+    missing: dict[str, int] = {}
+    if expected is None:
+        for cell in cells:
+            by_service.setdefault(cell.service, []).append(cell)
+    else:
+        wanted = set(expected)
+        for service, _tenant in wanted:
+            by_service.setdefault(service, [])
+        for cell in cells:
+            if cell.key in wanted:
+                by_service[cell.service].append(cell)
+                wanted.discard(cell.key)
+            elif not cell.stale:
+                # recorded recently although no longer expected (a tenant just disabled):
+                # still news while fresh; nobody refreshes it, so it drops out once stale
+                by_service.setdefault(cell.service, []).append(cell)
+        for service, _tenant in wanted:
+            missing[service] = missing.get(service, 0) + 1
+    rows: list[dict[str, Any]] = []
+    for service, group in sorted(by_service.items()):
+        rows.append(
+            {"service": service, "tier": group[0].tier if group else None}
+            | _summary(group, missing.get(service, 0))
+        )
+    every = [c for group in by_service.values() for c in group]
+    overall = _summary(every, sum(missing.values()))
+    return {
+        "status": worst(str(r["status"]) for r in rows),
+        "targets": overall["targets"],
+        "counts": overall["counts"],
+        "stale": overall["stale"],
+        "missing": overall["missing"],
+        "max_age_s": overall["max_age_s"],
+        "stale_after": rule.stale_after,
+        "services": rows,
+        "generated_at": _iso(at),
+    }
+
+
+def _checked(cells: Iterable[Cell]) -> dict[tuple[str, str | None], datetime]:
+    return {c.key: datetime.fromisoformat(c.checked_at) for c in cells}
+
+
+def service_health(
+    engine: Engine, cache: StatusCache, service: str, cells: Sequence[Cell] | None = None
+) -> list[CheckResult]:
+    """Latest result of every target of one service (every tenant for a per-tenant service).
+
+    `cells`: the matrix view if the caller has it already (else it is read). A cached entry
+    older than the view's result for its target is not served (see `current_status`).
+    """
+    view = [c for c in (matrix_cells(engine, cache) if cells is None else cells) if c.service == service]
+    keys = [c.key for c in view]
+    found = current_status(engine, cache, keys, not_before=_checked(view))
     return [found[k] for k in keys if k in found]
 
 
 def tenant_health(
-    engine: Engine, cache: StatusCache, tenant_id: str, services: Iterable[str]
+    engine: Engine,
+    cache: StatusCache,
+    tenant_id: str,
+    services: Iterable[str],
+    cells: Sequence[Cell] | None = None,
 ) -> list[CheckResult]:
-    """Latest result of each of `services` (the tenant's integrations) for one tenant."""
+    """Latest result of each of `services` (the tenant's integrations) for one tenant.
+    `cells` as for `service_health`."""
     keys = [(s, tenant_id) for s in services]
-    found = current_status(engine, cache, keys)
+    view = [c for c in (matrix_cells(engine, cache) if cells is None else cells) if c.tenant == tenant_id]
+    found = current_status(engine, cache, keys, not_before=_checked(view))
     return [found[k] for k in keys if k in found]
+
+
+def freshness(
+    result: CheckResult, now: datetime, rule: StaleRule = DEFAULT_RULE
+) -> tuple[float, bool]:
+    """(age_s, stale) of one target's latest result, as the matrix judges its cell."""
+    return rule.judge(result.checked_at, result.tier, now)
+
+
+def since_of(cells: Iterable[Cell]) -> Mapping[tuple[str, str | None], str]:
+    """When each target's status last changed, from the view."""
+    return {c.key: c.since for c in cells}
 
 
 def filter_cells(

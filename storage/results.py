@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, literal, literal_column, or_, select, text, tuple_
+from sqlalchemy import Connection, Engine, and_, case, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,6 +20,44 @@ from storage.types import UtcDateTime, tenant_from_key, tenant_key
 #: SQLAlchemy's storage format for DateTime on SQLite (naive, microseconds)
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 HISTORY_COLUMNS = ("checked_at", "service", "tenant_id", "tier", "status", "latency_ms", "details", "run_id")
+#: how far a result's checked_at may be ahead of the store's clock and still be taken as given.
+#: A check stamps its result before it is recorded, so with synchronised clocks checked_at is
+#: never ahead. NTP keeps hosts well within a second of each other; 5 s is far below the
+#: shortest tier interval (60 s), so a result up to 5 s ahead is still older than the next one.
+MAX_CLOCK_SKEW_S = 5.0
+
+
+def store_now(conn: Connection) -> datetime:
+    """The store's clock, the reference for every checked_at: PostgreSQL's transaction time
+    (one round trip); SQLite runs inside this process, so the process clock."""
+    if conn.dialect.name == "postgresql":
+        value: datetime = conn.execute(text("SELECT now()")).scalar_one()
+        return value.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def at_store_time(
+    results: Sequence[CheckResult], encoded: list[str], now: datetime
+) -> tuple[list[CheckResult], list[str]]:
+    """Results more than MAX_CLOCK_SKEW_S ahead of `now` moved to `now`, their details saying so.
+
+    A result from the future would otherwise hold the latest status against every later one
+    (the upsert keeps the newest). Only the moved results are encoded again.
+    """
+    limit = now + timedelta(seconds=MAX_CLOCK_SKEW_S)
+    if all(r.checked_at <= limit for r in results):
+        return list(results), encoded
+    recorded, texts = list(results), list(encoded)
+    for i, r in enumerate(results):
+        if r.checked_at > limit:
+            details = {
+                **r.details,
+                "clock_skew_s": round((r.checked_at - now).total_seconds(), 3),
+                "reported_checked_at": r.checked_at.astimezone(UTC).isoformat(),
+            }
+            recorded[i] = replace(r, details=details, checked_at=now)
+            texts[i] = json.dumps(details, default=str)
+    return recorded, texts
 
 
 @dataclass(frozen=True)
@@ -81,35 +119,43 @@ def load_latest(
 
 def record_results(
     engine: Engine, results: Sequence[CheckResult], run_id: str | None = None, flap_window_s: float = 3600
-) -> None:
+) -> list[CheckResult]:
     """History and latest status in one transaction: COPY on PostgreSQL, executemany on SQLite.
 
     The latest-status upsert also keeps each target's streak (`consecutive`) and its status
     changes within the flap window (`flips` since `flips_since`), without reading first.
     Each result's details are encoded to JSON once, for both tables.
+
+    The store's clock is read once per call: a result more than MAX_CLOCK_SKEW_S ahead of it
+    is recorded at the store's time (details `clock_skew_s`, `reported_checked_at`), and a
+    latest-status row already that far in the future is replaced by the next result.
+    Returns the results as recorded, for the cache.
     """
     if not results:
-        return
+        return []
     postgres = is_postgres(engine)
     # one latest row per key: the last result of a target wins if a run produced two
     latest: dict[tuple[str, str], int] = {}
     for index, result in enumerate(results):
         latest[(result.service, tenant_key(result.tenant_id))] = index
     encoded = [json.dumps(r.details, default=str) for r in results]
-    # SQLite gets times as the text SQLAlchemy's DateTime stores there; PostgreSQL as datetimes
-    times: list[Any] = (
-        [r.checked_at for r in results]
-        if postgres
-        else [r.checked_at.astimezone(UTC).strftime(SQLITE_TIME) for r in results]
-    )
-    history = [
-        (times[i], r.service, r.tenant_id, r.tier.value, r.status.value, r.latency_ms, encoded[i], run_id)
-        for i, r in enumerate(results)
-    ]
-    status = [_status_row(key, results[i], encoded[i], times[i], run_id) for key, i in latest.items()]
-    flap_cutoff = max(r.checked_at for r in results) - timedelta(seconds=flap_window_s)
     table = ServiceStatus.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
+        now = store_now(conn)
+        recorded, encoded = at_store_time(results, encoded, now)
+        future = now + timedelta(seconds=MAX_CLOCK_SKEW_S)
+        # SQLite gets times as the text SQLAlchemy's DateTime stores there; PostgreSQL as datetimes
+        times: list[Any] = (
+            [r.checked_at for r in recorded]
+            if postgres
+            else [r.checked_at.astimezone(UTC).strftime(SQLITE_TIME) for r in recorded]
+        )
+        history = [
+            (times[i], r.service, r.tenant_id, r.tier.value, r.status.value, r.latency_ms, encoded[i], run_id)
+            for i, r in enumerate(recorded)
+        ]
+        status = [_status_row(key, recorded[i], encoded[i], times[i], run_id) for key, i in latest.items()]
+        flap_cutoff = max(r.checked_at for r in recorded) - timedelta(seconds=flap_window_s)
         raw: Any = conn.connection.driver_connection
         if postgres:
             with raw.cursor() as cur:
@@ -134,7 +180,7 @@ def record_results(
             )
             conn.execute(
                 _conflict_update(
-                    pg_insert(table).from_select(list(STATUS_COLUMNS), incoming), table, flap_cutoff
+                    pg_insert(table).from_select(list(STATUS_COLUMNS), incoming), table, flap_cutoff, future
                 )
             )
         else:
@@ -145,13 +191,14 @@ def record_results(
                 f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
                 history,
             )
-            # the statement's own values are the cutoff and small constants, made here
-            upsert = _conflict_update(sqlite_insert(table), table, flap_cutoff).compile(
+            # the statement's own values are the cutoff, the future bound and small constants
+            upsert = _conflict_update(sqlite_insert(table), table, flap_cutoff, future).compile(
                 dialect=conn.dialect, compile_kwargs={"literal_binds": True}
             )
             if tuple(upsert.positiontup or ()) != STATUS_COLUMNS:
                 raise RuntimeError(f"service_status upsert expects {upsert.positiontup}")
             raw.executemany(upsert.string, status)
+    return recorded
 
 
 def _status_row(
@@ -193,11 +240,21 @@ STATUS_COLUMNS = (
 )
 
 
-def _conflict_update(insert: Any, table: Any, flap_cutoff: datetime) -> Any:
-    """The latest-status upsert: streaks and flips move in SQL, a late writer changes nothing."""
+def _conflict_update(insert: Any, table: Any, flap_cutoff: datetime, future: datetime) -> Any:
+    """The latest-status upsert: streaks and flips move in SQL, a late writer changes nothing.
+
+    A row whose checked_at is after `future` (the store's clock plus the allowed skew) was
+    written by a clock that ran ahead: the next result replaces it whatever its own time, and
+    `since` and `flips_since` are never left after the new checked_at.
+    """
     excluded = insert.excluded
     changed = table.c.status != excluded.status
-    expired = or_(table.c.flips_since.is_(None), table.c.flips_since < literal(flap_cutoff, UtcDateTime()))
+    expired = or_(
+        table.c.flips_since.is_(None),
+        table.c.flips_since < literal(flap_cutoff, UtcDateTime()),
+        # a window that starts in the future would never expire
+        table.c.flips_since > excluded.checked_at,
+    )
     return insert.on_conflict_do_update(
         index_elements=[table.c.service, table.c.tenant_id],
         set_={
@@ -207,7 +264,11 @@ def _conflict_update(insert: Any, table: Any, flap_cutoff: datetime) -> Any:
             "details": excluded.details,
             "checked_at": excluded.checked_at,
             "run_id": excluded.run_id,
-            "since": case((changed, excluded.checked_at), else_=table.c.since),
+            "since": case(
+                (changed, excluded.checked_at),
+                (table.c.since > excluded.checked_at, excluded.checked_at),
+                else_=table.c.since,
+            ),
             "previous_status": case((changed, table.c.status), else_=table.c.previous_status),
             "consecutive": case((changed, 1), else_=table.c.consecutive + 1),
             "flips": case(
@@ -217,8 +278,11 @@ def _conflict_update(insert: Any, table: Any, flap_cutoff: datetime) -> Any:
                 (and_(changed, expired), excluded.checked_at), (expired, None), else_=table.c.flips_since
             ),
         },
-        # a late writer must not overwrite a newer result
-        where=table.c.checked_at <= excluded.checked_at,
+        # a late writer must not overwrite a newer result, unless that one is from the future
+        where=or_(
+            table.c.checked_at <= excluded.checked_at,
+            table.c.checked_at > literal(future, UtcDateTime()),
+        ),
     )
 
 
@@ -265,8 +329,16 @@ def run_results(engine: Engine, run_ids: Sequence[str]) -> list[CheckResult]:
 
 def checked_since(engine: Engine, service: str, cutoff: datetime) -> set[str | None]:
     """Tenants (None for the platform) of a service whose latest result is not older than cutoff.
-    Reads two columns only: the planner asks this for every target of a tier."""
+    Reads two columns only: the planner asks this for every target of a tier.
+
+    A latest result from the future (beyond MAX_CLOCK_SKEW_S of the store's clock) is not
+    "recently checked": skipping it would keep the target from the check that repairs it."""
     table = ServiceStatus.__table__  # type: ignore[attr-defined]
-    stmt = select(table.c.tenant_id).where(table.c.service == service, table.c.checked_at >= cutoff)
     with engine.connect() as conn:
+        future = store_now(conn) + timedelta(seconds=MAX_CLOCK_SKEW_S)
+        stmt = select(table.c.tenant_id).where(
+            table.c.service == service,
+            table.c.checked_at >= cutoff,
+            table.c.checked_at <= literal(future, UtcDateTime()),
+        )
         return {tenant_from_key(key) for key in conn.execute(stmt).scalars()}

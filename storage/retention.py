@@ -1,12 +1,13 @@
 """Keeping history at its retention: whole daily partitions dropped on PostgreSQL, bounded
-deletes on SQLite; resolved alerts and their deliveries have their own retention."""
+deletes on SQLite; rows dated outside the kept range in either direction are removed too.
+Resolved alerts and their deliveries have their own retention."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import ColumnElement, Engine, delete, select, text
 
 from storage.db import is_postgres
 from storage.partitions import DEFAULT_PARTITION, ensure_partitions, existing_partitions
@@ -15,43 +16,77 @@ from storage.tables import AlertDelivery, HealthCheckHistory, PlatformAlert
 HISTORY = HealthCheckHistory.__table__  # type: ignore[attr-defined]
 ALERTS = PlatformAlert.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
+PARTITIONS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('healthmon.partitions'))"
 
 
 @dataclass
 class RetentionReport:
     partitions_created: list[str]
     partitions_dropped: list[str]
+    #: every history row removed: the rows of the dropped partitions and the rows deleted
     history_rows_deleted: int
     alerts_deleted: int
+    #: of history_rows_deleted, those dated after the kept range (written by a clock running ahead)
+    future_rows_deleted: int = 0
 
 
-def drop_old_partitions(engine: Engine, keep_from: date) -> list[str]:
-    """Detach and drop every daily partition wholly before `keep_from`: no row-by-row delete."""
-    dropped: list[str] = []
+@dataclass(frozen=True)
+class DroppedPartitions:
+    names: list[str]
+    rows: int
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def drop_old_partitions(engine: Engine, keep_from: date) -> DroppedPartitions:
+    """Drop every daily partition wholly before `keep_from` (DROP TABLE, no row-by-row delete),
+    counting its rows first so that the report says what went."""
+    names: list[str] = []
+    rows = 0
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('healthmon.partitions'))"))
+        conn.execute(text(PARTITIONS_LOCK))
         for name, day in sorted(existing_partitions(conn).items(), key=lambda item: item[1]):
             if day < keep_from:
+                # counted in the dropping transaction: only a writer stamping rows older than
+                # the retention (a clock that far behind) could add rows between count and drop
+                rows += int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
                 conn.execute(text(f"DROP TABLE {name}"))
-                dropped.append(name)
-        # rows that fell into the default partition are deleted by range (rare: days without partitions)
-        conn.execute(
-            text(f"DELETE FROM {DEFAULT_PARTITION} WHERE checked_at < :cutoff"),
-            {"cutoff": datetime.combine(keep_from, datetime.min.time(), tzinfo=UTC)},
-        )
-    return dropped
+                names.append(name)
+    return DroppedPartitions(names, rows)
 
 
-def delete_old_history(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:
+def prune_default_partition(engine: Engine, keep_from: datetime, keep_until: datetime) -> tuple[int, int]:
+    """Rows of the default partition dated before `keep_from` or from `keep_until` on: the
+    default holds only days without a partition, so these are outside the partitioned range.
+    Rows of days in between (a gap left while retention did not run) stay. Returns
+    (rows before, rows after)."""
+    with engine.begin() as conn:
+        conn.execute(text(PARTITIONS_LOCK))
+        old = conn.execute(
+            text(f"DELETE FROM {DEFAULT_PARTITION} WHERE checked_at < :cutoff"), {"cutoff": keep_from}
+        ).rowcount
+        future = conn.execute(
+            text(f"DELETE FROM {DEFAULT_PARTITION} WHERE checked_at >= :until"), {"until": keep_until}
+        ).rowcount
+    return int(old), int(future)
+
+
+def delete_history(engine: Engine, where: ColumnElement[bool], batch: int = 5000) -> int:
     """SQLite: delete in bounded batches so a writer is never blocked for long."""
     total = 0
     while True:
         with engine.begin() as conn:
-            ids = select(HISTORY.c.id).where(HISTORY.c.checked_at < cutoff).limit(batch).scalar_subquery()
-            deleted = conn.execute(delete(HISTORY).where(HISTORY.c.id.in_(ids))).rowcount
+            ids = select(HISTORY.c.id).where(where).limit(batch).scalar_subquery()
+            deleted = int(conn.execute(delete(HISTORY).where(HISTORY.c.id.in_(ids))).rowcount)
         total += deleted
         if deleted < batch:
             return total
+
+
+def delete_old_history(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:
+    return delete_history(engine, HISTORY.c.checked_at < cutoff, batch)
 
 
 def delete_resolved_alerts(engine: Engine, cutoff: datetime) -> int:
@@ -60,7 +95,7 @@ def delete_resolved_alerts(engine: Engine, cutoff: datetime) -> int:
     with engine.begin() as conn:
         old = select(ALERTS.c.id).where(ALERTS.c.status == "resolved", ALERTS.c.resolved_at < cutoff)
         conn.execute(delete(DELIVERIES).where(DELIVERIES.c.alert_id.in_(old.scalar_subquery())))
-        return conn.execute(delete(ALERTS).where(ALERTS.c.id.in_(old.scalar_subquery()))).rowcount
+        return int(conn.execute(delete(ALERTS).where(ALERTS.c.id.in_(old.scalar_subquery()))).rowcount)
 
 
 def apply_retention(
@@ -70,15 +105,22 @@ def apply_retention(
     now: datetime | None = None,
     days_ahead: int = 7,
 ) -> RetentionReport:
+    """History is kept from midnight `history_days` days ago up to the end of the day
+    `days_ahead` days ahead (the range partitions are created for); rows outside it in either
+    direction are removed, and the report counts them all."""
     now = now or datetime.now(UTC)
     keep_from = (now - timedelta(days=history_days)).date()
+    keep_until = _midnight(now.date() + timedelta(days=days_ahead + 1))
     if is_postgres(engine):
+        # the default partition first: every partition created below scans it while attaching
+        old, future = prune_default_partition(engine, _midnight(keep_from), keep_until)
         created = ensure_partitions(engine, today=now.date(), days_ahead=days_ahead, days_behind=0)
         dropped = drop_old_partitions(engine, keep_from)
-        deleted = 0
+        names, deleted = dropped.names, dropped.rows + old + future
     else:
-        created, dropped = [], []
-        deleted = delete_old_history(engine, datetime.combine(keep_from, datetime.min.time(), tzinfo=UTC))
+        created, names = [], []
+        future = delete_history(engine, HISTORY.c.checked_at >= keep_until)
+        deleted = delete_old_history(engine, _midnight(keep_from)) + future
     return RetentionReport(
-        created, dropped, deleted, delete_resolved_alerts(engine, now - timedelta(days=alerts_days))
+        created, names, deleted, delete_resolved_alerts(engine, now - timedelta(days=alerts_days)), future
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -53,7 +55,7 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
     caplog.set_level(logging.DEBUG)
     state = await tier_check("critical", force=True, trigger="manual", return_state=True)
     assert state.is_completed()
-    summary: dict[str, Any] = await state.result()  # type: ignore[misc]
+    summary: dict[str, Any] = await state.result()
     assert (summary["checked"], summary["not_healthy"]) == (2, 1)
 
     async with get_client() as client:
@@ -122,3 +124,42 @@ async def test_delivery_flow_runs_on_prefect(
     assert result == {"delivered": 0, "retrying": 1, "failed": 0}
     (row,) = store.deliveries_of(runtime.engine)
     assert row["status"] == "pending" and row["attempts"] == 1 and row["next_attempt_at"] is not None
+
+
+async def test_a_run_by_hand_checks_everything_and_its_state_says_what_it_did(
+    prefect_harness: None, sqlite_url: str, redis_url: str, make_runtime: RuntimeFactory
+) -> None:
+    from flows.tier_run import tier_check
+    from storage.tier_runs import last_runs
+
+    dead = "postgresql://monitor@127.0.0.1:1/postgres"
+    config = {"services": {"postgres": {"dsn": dead}, "redis": {"url": redis_url}}}
+    runtime = make_runtime(sqlite_url, config)
+    # called without force or trigger, as Prefect's Run button or `prefect deployment run` does:
+    # not made by the scheduler, so a manual run that checks every target, twice in a row
+    states = [await tier_check("critical", return_state=True) for _ in range(2)]
+    for state in states:
+        assert state.is_completed()
+        assert state.message is not None
+        assert state.message.startswith("checked 2 · skipped 0 · 1 not healthy · ")
+        assert state.message.endswith(" alerts opened · 0 resolved · 0 notifications queued")
+    runs = last_runs(runtime.engine, "critical")
+    assert [(r.trigger, r.checked) for r in runs] == [("manual", 2), ("manual", 2)]
+
+    async with get_client() as client:
+        assert states[1].state_details.flow_run_id is not None
+        flow_run_id = states[1].state_details.flow_run_id
+        by_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        deadline = time.monotonic() + 30  # logs reach the API in batches, after the run
+        while not any(
+            log.message.startswith("critical: checked 2 · skipped 0")
+            for log in await client.read_logs(log_filter=by_run)
+        ):
+            assert time.monotonic() < deadline, "the run's summary never reached its logs"
+            await asyncio.sleep(0.2)
+        artifacts = await client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    (table,) = [a for a in artifacts if a.type == "table"]
+    assert table.description is not None
+    assert table.description.startswith("**critical**: 1 not healthy or stale. This run: checked 2")

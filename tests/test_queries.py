@@ -14,6 +14,7 @@ from storage.db import make_engine
 from storage.queries import (
     MATRIX_KEY,
     Point,
+    StaleRule,
     filter_cells,
     invalidate_views,
     latency_series,
@@ -180,3 +181,61 @@ def test_matrix_view_is_rebuilt_after_invalidation(sqlite_url: str, backend: str
     assert len(matrix_cells(engine, cache)) == 2  # served from the cached view
     invalidate_views(cache)
     assert len(matrix_cells(engine, cache)) == 4
+
+
+def test_age_and_stale_are_judged_when_read_never_kept(sqlite_url: str) -> None:
+    """The cached view may live seconds: each read judges its cells against `now`."""
+    engine = make_engine(sqlite_url)
+    at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    record_results(
+        engine, [res("postgres", None, Status.HEALTHY, at), res("stripe", None, Status.HEALTHY, at)]
+    )
+    cache = MemoryCache()
+
+    def judged(seconds: float) -> dict[str, tuple[float, bool]]:
+        cells = matrix_cells(engine, cache, now=at + timedelta(seconds=seconds))
+        return {c.service: (c.age_s, c.stale) for c in cells}
+
+    assert judged(60) == {"postgres": (60.0, False), "stripe": (60.0, False)}
+    # the same cached entry, read later: postgres (critical, 2 x 60 s) is stale, stripe (core) not
+    late = judged(121)
+    assert late == {"postgres": (121.0, True), "stripe": (121.0, False)}
+    assert [len(row) for row in cache.get_many([MATRIX_KEY])[MATRIX_KEY]["cells"]] == [8, 8]
+    lenient = StaleRule(stale_after=3)
+    assert not any(c.stale for c in matrix_cells(engine, cache, at + timedelta(seconds=121), lenient))
+
+
+def test_master_status_counts_stale_and_missing_targets(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    record_results(
+        engine,
+        [
+            res("postgres", None, Status.HEALTHY, at - timedelta(minutes=8)),
+            res("shopify", "acme", Status.HEALTHY, at),
+            # no longer expected (a disabled tenant): one fresh, one stale
+            res("shopify", "initech", Status.DEGRADED, at, reason="latency"),
+            res("shopify", "hooli", Status.UNHEALTHY, at - timedelta(days=1), reason="gone"),
+        ],
+    )
+    expected = [("postgres", None), ("shopify", "acme"), ("shopify", "globex")]
+    health = platform_health(engine, MemoryCache(), ["postgres", "shopify"], expected=expected, now=at)
+    rows = {r["service"]: r for r in health["services"]}
+    # postgres healthy 8 min ago: stale, so unknown rather than healthy
+    assert (rows["postgres"]["status"], rows["postgres"]["stale"], rows["postgres"]["max_age_s"]) == (
+        "unknown",
+        1,
+        480.0,
+    )
+    # shopify: globex missing; initech counts while fresh; hooli's day-old result does not
+    assert rows["shopify"]["missing"] == 1 and rows["shopify"]["targets"] == 2
+    assert rows["shopify"]["status"] == "degraded" and rows["shopify"]["stale"] == 0
+    assert (health["status"], health["stale"], health["missing"], health["targets"]) == ("degraded", 1, 1, 3)
+
+    fresh = [("shopify", "acme")]
+    health = platform_health(engine, MemoryCache(), ["shopify"], expected=fresh, now=at)
+    assert {r["service"] for r in health["services"]} == {"shopify"}  # stale postgres not expected
+    assert health["status"] == "degraded"  # initech, fresh
+    later = platform_health(engine, MemoryCache(), ["shopify"], expected=fresh, now=at + timedelta(hours=1))
+    # an hour on: acme is stale (and counts), initech is stale too (and drops out)
+    assert (later["status"], later["stale"], later["targets"]) == ("unknown", 1, 1)

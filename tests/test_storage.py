@@ -125,8 +125,9 @@ def test_tenant_credentials_are_encrypted_at_rest(db_url: str) -> None:
 
 def test_history_partitions_on_postgres(pg_url: str) -> None:
     engine = make_engine(pg_url)
-    far = date(2030, 1, 15)
-    at = datetime(2030, 1, 15, 8, tzinfo=UTC)
+    # a past day: record_results moves a result from the future to the store's time
+    far = date(2020, 1, 15)
+    at = datetime(2020, 1, 15, 8, tzinfo=UTC)
     # a day without a partition lands in the default partition: nothing is rejected
     record_results(engine, [res("redis", None, Status.HEALTHY, at)], "r")
     with engine.begin() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context, frames, status_style
-from storage.queries import counts, filter_cells, matrix_cells
+from storage.queries import Cell, counts, filter_cells, matrix_cells, stale_count
 
 GRID_GEN_KEY = "matrix_grid_gen"
 
@@ -31,11 +31,37 @@ def open_detail(service: str, tenant: str | None) -> None:
     st.switch_page(context.SERVICE_PAGE, query_params=params)
 
 
+def freshness_line(cells: list[Cell], stale_after: float) -> None:
+    """How old the data shown is (not when the page refreshed), and a warning while any of it
+    is stale: after `healthmon serve` stops, the old statuses must not pass for current ones."""
+    newest = min(c.age_s for c in cells)
+    oldest = max(c.age_s for c in cells)
+    stale = stale_count(cells)
+    if stale == len(cells):
+        st.warning(
+            f"Data from {context.age_text(newest)} ago — stale: no target has a result newer than "
+            f"{stale_after:g} tier intervals. Is `healthmon serve` running?",
+            icon=status_style.STALE_EMOJI,
+        )
+    elif stale:
+        st.warning(
+            f"{stale} of {len(cells)} targets are stale: no result for more than {stale_after:g} "
+            f"tier intervals (the oldest is from {context.age_text(oldest)} ago). Their cells show "
+            "the status they last had, in brackets.",
+            icon=status_style.STALE_EMOJI,
+        )
+    st.caption(
+        f"Data from {context.age_text(newest)} ago (newest result) to {context.age_text(oldest)} ago "
+        f"(oldest) · {stale} stale · refreshes every {context.LIVE_EVERY_S} s"
+    )
+
+
 @st.fragment(run_every=context.LIVE_EVERY_S)
 def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -> None:
     with context.guarded():
         rt = context.runtime()
-        every = matrix_cells(rt.engine, context.view_cache(rt))
+        rule = context.stale_rule(rt)
+        every = matrix_cells(rt.engine, context.view_cache(rt), context.now(), rule)
         if not every:
             st.info(context.NO_RESULTS, icon="⏳")
             return
@@ -43,11 +69,19 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
             every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None
         )
         found = counts(cells)
-        columns = st.columns(len(status_style.STATUS_ORDER) + 1)
+        columns = st.columns(len(status_style.STATUS_ORDER) + 2)
         for column, status in zip(columns, status_style.STATUS_ORDER, strict=False):
             column.metric(status_style.label(status), found[status], border=True)
+        columns[-2].metric(
+            f"{status_style.STALE_EMOJI} {status_style.STALE}",
+            stale_count(cells),
+            border=True,
+            help=f"no result for more than {rule.stale_after:g} tier intervals; also counted by the "
+            "status it last had",
+        )
         columns[-1].metric("targets", len(cells), border=True)
-        st.caption(f"Updated {context.now():%H:%M:%S} UTC · refreshes every {context.LIVE_EVERY_S} s")
+        if cells:
+            freshness_line(cells, rule.stale_after)
 
         grid = frames.matrix(cells, sort)
         gen = st.session_state.get(GRID_GEN_KEY, 0)
@@ -90,12 +124,13 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
             target = frames.cell_target(grid.tenants, event.selection, grid.tenant_services)
             if target:
                 open_detail(*target)
+        st.caption(status_style.legend(rule.stale_after))
         st.caption("Click a status cell to open that service's detail.")
 
         attention = frames.attention(cells)
-        not_healthy = len(cells) - found["healthy"]
+        not_healthy = sum(1 for c in cells if frames.needs_attention(c))
         shown = f", the {len(attention)} worst shown" if len(attention) < not_healthy else ""
-        with st.expander(f"Not healthy ({not_healthy}{shown})", expanded=0 < not_healthy <= 20):
+        with st.expander(f"Not healthy or stale ({not_healthy}{shown})", expanded=0 < not_healthy <= 20):
             if attention.empty:
                 st.caption("Everything shown is healthy.")
             else:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context, frames, status_style
+from monitors.result import TIERS
 from storage.alerts import list_alerts
 from storage.queries import (
     BUCKETS,
     WINDOWS,
     counts,
+    freshness,
     history_points,
     latency_series,
     matrix_cells,
     service_health,
+    stale_count,
     status_changes,
     tenant_health,
 )
@@ -62,31 +65,47 @@ st.caption(
 def show_result(service: str, tenant: str | None) -> None:
     rt = context.runtime()
     cache = context.view_cache(rt)
+    now, rule = context.now(), context.stale_rule(rt)
+    cells = matrix_cells(rt.engine, cache, now, rule)
     if tenant is not None:
-        found = tenant_health(rt.engine, cache, tenant, [service])
+        found = tenant_health(rt.engine, cache, tenant, [service], cells)
     else:
-        found = [r for r in service_health(rt.engine, cache, service) if r.tenant_id is None]
+        found = [r for r in service_health(rt.engine, cache, service, cells) if r.tenant_id is None]
     if not found:
         who = f"{service} for tenant {tenant}" if tenant else service
         st.info(f"No result for {who} yet. {context.NO_RESULTS}", icon="⏳")
         return
     result = found[0]
-    cell = next(
-        (c for c in matrix_cells(rt.engine, cache) if c.service == service and c.tenant == tenant), None
-    )
+    cell = next((c for c in cells if c.service == service and c.tenant == tenant), None)
+    age, stale = freshness(result, now, rule)
     status = result.status.value
-    columns = st.columns(4)
+    columns = st.columns(5)
     columns[0].metric("Status", status_style.label(status), border=True)
     latency = "—" if result.latency_ms is None else f"{result.latency_ms:,.0f} ms"
     columns[1].metric("Latency", latency, border=True)
-    columns[2].metric("Checked", context.ago(result.checked_at), border=True)
-    columns[3].metric("In this status since", context.ago(cell.since if cell else None), border=True)
+    columns[2].metric("Checked", context.ago(result.checked_at, now), border=True)
+    columns[3].metric(
+        "Freshness",
+        f"{status_style.STALE_EMOJI} {status_style.STALE}" if stale else "fresh",
+        border=True,
+        help=f"stale: no result for more than {rule.stale_after:g} tier intervals",
+    )
+    columns[4].metric("In this status since", context.ago(cell.since if cell else None, now), border=True)
+    if stale:
+        interval = context.span_s(TIERS[result.tier].interval_s * rule.interval_scale)
+        st.warning(
+            f"**Stale:** the latest result is {context.age_text(age)} old, older than "
+            f"{rule.stale_after:g} intervals of the {result.tier.value} tier ({interval} each). The "
+            "status shown is the last one seen, not the current one. Is `healthmon serve` running?",
+            icon=status_style.STALE_EMOJI,
+        )
     reason = result.reason
     if reason:
         box = {"unhealthy": st.error, "degraded": st.warning}.get(status, st.info)
         box(f"**Reason:** {reason}")
     st.caption(
-        f"Checked at {result.checked_at:%Y-%m-%d %H:%M:%S} UTC · refreshes every {context.LIVE_EVERY_S} s"
+        f"Checked at {result.checked_at:%Y-%m-%d %H:%M:%S} UTC, {context.age_text(age)} ago "
+        f"({'stale' if stale else 'fresh'}) · refreshes every {context.LIVE_EVERY_S} s"
     )
     with st.expander("Details", expanded=status != "healthy"):
         st.json(result.details, expanded=2)
@@ -94,15 +113,19 @@ def show_result(service: str, tenant: str | None) -> None:
 
 def show_breakdown(service: str) -> None:
     rt = context.runtime()
-    results = service_health(rt.engine, context.view_cache(rt), service)
+    cache = context.view_cache(rt)
+    now, rule = context.now(), context.stale_rule(rt)
+    cells = [c for c in matrix_cells(rt.engine, cache, now, rule) if c.service == service]
+    results = service_health(rt.engine, cache, service, cells)
     if not results:
         st.info(f"No tenant has a {service} result yet. {context.NO_RESULTS}", icon="⏳")
         return
-    found = counts([c for c in matrix_cells(rt.engine, context.view_cache(rt)) if c.service == service])
-    columns = st.columns(len(status_style.STATUS_ORDER))
-    for column, status in zip(columns, status_style.STATUS_ORDER, strict=True):
+    found = counts(cells)
+    columns = st.columns(len(status_style.STATUS_ORDER) + 1)
+    for column, status in zip(columns, status_style.STATUS_ORDER, strict=False):
         column.metric(status_style.label(status), found[status], border=True)
-    table = frames.breakdown(results)
+    columns[-1].metric(f"{status_style.STALE_EMOJI} {status_style.STALE}", stale_count(cells), border=True)
+    table = frames.breakdown(results, now, rule)
     st.dataframe(
         frames.styled(table, ["status"]),
         hide_index=True,
@@ -110,6 +133,10 @@ def show_breakdown(service: str) -> None:
         column_config={
             "latency ms": st.column_config.NumberColumn(format="%.0f"),
             "checked": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "age s": st.column_config.NumberColumn(format="%.0f", help="seconds since the check"),
+            "stale": st.column_config.CheckboxColumn(
+                help=f"no result for more than {rule.stale_after:g} tier intervals"
+            ),
         },
         height=min(38 + 35 * len(table), 560),
     )

@@ -141,6 +141,8 @@ class Meta(Vendor):
         expiring = call.fault("token_expiring")
         if expiring is not None:
             data["expires_at"] = int(t + expiring.params["days"] * DAY)
+            if expiring.params["data_access_days"] is not None:
+                data["data_access_expires_at"] = int(t + expiring.params["data_access_days"] * DAY)
         if call.fault("expired") is not None:
             data["expires_at"] = int(t - DAY)
             data["is_valid"] = False

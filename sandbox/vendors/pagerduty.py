@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.responses import Response
@@ -57,6 +58,35 @@ def _problems(event: dict[str, Any], routing_key: str) -> list[str]:
             if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
                 problems.append(f"'payload.summary' must be at most {MAX_SUMMARY} characters")
     return problems
+
+
+def incidents(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Replay accepted events (`state.received("pagerduty")` bodies, in arrival order) as
+    PagerDuty Events v2 does: a trigger opens an incident for its dedup_key (or joins the open
+    one), acknowledge and resolve act on an open incident and are dropped when there is none.
+    Returns dedup_key -> "triggered" | "acknowledged" | "resolved" for every incident opened;
+    so a resolve that arrived before its trigger leaves the later trigger's incident open."""
+    state: dict[str, str] = {}
+    for event in events:
+        body = event.get("body", event)
+        key = body.get("dedup_key")
+        if not isinstance(key, str):
+            continue
+        action = body.get("event_action")
+        current = state.get(key)
+        live = current in ("triggered", "acknowledged")
+        if action == "trigger" and not live:
+            state[key] = "triggered"
+        elif action == "acknowledge" and live:
+            state[key] = "acknowledged"
+        elif action == "resolve" and live:
+            state[key] = "resolved"
+    return state
+
+
+def open_incidents(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The dedup keys whose incident is still open (triggered or acknowledged)."""
+    return sorted(k for k, v in incidents(events).items() if v != "resolved")
 
 
 class PagerDuty(Vendor):

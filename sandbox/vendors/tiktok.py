@@ -129,12 +129,13 @@ class TikTok(Vendor):
             if not ids:
                 return tiktok_answer(0, {"list": []})
         disabled = call.fault("advertiser_disabled")
+        low = call.fault("balance_low")
         values: dict[str, Any] = {
             "advertiser_id": tenant.tiktok_advertiser_id,
             "name": f"{tenant.name} Ads",
             "status": disabled.params["status"] if disabled is not None else "STATUS_ENABLE",
             "currency": "USD",
-            "balance": 1234.56,
+            "balance": low.params["balance"] if low is not None else 1234.56,
             "company": tenant.name,
             "timezone": "America/New_York",
             "role": "ROLE_ADVERTISER",

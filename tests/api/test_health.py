@@ -56,6 +56,8 @@ def test_matrix(client: TestClient, seeded: Seeded) -> None:
         "checked_at",
         "since",
         "reason",
+        "age_s",
+        "stale",
     ]
     assert body["services"] == ["meta_ads", "postgres", "redis", "shopify", "stripe"]
     assert body["tenants"] == ["acme", "globex"]

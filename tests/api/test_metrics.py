@@ -18,6 +18,8 @@ def test_metrics(client: TestClient, seeded: Seeded) -> None:
         "healthmon_status",
         "healthmon_latency_ms",
         "healthmon_last_check_timestamp_seconds",
+        "healthmon_result_age_seconds",
+        "healthmon_result_stale",
         "healthmon_alerts",
     }
     status = {

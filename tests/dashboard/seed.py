@@ -53,11 +53,19 @@ def seed_tenants(engine: Engine, cipher: Cipher, tenants: Sequence[str] = TENANT
     )
 
 
-def seed_results(engine: Engine) -> None:
-    """Two checks per target: a healthy one an hour ago, then the latest status now."""
-    earlier = [result(s, t, Status.HEALTHY, NOW - timedelta(hours=1), 80.0) for (s, t) in LATEST]
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def seed_results(engine: Engine, at: datetime | None = None) -> datetime:
+    """Two checks per target: a healthy one an hour before `at`, then the latest status at
+    `at` (default: now, so that the latest results are fresh however long the session runs).
+    Returns `at`."""
+    at = at or now()
+    earlier = [result(s, t, Status.HEALTHY, at - timedelta(hours=1), 80.0) for (s, t) in LATEST]
     record_results(engine, earlier)
-    record_results(engine, [result(s, t, status, NOW, 120.0) for (s, t), status in LATEST.items()])
+    record_results(engine, [result(s, t, status, at, 120.0) for (s, t), status in LATEST.items()])
+    return at
 
 
 def seed_history(engine: Engine, service: str = "postgres", hours: int = 6) -> list[CheckResult]:

@@ -16,7 +16,7 @@ AT = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
 def cell(service: str, tenant: str | None, status: str) -> Cell:
     tier = MONITORS[service].tier.value
-    return Cell(service, tenant, tier, status, 12.0, AT.isoformat(), AT.isoformat(), None)
+    return Cell(service, tenant, tier, status, 12.0, AT.isoformat(), AT.isoformat(), None, 5.0, False)
 
 
 def test_matrix_of_a_thousand_tenants_is_one_table() -> None:
@@ -62,4 +62,30 @@ def test_status_segments_cover_the_window() -> None:
         [AT, AT + timedelta(hours=1), "healthy"],
         [AT + timedelta(hours=1), AT + timedelta(hours=2), "unhealthy"],
         [AT + timedelta(hours=2), AT + timedelta(hours=3), "healthy"],
+    ]
+
+
+def test_a_tenants_worst_counts_a_stale_cell_as_unknown_at_least() -> None:
+    def aged(service: str, tenant: str, status: str, stale: bool) -> Cell:
+        tier = MONITORS[service].tier.value
+        return Cell(service, tenant, tier, status, 1.0, AT.isoformat(), AT.isoformat(), None, 9.0, stale)
+
+    grid = frames.matrix(
+        [
+            # a fresh failure decides over a stale healthy result
+            aged("shopify", "globex", "unhealthy", False),
+            aged("meta_ads", "globex", "healthy", True),
+            # all healthy, one of them stale: the tenant is not shown healthy
+            aged("shopify", "acme", "healthy", False),
+            aged("meta_ads", "acme", "healthy", True),
+            aged("shopify", "initech", "degraded", False),
+            aged("shopify", "hooli", "healthy", False),
+        ]
+    )
+    worst = dict(zip(grid.tenants[frames.TENANT_COLUMN], grid.tenants[frames.WORST_COLUMN], strict=True))
+    assert list(worst.items()) == [
+        ("globex", "🔴 unhealthy"),
+        ("initech", "🟠 degraded"),
+        ("acme", "⏳ stale (healthy)"),
+        ("hooli", "🟢 healthy"),
     ]

@@ -41,7 +41,7 @@ def test_a_writers_result_shows_on_the_next_refresh(
     assert "cache: redis" in at.sidebar.caption[0].value
 
     # another process records a result and, like every writer, drops the shared view
-    record_results(dashboard.engine, [seed.result("mux", None, Status.UNHEALTHY, seed.NOW)])
+    record_results(dashboard.engine, [seed.result("mux", None, Status.UNHEALTHY, seed.now())])
     writer = RedisCache(redis_db)
     invalidate_views(writer)
     writer.close()

@@ -37,6 +37,7 @@ def test_matrix_shows_seeded_statuses(dashboard: Dashboard) -> None:
         "🟠 degraded": "2",
         "⚪ unknown": "1",
         "🟢 healthy": "4",
+        "⏳ stale": "0",
         "targets": "9",
     }
     platform, tenants = grids(at)

@@ -1,0 +1,161 @@
+"""The watchdog: stale tiers become `healthmon` alerts, outside Prefect's scheduler.
+
+It reads only healthmon's own store (tier_runs, service_status) and sends through the same
+outbox, routes and channels as every alert, so it keeps working when Prefect's server,
+scheduler or workers do not. `healthmon watchdog` runs it on its own (the process to keep
+alive on another box); `healthmon serve` and `healthmon demo` run it as a loop of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from alerting.delivery import deliver
+from alerting.watchdog import SERVICE, TierFreshness, decide_staleness
+from flows.alerts import alerting_for
+from flows.runtime import Runtime
+from monitors.result import TIERS, Tier
+from storage import alerts as store
+from storage.freshness import older_than
+from storage.tenants import expected_targets
+from storage.tier_runs import last_completed
+
+log = logging.getLogger("healthmon.watchdog")
+
+
+def tier_intervals(interval_scale: float = 1.0) -> dict[Tier, float]:
+    """Each tier's interval as served (`healthmon serve --interval-scale` shortens them all)."""
+    return {tier: spec.interval_s * interval_scale for tier, spec in TIERS.items()}
+
+
+@dataclass
+class WatchReport:
+    #: tier -> why it is stale; fresh tiers are absent
+    stale: dict[str, str] = field(default_factory=dict)
+    watched: list[str] = field(default_factory=list)
+    #: tiers not fresh yet but within the watchdog's first limit after it started
+    settling: list[str] = field(default_factory=list)
+    opened: int = 0
+    resolved: int = 0
+    notifications: int = 0
+
+    def line(self) -> str:
+        if not self.watched:
+            return "watchdog: nothing to watch (no tier has a target to check)"
+        if not self.stale:
+            fresh = [t for t in self.watched if t not in self.settling]
+            waiting = f"; waiting for a first run of {', '.join(self.settling)}" if self.settling else ""
+            return f"watchdog: {', '.join(fresh) or 'no tier'} fresh{waiting}"
+        return "watchdog: " + "; ".join(f"{tier} STALE: {why}" for tier, why in self.stale.items())
+
+
+def freshness(
+    runtime: Runtime, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
+) -> list[TierFreshness]:
+    """Every tier with something to check, as the store sees it now."""
+    stale_after = runtime.config.watchdog.stale_after
+    completed = last_completed(runtime.engine, [t.value for t in intervals])
+    found = []
+    for tier, interval in intervals.items():
+        expected = set(expected_targets(runtime.engine, runtime.scheduled_services(tier)))
+        limit = stale_after * interval
+        old = {
+            key: at
+            for key, at in older_than(runtime.engine, tier.value, now - timedelta(seconds=limit)).items()
+            if key in expected
+        }
+        found.append(
+            TierFreshness(
+                tier=tier,
+                limit_s=limit,
+                last_completed=completed.get(tier.value),
+                watching_since=watching_since,
+                expected=len(expected),
+                stale_targets=sorted(old, key=str),
+                oldest_checked_at=min(old.values()) if old else None,
+            )
+        )
+    return found
+
+
+def _decide_and_queue(
+    runtime: Runtime, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
+) -> tuple[WatchReport, list[int]]:
+    alerting = alerting_for(runtime)
+    tiers = freshness(runtime, intervals, watching_since, now)
+    report = WatchReport(watched=[f.tier.value for f in tiers if f.expected])
+    for fresh in tiers:
+        why = fresh.reason(now)
+        if why is not None:
+            report.stale[fresh.tier.value] = why
+        elif not fresh.fresh(now):
+            report.settling.append(fresh.tier.value)
+    live = store.load_live(runtime.engine, [SERVICE])
+    silences = store.load_silences(runtime.engine, now)
+    decision = decide_staleness(tiers, live, silences, alerting.policy, now)
+    report.opened = sum(1 for c in decision.changes if c.id is None)
+    report.resolved = len(decision.resolve)
+    ids = store.apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+    report.notifications = len(ids)
+    return report, ids
+
+
+async def watch_once(
+    runtime: Runtime,
+    intervals: Mapping[Tier, float],
+    watching_since: datetime | None = None,
+    now: datetime | None = None,
+) -> WatchReport:
+    """One look: open, update or resolve the stale alerts, and send what that queued.
+    Raises the store's errors (OperationalError): the caller says so and tries again."""
+    report, ids = await asyncio.to_thread(
+        _decide_and_queue, runtime, intervals, watching_since, now or datetime.now(UTC)
+    )
+    if ids:
+        alerting = alerting_for(runtime)
+        await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
+    return report
+
+
+async def watch_forever(
+    runtime: Runtime,
+    intervals: Mapping[Tier, float],
+    stop: asyncio.Event,
+    every_s: float | None = None,
+) -> None:
+    """Look every `watchdog.check_every_s` until `stop` is set. A store that cannot be
+    reached is said on stderr once per outage (and again when it is back); it never ends
+    the loop."""
+    watching_since = datetime.now(UTC)
+    every = every_s if every_s is not None else runtime.config.watchdog.check_every_s
+    store_down = False
+    last_line = ""
+    while not stop.is_set():
+        try:
+            report = await watch_once(runtime, intervals, watching_since)
+        except (OperationalError, ProgrammingError) as exc:
+            if not store_down:
+                first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+                print(f"watchdog: healthmon's store cannot be reached ({first}); retrying", file=sys.stderr)
+            store_down = True
+        except IntegrityError:
+            # another watchdog opened the same alert at the same moment: the next look sees it
+            log.info("watchdog: another watchdog opened the alert first")
+        else:
+            if store_down:
+                print("watchdog: healthmon's store answers again", file=sys.stderr)
+            store_down = False
+            if report.line() != last_line:
+                log.log(logging.WARNING if report.stale else logging.INFO, report.line())
+                last_line = report.line()
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass

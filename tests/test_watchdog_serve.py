@@ -1,0 +1,126 @@
+"""The watchdog against a real `healthmon serve`: serve stops, one stale alert per channel;
+serve starts again, one resolve. Serve's own runs are recorded as scheduled (a run by hand is
+manual: tests/test_flow_prefect.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, text
+
+from sandbox import RunningSandbox, SandboxState, start_in_thread
+from storage.db import make_engine
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
+
+SCALE = "0.2"  # critical every 12 s, stale after 24 s
+
+
+@pytest.fixture
+def receiver() -> Iterator[RunningSandbox]:
+    with start_in_thread(SandboxState.generate(0)) as running:
+        yield running
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", *argv],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=150)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _scalar(engine: Engine, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def test_watchdog_alerts_once_when_serve_stops_and_resolves_when_it_is_back(
+    tmp_path: Path, pg_server_url: str, redis_url: str, sqlite_url: str, receiver: RunningSandbox
+) -> None:
+    config = tmp_path / "healthmon.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "services": {"postgres": {"dsn": pg_server_url}, "redis": {"url": redis_url}},
+                "channels": {"webhook": {"url": f"{receiver.base_url}/webhook/oncall"}},
+                "watchdog": {"check_every_s": 0.5},
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "HEALTHMON_CONFIG": str(config),
+        "HEALTHMON_DATABASE_URL": sqlite_url,
+        "HEALTHMON_DATA_DIR": str(tmp_path / "data"),
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    prefect_port = str(free_port())
+    serve_argv = ["serve", "--prefect-port", prefect_port, "--interval-scale", SCALE]
+    engine = make_engine(sqlite_url)
+    serve_log, watchdog_log = tmp_path / "serve.log", tmp_path / "watchdog.log"
+
+    def received(kind: str) -> list[dict[str, Any]]:
+        return [
+            r["body"]
+            for r in receiver.state.received("webhook")
+            if r["body"]["service"] == "healthmon" and r["body"]["kind"] == kind
+        ]
+
+    def completed_critical() -> int:
+        sql = "SELECT count(*) FROM tier_runs WHERE tier='critical' AND state='completed'"
+        return int(_scalar(engine, sql))
+
+    serve = _start(serve_argv, env, serve_log)
+    watchdog: subprocess.Popen[bytes] | None = None
+    try:
+        wait_until(lambda: completed_critical() >= 1, 120, "a completed critical run", every_s=0.5)
+        # the one to keep alive where serve is not (serve runs a watchdog of its own too)
+        watchdog = _start(["watchdog", "--interval-scale", SCALE], env, watchdog_log)
+        assert received("trigger") == []  # serving: fresh, nothing said
+        assert _stop(serve) == 0
+
+        wait_until(lambda: received("trigger"), 90, "the stale alert on the webhook", every_s=0.5)
+        stopped_runs = completed_critical()
+        alert = received("trigger")[0]
+        assert alert["signature"] == "healthmon|-|stale:critical"
+        assert alert["severity"] == "p1" and alert["tenant"] is None
+        # results and the run that made them age together: whichever the watchdog saw first
+        assert "no completed critical run" in alert["reason"] or "no fresh result" in alert["reason"]
+
+        serve = _start(serve_argv, env, serve_log)
+        wait_until(lambda: received("resolve"), 120, "the resolve on the webhook", every_s=0.5)
+        assert completed_critical() > stopped_runs
+    finally:
+        if serve.poll() is None:
+            _stop(serve)
+        if watchdog is not None and watchdog.poll() is None:
+            assert _stop(watchdog) == 0
+    assert len(received("trigger")) == 1  # once per channel, not once per look
+    assert len(received("resolve")) == 1
+    assert _scalar(engine, "SELECT count(*) FROM platform_alerts WHERE service='healthmon'") == 1
+    assert _scalar(engine, "SELECT status FROM platform_alerts WHERE service='healthmon'") == "resolved"
+    sql = "SELECT count(*) FROM tier_runs WHERE trigger='schedule' AND state='completed'"
+    assert _scalar(engine, sql) >= 2  # serve's own runs are Prefect's scheduled runs
+    assert "STALE" in watchdog_log.read_text()
