@@ -7,11 +7,13 @@ counts as past it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from monitors.registry import MONITORS
 from monitors.result import CheckResult, Status
 
 
@@ -177,3 +179,88 @@ def evaluate(
 
 def rules_inverse(rules: Iterable[ThresholdRule], metric: str) -> bool:
     return any(r.inverse for r in rules if r.metric == metric)
+
+
+# -- validating a rule someone types ----------------------------------------------------------
+
+#: Metrics whose value may go below zero: a prepaid balance on credit, a credential or data
+#: window already past its expiry. Every other metric (latencies, durations, counts,
+#: percentages, ratios) cannot, so a negative bound there is a typo that would judge every
+#: result past it.
+SIGNED_METRICS = frozenset({"balance", "token_expires_in_days", "data_access_expires_in_days"})
+
+
+class RuleInputError(ValueError):
+    """Every problem of a rule typed into the API or the dashboard, as (field, message); the
+    fields are `service`, `metric`, `degraded`, `unhealthy` and `inverse`."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = problems
+
+
+def settable_metrics(service: str) -> list[str]:
+    """Every metric the service's monitor reports, and latency, which every check has."""
+    monitor = MONITORS.get(service)
+    return sorted({"latency_ms", *monitor.metrics}) if monitor is not None else []
+
+
+def parse_bound(value: object) -> float | None:
+    """A bound as typed: a number, or text holding one; None or blank text is "no bound".
+    ValueError says what is wrong: text that is not a number is an error, never "unchanged"."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            shown = repr(text) if len(text) <= 20 else "that text"
+            raise ValueError(f"must be a number, not {shown}") from None
+    elif isinstance(value, int | float):
+        number = float(value)
+    else:
+        raise ValueError("must be a number")
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
+
+
+def validate_rule(
+    service: str, metric: str, degraded: object, unhealthy: object, inverse: object = False
+) -> ThresholdRule:
+    """The one check of a threshold rule set by hand (API and dashboard): a metric the
+    service's monitor reports; numbers; not below 0 unless the metric can be (SIGNED_METRICS);
+    at least one bound; and the bounds in order (above is worse: degraded <= unhealthy;
+    inverse: degraded >= unhealthy). Raises RuleInputError naming every field at fault."""
+    problems: list[tuple[str, str]] = []
+    known = settable_metrics(service)
+    if not known:
+        problems.append(("service", f"unknown service {service!r} (one of {', '.join(sorted(MONITORS))})"))
+    elif metric not in known:
+        problems.append(("metric", f"{service} reports no metric {metric!r} (one of {', '.join(known)})"))
+    bounds: dict[str, float | None] = {}
+    for field, raw in (("degraded", degraded), ("unhealthy", unhealthy)):
+        try:
+            bound = parse_bound(raw)
+        except ValueError as exc:
+            problems.append((field, str(exc)))
+            continue
+        if bound is not None and bound < 0 and metric not in SIGNED_METRICS:
+            problems.append((field, f"must not be negative: {metric} cannot go below 0"))
+            continue
+        bounds[field] = bound
+    if not isinstance(inverse, bool):
+        problems.append(("inverse", "must be true or false"))
+    if problems or not isinstance(inverse, bool):
+        raise RuleInputError(problems)
+    try:
+        return ThresholdRule(metric=metric, inverse=inverse, **bounds)
+    except ValidationError as exc:
+        # the rule's own checks are about the pair of bounds; `degraded` is the one to move
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise RuleInputError([("degraded", message)]) from None

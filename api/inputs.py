@@ -9,13 +9,15 @@ them cannot overflow.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
-from deployments.tenant_input import TENANT_ID
 from monitors.registry import MONITORS
+from monitors.tenant_settings import TENANT_ID
 
 SERVICES = tuple(sorted(MONITORS))
 #: the database's integer ids; a larger value would fail in PostgreSQL, not here
@@ -90,3 +92,14 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 def is_tenant_id(value: str) -> bool:
     return TENANT_ID.fullmatch(value) is not None
+
+
+def invalid(problems: Iterable[tuple[str, str]], location: str = "body") -> RequestValidationError:
+    """Problems found by a shared validation (flows.tenant_input, alerting.silences,
+    alerting.thresholds) as one 422 listing every field, like pydantic's own."""
+    return RequestValidationError(
+        [
+            {"loc": (location, *field.split(".")), "msg": message, "type": "value_error"}
+            for field, message in problems
+        ]
+    )

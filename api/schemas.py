@@ -287,12 +287,23 @@ class RecurrenceIn(BaseModel):
 class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    service: ServiceName | None = Field(default=None, description="omit: every service")
-    tenant: TenantId | None = Field(default=None, description="omit: every tenant and the platform")
+    service: ServiceName | None = Field(
+        default=None, description="match this service (with no tenant: for every tenant and the platform)"
+    )
+    tenant: TenantId | None = Field(
+        default=None, description="match this tenant, an existing one (with no service: all its services)"
+    )
+    everything: StrictBool = Field(
+        default=False,
+        description="true: every service of every tenant and the platform; only without service and "
+        "tenant. A silence needs service, tenant or this",
+    )
     starts_at: Timestamp | None = Field(default=None, description="default: now")
     ends_at: Timestamp | None = Field(default=None, description="give this or duration_min")
     duration_min: StrictFloat | None = Field(default=None, gt=0, le=366 * 24 * 60, allow_inf_nan=False)
-    reason: Annotated[SafeText, StringConstraints(min_length=1, max_length=500)]
+    reason: Annotated[SafeText, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="why: a comment shown wherever silences are listed (not blank)"
+    )
     recurrence: RecurrenceIn | None = Field(
         default=None,
         description="a weekly window; starts_at..ends_at (default one year) bound when it recurs",
@@ -303,11 +314,14 @@ class SilenceOut(BaseModel):
     id: int
     service: str | None
     tenant: str | None
+    everything: bool = Field(description="it matches every service of every tenant and the platform")
     starts_at: datetime
     ends_at: datetime
     recurrence: dict[str, Any] | None
-    reason: str
-    created_by: str | None
+    reason: str = Field(description="the comment it was made with")
+    created_by: str | None = Field(
+        description="who made it: a token's or a dashboard user's name, or a CLI user"
+    )
     created_at: datetime
     ended_at: datetime | None
     active_now: bool = Field(description="whether it holds notifications back at this moment")

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from alerting.silences import SilenceView, validate_recurrence
+from alerting.silences import SilenceInputError, SilenceView, validate_recurrence, validate_silence
 from api.auth import Admin, caller
 from api.deps import RuntimeDep
 from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
-from api.inputs import MAX_ID
+from api.inputs import MAX_ID, invalid
 from api.schemas import SilenceIn, SilenceList, SilenceOut
 from flows.runtime import Runtime
 from storage.alerts import add_silence, end_silence, list_silences
@@ -38,7 +38,10 @@ def _out(row: dict[str, Any], now: datetime) -> SilenceOut:
         row["recurrence"],
         row["ended_at"],
     )
-    return SilenceOut.model_validate({**row, "tenant": row["tenant_id"], "active_now": view.active(now)})
+    everything = row["service"] is None and row["tenant_id"] is None
+    return SilenceOut.model_validate(
+        {**row, "tenant": row["tenant_id"], "everything": everything, "active_now": view.active(now)}
+    )
 
 
 def _one(runtime: Runtime, silence_id: int, now: datetime) -> SilenceOut | None:
@@ -72,9 +75,21 @@ def _window(body: SilenceIn, now: datetime) -> tuple[datetime, datetime]:
     status_code=201,
     response_model=SilenceOut,
     responses=FORBIDDEN,
-    summary="Hold notifications for a service and/or tenant, now or in a weekly window",
+    summary="Hold notifications for a service and/or tenant (or everything), now or in a weekly window",
 )
 def create_silence(body: SilenceIn, who: Admin, runtime: RuntimeDep) -> SilenceOut:
+    try:
+        # the same validation as `healthmon silences add` and the dashboard; the author is the token's name
+        request = validate_silence(
+            service=body.service,
+            tenant=body.tenant,
+            everything=body.everything,
+            reason=body.reason,
+            created_by=who.name,
+            tenant_exists=lambda t: get_tenant(runtime.engine, t) is not None,
+        )
+    except SilenceInputError as exc:
+        raise invalid(exc.problems) from None
     now = datetime.now(UTC)
     starts, ends = _window(body, now)
     recurrence = body.recurrence.model_dump() if body.recurrence else None
@@ -84,16 +99,14 @@ def create_silence(body: SilenceIn, who: Admin, runtime: RuntimeDep) -> SilenceO
         except ValueError as exc:
             field, _, message = str(exc).partition(": ")
             raise FieldError(field, message) from None
-    if body.tenant is not None and get_tenant(runtime.engine, body.tenant) is None:
-        raise FieldError("tenant", f"no tenant {body.tenant!r}")
     silence_id = add_silence(
         runtime.engine,
-        service=body.service,
-        tenant_id=body.tenant,
+        service=request.service,
+        tenant_id=request.tenant_id,
         starts_at=starts,
         ends_at=ends,
-        reason=body.reason,
-        created_by=who.name,
+        reason=request.reason,
+        created_by=request.created_by,
         recurrence=recurrence,
     )
     created = _one(runtime, silence_id, now)

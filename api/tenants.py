@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from api.auth import Admin, caller
 from api.deps import RuntimeDep
-from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
-from api.inputs import is_tenant_id
+from api.errors import COMMON_RESPONSES, FORBIDDEN, not_found
+from api.inputs import invalid, is_tenant_id
 from api.schemas import Problem, Tenant, TenantIn, TenantList
-from config.errors import ConfigError
-from deployments.tenant_input import tenant_row
+from flows.tenant_input import TenantInputError, tenant_row
 from storage.tenants import TenantInfo, get_tenant, list_tenants, set_enabled, upsert_tenants
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"], responses=COMMON_RESPONSES)
@@ -42,12 +41,12 @@ def all_tenants(runtime: RuntimeDep) -> TenantList:
     summary="Add a tenant with its integrations",
 )
 def add_tenant(body: TenantIn, who: Admin, runtime: RuntimeDep) -> Tenant:
-    # the same validation as `healthmon tenants add/import`: known integrations, their keys, values
+    # the same validation as `healthmon tenants add/import` and the dashboard: every field
     raw = {"id": body.id, "name": body.name, "enabled": body.enabled, "integrations": body.integrations}
     try:
         row = tenant_row(raw, "body")
-    except ConfigError as exc:
-        raise FieldError(exc.key.removeprefix("body."), exc.message) from None
+    except TenantInputError as exc:
+        raise invalid((p.key.removeprefix("body."), p.message) for p in exc.problems) from None
     if runtime.cipher is None:
         raise HTTPException(
             503, "HEALTHMON_SECRET_KEY is not set on the server; credentials cannot be stored"

@@ -1,7 +1,8 @@
 """Threshold rules: the effective view (with where each rule comes from), overrides set and cleared.
 
-A rule is checked by alerting.thresholds.ThresholdRule before it is stored, the same model
-the config's thresholds go through, so the API cannot store a rule a tier run would refuse.
+A rule is checked by alerting.thresholds.validate_rule before it is stored, the check the
+dashboard's form uses too (a metric the service reports, numbers, not negative where the
+metric cannot be, bounds in order), ending in the ThresholdRule a tier run builds.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import ValidationError
 
-from alerting.thresholds import ThresholdRule
+from alerting.thresholds import RuleInputError, settable_metrics, validate_rule
 from api.auth import Admin, caller
 from api.deps import RuntimeDep
 from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
-from api.inputs import SERVICES, TenantId
+from api.inputs import SERVICES, TenantId, invalid
 from api.schemas import ThresholdIn, Thresholds
 from flows.runtime import Runtime
 from monitors.base import Monitor
@@ -35,13 +35,8 @@ def _monitor(service: str) -> Monitor:
     return monitor
 
 
-def settable_metrics(monitor: Monitor) -> list[str]:
-    """Every metric the monitor reports, and latency, which every check has."""
-    return sorted({"latency_ms", *monitor.metrics})
-
-
 def _check_metric(monitor: Monitor, metric: str) -> None:
-    known = settable_metrics(monitor)
+    known = settable_metrics(monitor.service)
     if metric not in known:
         raise FieldError(
             "metric", f"{monitor.service} reports no metric {metric!r} (one of {', '.join(known)})"
@@ -62,7 +57,7 @@ def _view(runtime: Runtime, monitor: Monitor, tenant: str | None) -> Thresholds:
         {
             "service": monitor.service,
             "tenant": tenant,
-            "metrics": settable_metrics(monitor),
+            "metrics": settable_metrics(monitor.service),
             "rules": runtime.effective_thresholds(monitor.service, tenant),
         }
     )
@@ -97,16 +92,11 @@ def put_threshold(
     service: str, metric: str, body: ThresholdIn, who: Admin, runtime: RuntimeDep
 ) -> Thresholds:
     monitor = _monitor(service)
-    _check_metric(monitor, metric)
-    _check_tenant(runtime, monitor, body.tenant, "tenant")
     try:
-        rule = ThresholdRule(
-            metric=metric, degraded=body.degraded, unhealthy=body.unhealthy, inverse=body.inverse
-        )
-    except ValidationError as exc:
-        # the rule's own check is about the pair of bounds; `degraded` is the one to move
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise FieldError("degraded", message) from None
+        rule = validate_rule(service, metric, body.degraded, body.unhealthy, body.inverse)
+    except RuleInputError as exc:
+        raise invalid(exc.problems) from None
+    _check_tenant(runtime, monitor, body.tenant, "tenant")
     set_override(
         runtime.engine, service, body.tenant, metric, rule.degraded, rule.unhealthy, rule.inverse, who.name
     )

@@ -148,7 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--database-url", default=os.environ.get("HEALTHMON_BENCH_DATABASE_URL"))
+    parser.add_argument("--database-url", default=os.environ.get("HEALTHMON_BENCH_DATABASE_URL") or None)
     parser.add_argument("--redis-url", default=None, help="serve the cache from Redis (default: in-process)")
     parser.add_argument("--paced-s", type=float, default=15.0)
     args = parser.parse_args()

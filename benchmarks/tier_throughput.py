@@ -167,7 +167,7 @@ async def main() -> None:
     parser.add_argument("--in-flight", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--batches-per-service", type=int, default=None, help="default: the config's")
-    parser.add_argument("--database-url", default=os.environ.get("HEALTHMON_BENCH_DATABASE_URL"))
+    parser.add_argument("--database-url", default=os.environ.get("HEALTHMON_BENCH_DATABASE_URL") or None)
     args = parser.parse_args()
     figures: dict[str, Any] = {
         "latency_ms": args.latency_ms,

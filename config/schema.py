@@ -2,46 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import (
+    Field,
+    PositiveFloat,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from config.fields import HttpUrl, RequiredHttpUrl, StrictModel, problem, relocated, unknown_message
+from config.services import SERVICE_MODELS, ServiceConfig, metric_problem, validate_services
 
 Severity = Literal["p1", "p2", "p3"]
 ChannelName = Literal["slack", "email", "pagerduty", "webhook"]
+CHANNEL_NAMES: tuple[str, ...] = get_args(ChannelName)
 
 
-class ThresholdConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    degraded: float | None = None
-    unhealthy: float | None = None
-    inverse: bool = False
-
-
-class ServiceConfig(BaseModel):
-    """Known keys are typed; any other key is a service option or credential (per service)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    enabled: bool = True
-    base_url: str | None = None
-    timeout_s: PositiveFloat | None = None
-    thresholds: dict[str, ThresholdConfig] = Field(default_factory=dict)
-
-    def options(self) -> dict[str, Any]:
-        """Everything a monitor is handed: base_url plus the service's own keys."""
-        extra = dict(self.model_extra or {})
-        if self.base_url is not None:
-            extra["base_url"] = self.base_url
-        return extra
-
-
-class SlackChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    webhook_url: str | None = None
+class SlackChannel(StrictModel):
+    webhook_url: HttpUrl = None
     bot_token: str | None = None
     channel: str | None = None
     #: the Web API base for bot tokens (the sandbox stands in here)
-    base_url: str | None = None
+    base_url: HttpUrl = None
 
     @model_validator(mode="after")
     def _one_way(self) -> SlackChannel:
@@ -50,8 +38,7 @@ class SlackChannel(BaseModel):
         return self
 
 
-class EmailChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class EmailChannel(StrictModel):
     host: str
     port: int = Field(default=587, gt=0, lt=65536)
     username: str | None = None
@@ -62,38 +49,33 @@ class EmailChannel(BaseModel):
     to: list[str] = Field(min_length=1)
 
 
-class PagerDutyChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PagerDutyChannel(StrictModel):
     routing_key: str = Field(min_length=1)
-    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    events_url: RequiredHttpUrl = "https://events.pagerduty.com/v2/enqueue"
 
 
-class WebhookChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str
+class WebhookChannel(StrictModel):
+    url: RequiredHttpUrl
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class Channels(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Channels(StrictModel):
     slack: SlackChannel | None = None
     email: EmailChannel | None = None
     pagerduty: PagerDutyChannel | None = None
     webhook: WebhookChannel | None = None
 
 
-class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Route(StrictModel):
     severity: list[Severity] = Field(min_length=1)
     services: list[str] | None = None
     tenants: list[str] | None = None
     channels: list[ChannelName] = Field(min_length=1)
 
 
-class RunConfig(BaseModel):
+class RunConfig(StrictModel):
     """How tier runs behave; defaults are documented in docs/configuration.md."""
 
-    model_config = ConfigDict(extra="forbid")
     batch_size: int = Field(default=200, gt=0)
     confirm_retries: int = Field(default=1, ge=0, le=5)
     confirm_delay_s: float = Field(default=0.2, ge=0)
@@ -111,10 +93,9 @@ def _renotify_defaults() -> dict[Severity, float]:
     return {"p1": 1800.0, "p2": 7200.0, "p3": 86400.0}
 
 
-class AlertingConfig(BaseModel):
+class AlertingConfig(StrictModel):
     """Alert policy; docs/configuration.md gives the defaults and why."""
 
-    model_config = ConfigDict(extra="forbid")
     open_after: int = Field(default=2, ge=1, le=20)
     resolve_after: int = Field(default=2, ge=1, le=20)
     renotify_after_s: dict[Severity, PositiveFloat] = Field(default_factory=_renotify_defaults)
@@ -128,38 +109,36 @@ class AlertingConfig(BaseModel):
     #: "<tier>.<status>" -> severity, e.g. {"external.unhealthy": "p2"}; others as DESIGN.md
     severity: dict[str, Severity] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _keys(self) -> AlertingConfig:
+    @field_validator("severity")
+    @classmethod
+    def _keys(cls, severity: dict[str, Severity]) -> dict[str, Severity]:
         tiers = {"critical", "core", "integration", "external"}
         statuses = {"unhealthy", "degraded", "unknown"}
-        for key in self.severity:
+        for key in severity:
             tier, _, status = key.partition(".")
             if tier not in tiers or status not in statuses:
-                raise ValueError(f"severity key {key!r} must be <tier>.<status>, e.g. core.unhealthy")
-        return self
+                raise ValueError(f"key {key!r} must be <tier>.<status>, e.g. core.unhealthy")
+        return severity
 
 
-class RetentionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RetentionConfig(StrictModel):
     history_days: int = Field(default=30, ge=1, le=3650)
     alerts_days: int = Field(default=90, ge=1, le=3650)
 
 
-class WatchdogConfig(BaseModel):
+class WatchdogConfig(StrictModel):
     """healthmon watching itself (docs/operations.md, "When healthmon itself fails")."""
 
-    model_config = ConfigDict(extra="forbid")
     #: a tier, or a target's latest result, older than this many tier intervals is stale
     stale_after: float = Field(default=2.0, ge=1.0, le=100.0)
     #: pinged (GET) after every completed tier run, for an outside dead-man's switch
-    heartbeat_url: str | None = None
+    heartbeat_url: HttpUrl = None
     #: how often the watchdog loop looks, in seconds
     check_every_s: PositiveFloat = 15.0
 
 
-class HealthmonConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HealthmonConfig(StrictModel):
+    #: each value is its service's own model (config/services.py)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     channels: Channels = Field(default_factory=Channels)
     routes: list[Route] | None = None
@@ -167,4 +146,63 @@ class HealthmonConfig(BaseModel):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
-    dashboard_url: str | None = None
+    dashboard_url: HttpUrl = None
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _per_service(cls, raw: Any, info: ValidationInfo) -> Any:
+        context = info.context if isinstance(info.context, Mapping) else {}
+        return validate_services(raw, context.get("metrics"))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _cross_checks(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # judged on the raw mapping, so that they are reported with every other problem
+        found = route_problems(data) if isinstance(data, Mapping) else []
+        try:
+            validated = handler(data)
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*relocated(exc.errors()), *found]
+            ) from None
+        if found:
+            raise ValidationError.from_exception_data(cls.__name__, found)
+        return validated
+
+
+def route_problems(raw: Mapping[str, Any]) -> list[InitErrorDetails]:
+    """Routes may name only configured channels and known services (a typo there silently
+    matches nothing). Shapes that are wrong anyway are left to the schema to report."""
+    routes, channels = raw.get("routes"), raw.get("channels")
+    if not isinstance(routes, list):
+        return []
+    configured = [str(name) for name in channels] if isinstance(channels, Mapping) else []
+    found: list[InitErrorDetails] = []
+    for i, route in enumerate(routes):
+        if not isinstance(route, Mapping):
+            continue
+        named = route.get("channels")
+        for j, channel in enumerate(named if isinstance(named, list) else []):
+            if channel in CHANNEL_NAMES and channel not in configured:
+                message = f"channel {channel} is not configured under channels"
+                message += f" (configured: {', '.join(configured)})" if configured else " (none is)"
+                found.append(problem("unconfigured_channel", ("routes", i, "channels", j), message, channel))
+        services = route.get("services")
+        for j, service in enumerate(services if isinstance(services, list) else []):
+            if isinstance(service, str) and service not in SERVICE_MODELS:
+                message = unknown_message("service", service, SERVICE_MODELS, list_known=True)
+                found.append(problem("unknown_service", ("routes", i, "services", j), message, service))
+    return found
+
+
+def threshold_metric_problems(
+    config: HealthmonConfig, metrics: Mapping[str, Collection[str]]
+) -> list[tuple[str, str]]:
+    """(key, message) for every `services.<s>.thresholds.<metric>` its monitor does not emit."""
+    found = []
+    for service, svc in config.services.items():
+        for metric in svc.thresholds:
+            message = metric_problem(service, metric, metrics)
+            if message is not None:
+                found.append((f"services.{service}.thresholds.{metric}", message))
+    return found

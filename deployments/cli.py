@@ -8,22 +8,54 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from config import ConfigError
 from deployments import exit_codes
 from deployments.output import print_json_lines, print_table
-from deployments.tenant_input import TenantRow
+from flows.tenant_input import TenantRow
 from monitors.registry import MONITORS
 from monitors.result import TIERS, Status, Tier
 
 if TYPE_CHECKING:
     from flows.runtime import Runtime
 
+def store_failure(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and one line for an error of healthmon's own store, or None for any other
+    error. One mapping for every command: unreachable is 3; a store without the tables is a
+    usage error (2) that says what to run."""
+    from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+
+    if not isinstance(exc, OperationalError | InterfaceError | ProgrammingError):
+        return None
+    first = (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        return exit_codes.USAGE, "the database is not migrated: run `healthmon db upgrade` first"
+    return exit_codes.STORAGE, f"healthmon's database cannot be reached or failed: {first}"
+
+
+class _Commands(TyperGroup):
+    """Every command's errors become its documented exit code and one line, never a traceback:
+    bad configuration 2 (naming the key), healthmon's store 3."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _fail(exit_codes.USAGE, str(exc))
+        except Exception as exc:
+            mapped = store_failure(exc)
+            if mapped is None:
+                raise
+            _fail(*mapped)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="healthmon: health monitoring for the commerce platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -32,7 +64,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="healthmon's own database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+# one message, one line: wrapped lines break log readers and grep
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -114,18 +147,16 @@ def check(
         )
     tiers = _tiers_for(tier, service)
     runtime = _runtime()
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
     from flows.runtime import use_runtime
     from storage.results import run_results
 
-    try:
+    try:  # the store's errors are mapped to exit 3 (or 2) for every command: _Commands
         with use_runtime(runtime):
             _require_migrated(runtime)
+            if tenant is not None:
+                _require_tenant(runtime, tenant, tiers, service)
             run_ids = asyncio.run(_run_tiers(tiers, service, tenant))
             results = run_results(runtime.engine, run_ids)
-    except (OperationalError, ProgrammingError) as exc:
-        _fail(exit_codes.STORAGE, f"healthmon's database failed: {str(exc.orig).strip().splitlines()[0]}")
     finally:
         runtime.close()
     if as_json:
@@ -136,6 +167,30 @@ def check(
             err.print("nothing to check: no service of that selection is configured (see HEALTHMON_CONFIG)")
     bad = any(r.status is not Status.HEALTHY for r in results)
     raise typer.Exit(exit_codes.NOT_HEALTHY if bad else exit_codes.OK)
+
+
+def _require_tenant(runtime: Runtime, tenant: str, tiers: list[Tier], service: str | None) -> None:
+    """`--tenant` names an enabled tenant with an integration this check covers, or exit 2:
+    a check that silently checks nothing reads as "all healthy"."""
+    from storage.tenants import get_tenant
+
+    found = get_tenant(runtime.engine, tenant)
+    if found is None:
+        _fail(exit_codes.USAGE, f"--tenant: no tenant {tenant!r} (see `healthmon tenants list`)")
+    if not found.enabled:
+        _fail(exit_codes.USAGE, f"--tenant: tenant {tenant!r} is disabled, so it is not checked")
+    covered = [
+        name
+        for name, monitor in MONITORS.items()
+        if monitor.per_tenant and monitor.tier in tiers and (service is None or name == service)
+    ]
+    if not set(covered) & set(found.integrations):
+        has = ", ".join(sorted(found.integrations)) or "none"
+        _fail(
+            exit_codes.USAGE,
+            f"--tenant: {tenant!r} has no integration this check covers ({', '.join(covered) or 'none'}); "
+            f"its integrations: {has}",
+        )
 
 
 async def _run_tiers(tiers: list[Tier], service: str | None, tenant: str | None) -> list[str]:
@@ -223,8 +278,20 @@ def tenants_add(
     disabled: Annotated[bool, typer.Option("--disabled", help="stored but not checked")] = False,
 ) -> None:
     """Add a tenant, or add/replace one integration of it (its other integrations are kept)."""
-    from deployments.tenant_input import parse_assignments, tenant_row
+    from flows.tenant_input import TenantInputError, parse_assignments, tenant_row
+    from monitors.tenant_settings import per_tenant_services
     from storage.tenants import set_integration
+
+    def argument(key: str) -> str:
+        # the shared validation names keys of a tenant mapping; say which argument holds each
+        if key == "tenant.id":
+            return "TENANT_ID"
+        if key == "tenant.name":
+            return "--name"
+        if integration is not None and integration not in per_tenant_services():
+            return "--integration"
+        setting = key.removeprefix(f"tenant.integrations.{integration}").lstrip(".")
+        return f"--set {setting}" if setting else "--set"
 
     try:
         values = parse_assignments(settings or [])
@@ -232,27 +299,35 @@ def tenants_add(
             raise ConfigError("--integration", "needed with --set")
         raw = {"id": tenant_id, "name": name, "integrations": {integration: values} if integration else {}}
         row = tenant_row(raw, "tenant")
+    except TenantInputError as exc:
+        for problem in exc.problems:
+            err.print(f"[bold red]error:[/] {argument(problem.key)}: {problem.message}", highlight=False)
+        raise typer.Exit(exit_codes.USAGE) from None
     except ConfigError as exc:
         _fail(exit_codes.USAGE, str(exc))
     runtime = _writable_runtime()
     try:
         assert runtime.cipher is not None
+        given_name = row[1] if name is not None else None  # None keeps a stored tenant's name
         set_integration(
-            runtime.engine, runtime.cipher, row[0], name, not disabled, next(iter(row[3].items()), None)
+            runtime.engine, runtime.cipher, row[0], given_name, not disabled, next(iter(row[3].items()), None)
         )
     finally:
         runtime.close()
-    err.print(f"tenant {tenant_id} saved")
+    err.print(f"tenant {row[0]} saved")
 
 
 @tenants_app.command("import")
 def tenants_import(path: Annotated[Path, typer.Argument(help="YAML with a list under 'tenants'")]) -> None:
-    """Add or replace many tenants from a file; values may reference the environment as ${NAME}."""
-    from deployments.tenant_input import read_tenants_file
+    """Add or replace many tenants from a file; values may reference the environment as ${NAME}.
+    The whole file is checked first: any bad row lists every problem and imports nothing."""
+    from flows.tenant_input import TenantFileError, read_tenants_file
 
     try:
         rows = read_tenants_file(path)
-    except ConfigError as exc:
+    except TenantFileError as exc:
+        for line in exc.problems:
+            err.print(f"[bold red]error:[/] {line}", highlight=False)
         _fail(exit_codes.USAGE, str(exc))
     count = _store_tenants(rows)
     err.print(f"imported {count} tenants")
@@ -332,16 +407,14 @@ app.add_typer(alerts_app, name="alerts")
 
 
 def _with_runtime(work: Callable[[Runtime], T]) -> T:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
+    """`work` with the process runtime installed; the store's errors become exit codes in
+    `_Commands`, like every command's."""
     from flows.runtime import use_runtime
 
     runtime = _runtime()
     try:
         with use_runtime(runtime):
             return work(runtime)
-    except (OperationalError, ProgrammingError) as exc:
-        _fail(exit_codes.STORAGE, f"healthmon's database failed: {str(exc.orig).strip().splitlines()[0]}")
     finally:
         runtime.close()
 
@@ -459,24 +532,52 @@ app.add_typer(silences_app, name="silences")
 
 @silences_app.command("add")
 def silences_add(
-    service: Annotated[str | None, typer.Option(help="one service (default: all)")] = None,
-    tenant: Annotated[str | None, typer.Option(help="one tenant (default: all, and the platform)")] = None,
+    service: Annotated[str | None, typer.Option(help="one service (all tenants, with no --tenant)")] = None,
+    tenant: Annotated[str | None, typer.Option(help="one tenant (all services, with no --service)")] = None,
+    everything: Annotated[
+        bool, typer.Option("--everything", help="every service of every tenant and the platform")
+    ] = False,
     minutes: Annotated[float, typer.Option(help="how long from now (one-off)")] = 60,
     days: Annotated[float | None, typer.Option(help="recurring: for how many days the window recurs")] = None,
     weekdays: Annotated[str | None, typer.Option(help="recurring: 0=Monday..6=Sunday, e.g. 6 or 5,6")] = None,
     start: Annotated[str | None, typer.Option(help="recurring: window start, HH:MM UTC")] = None,
     duration_min: Annotated[float | None, typer.Option(help="recurring: window length in minutes")] = None,
-    reason: Annotated[str, typer.Option(help="why")] = "",
+    reason: Annotated[
+        str | None, typer.Option("--reason", "--comment", help="why (required; shown in the list)")
+    ] = None,
     by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None,
 ) -> None:
-    """Hold notifications for a service and/or tenant, now or in a weekly window."""
+    """Hold notifications for a service and/or tenant (or, said outright, everything), now or
+    in a weekly window."""
     from datetime import UTC, datetime, timedelta
 
-    from alerting.silences import validate_recurrence
+    from alerting.silences import SilenceInputError, SilenceRequest, validate_recurrence, validate_silence
     from storage.alerts import add_silence
+    from storage.tenants import get_tenant
 
-    if service is not None and service not in MONITORS:
-        _fail(exit_codes.USAGE, f"--service: unknown service {service!r}")
+    names = {"service": "--service", "tenant": "--tenant", "everything": "--everything"}
+    names |= {"reason": "--reason", "created_by": "--by"}
+
+    def checked(rt: Runtime | None) -> SilenceRequest:
+        # the same validation as the API and the dashboard; the tenant is looked up once the
+        # store is open, so a missing comment is reported without it
+        exists = None if rt is None else (lambda t: get_tenant(rt.engine, t) is not None)
+        try:
+            return validate_silence(
+                service=service,
+                tenant=tenant,
+                everything=everything,
+                reason=reason,
+                created_by=by or _who(),
+                tenant_exists=exists,
+                fields=names,
+            )
+        except SilenceInputError as exc:
+            for field, message in exc.problems:
+                err.print(f"[bold red]error:[/] {field}: {message}", highlight=False)
+            raise typer.Exit(exit_codes.USAGE) from None
+
+    request = checked(None)
     now = datetime.now(UTC)
     recurrence = None
     if start is not None or duration_min is not None or weekdays is not None:
@@ -494,42 +595,56 @@ def silences_add(
         if minutes <= 0:
             _fail(exit_codes.USAGE, "--minutes: must be more than 0")
         ends = now + timedelta(minutes=minutes)
-    silence_id = _with_runtime(
-        lambda rt: add_silence(
+
+    def store(rt: Runtime) -> int:
+        checked(rt)
+        return add_silence(
             rt.engine,
-            service=service,
-            tenant_id=tenant,
+            service=request.service,
+            tenant_id=request.tenant_id,
             starts_at=now,
             ends_at=ends,
-            reason=reason,
-            created_by=by or _who(),
+            reason=request.reason,
+            created_by=request.created_by,
             recurrence=recurrence,
         )
-    )
-    err.print(f"silence {silence_id} until {ends:%Y-%m-%d %H:%M} UTC")
+
+    silence_id = _with_runtime(store)
+    matchers = [request.service, request.tenant_id and f"tenant {request.tenant_id}"]
+    scope = "everything" if request.everything else " · ".join(filter(None, matchers))
+    err.print(f"silence {silence_id} ({scope}) until {ends:%Y-%m-%d %H:%M} UTC by {request.created_by}")
 
 
 @silences_app.command("list")
 def silences_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Silences that have not ended."""
+    """Silences that have not ended, oldest first, with who made each and why."""
     import json
     from datetime import UTC, datetime
 
-    from storage.alerts import load_silences
+    from alerting.silences import SilenceView
+    from storage.alerts import list_silences
 
     now = datetime.now(UTC)
-    rows = _with_runtime(lambda rt: load_silences(rt.engine, now))
-    for s in rows:
+    rows = _with_runtime(lambda rt: list_silences(rt.engine, active_at=now))
+    for row in sorted(rows, key=lambda r: r["id"]):
+        view = SilenceView(
+            row["id"], row["service"], row["tenant_id"], row["starts_at"], row["ends_at"], row["recurrence"]
+        )
         record = {
-            "id": s.id,
-            "service": s.service,
-            "tenant": s.tenant_id,
-            "starts_at": s.starts_at.isoformat(),
-            "ends_at": s.ends_at.isoformat(),
-            "recurrence": s.recurrence,
-            "active_now": s.active(now),
+            "id": view.id,
+            "service": view.service,
+            "tenant": view.tenant_id,
+            "everything": view.service is None and view.tenant_id is None,
+            "starts_at": view.starts_at.isoformat(),
+            "ends_at": view.ends_at.isoformat(),
+            "recurrence": view.recurrence,
+            "active_now": view.active(now),
+            "created_by": row["created_by"],
+            "reason": row["reason"],
         }
-        print(json.dumps(record) if as_json else " ".join(f"{k}={v}" for k, v in record.items()))
+        # text values quoted, so a comment with spaces stays one field
+        text = " ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in record.items())
+        print(json.dumps(record) if as_json else text)
 
 
 @silences_app.command("end")
@@ -718,6 +833,26 @@ def demo(
             ui=ui,
         )
     )
+
+
+config_app = typer.Typer(help="healthmon's configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="also check the tenants in healthmon's store")
+    ] = True,
+) -> None:
+    """Validate HEALTHMON_*, the config file, the environment it references and the stored
+    tenants; print every problem. Writes nothing.
+
+    Exit code: 0 no problem, 2 any problem, 3 healthmon's own database unreachable.
+    """
+    from deployments.config_check import run_config_check
+
+    raise typer.Exit(run_config_check(store=store))
 
 
 def main() -> None:

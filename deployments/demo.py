@@ -486,7 +486,7 @@ class Demo:
     def load_store(self, engine: Engine, cipher: Cipher | None) -> int:
         """Migrations, then the sandbox tenants under shop-like names; returns how many."""
         assert cipher is not None, "prepare_environment always sets HEALTHMON_SECRET_KEY"
-        from deployments.tenant_input import read_tenants_file
+        from flows.tenant_input import read_tenants_file
         from storage.migrate import upgrade
         from storage.tenants import list_tenants, remove_tenant, upsert_tenants
 
@@ -530,7 +530,8 @@ class Demo:
         ]
         if self.own_store:
             lines.append(f"export HEALTHMON_DATABASE_URL={self.env['HEALTHMON_DATABASE_URL']}")
-        if (self.paths.root / "secret.key").exists() and "HEALTHMON_SECRET_KEY" not in os.environ:
+        key_given = bool(os.environ.get("HEALTHMON_SECRET_KEY", "").strip())  # empty means unset
+        if (self.paths.root / "secret.key").exists() and not key_given:
             lines.append(f'export HEALTHMON_SECRET_KEY="$(cat {self.paths.root / "secret.key"})"')
         if self.token is not None:
             lines.append(f'export HEALTHMON_API_TOKENS="demo:admin:$(cat {self.paths.root / "api-token"})"')

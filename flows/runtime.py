@@ -19,8 +19,10 @@ import aiohttp
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from alerting.thresholds import ThresholdRule, defaults_for, merge_rules, with_sources
+from alerting.thresholds import ThresholdRule, defaults_for, merge_rules, settable_metrics, with_sources
 from config import ConfigError, HealthmonConfig, Settings, load_config
+from config.errors import ConfigProblems
+from config.schema import threshold_metric_problems
 from config.settings import load_settings
 from monitors.registry import MONITORS
 from monitors.resources import open_session
@@ -202,8 +204,17 @@ def _from_config(runtime: Runtime, service: str, rule: ThresholdRule) -> bool:
     return svc is not None and rule.metric in svc.thresholds
 
 
-def _config_rules(config: HealthmonConfig) -> dict[str, dict[str, ThresholdRule]]:
+def service_metrics() -> dict[str, tuple[str, ...]]:
+    """What each service's monitor emits: the metrics `services.<s>.thresholds` may name, the
+    same list the API and dashboard accept for overrides."""
+    return {name: tuple(settable_metrics(name)) for name in MONITORS}
+
+
+def _threshold_rules(
+    config: HealthmonConfig,
+) -> tuple[dict[str, dict[str, ThresholdRule]], list[ConfigError]]:
     rules: dict[str, dict[str, ThresholdRule]] = {}
+    problems: list[ConfigError] = []
     for service, svc in config.services.items():
         layer = []
         for metric, spec in svc.thresholds.items():
@@ -211,19 +222,35 @@ def _config_rules(config: HealthmonConfig) -> dict[str, dict[str, ThresholdRule]
                 layer.append(ThresholdRule(metric=metric, **spec.model_dump()))
             except ValidationError as exc:
                 msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
-                raise ConfigError(f"services.{service}.thresholds.{metric}", msg) from None
-        rules[service] = merge_rules(defaults_for(service).values(), layer)
-    return rules
+                problems.append(ConfigError(f"services.{service}.thresholds.{metric}", msg))
+        if service in MONITORS:
+            rules[service] = merge_rules(defaults_for(service).values(), layer)
+    return rules, problems
+
+
+def config_problems(config: HealthmonConfig) -> list[ConfigError]:
+    """What the config's own schema cannot judge, as it knows no monitor: every service is one
+    the registry knows, every threshold names a metric its monitor emits and is a valid rule."""
+    problems = [
+        ConfigError(f"services.{service}", f"unknown service (known: {', '.join(sorted(MONITORS))})")
+        for service in config.services
+        if service not in MONITORS
+    ]
+    problems += [
+        ConfigError(key, message) for key, message in threshold_metric_problems(config, service_metrics())
+    ]
+    problems += _threshold_rules(config)[1]
+    return problems
 
 
 def build_runtime(settings: Settings | None = None, config: HealthmonConfig | None = None) -> Runtime:
+    """Raises ConfigError (ConfigProblems: every problem found) before anything is checked,
+    so that a configuration mistake never becomes a health result."""
     settings = settings or load_settings()
-    config = config or load_config(settings.config)
-    for service in config.services:
-        if service not in MONITORS:
-            raise ConfigError(
-                f"services.{service}", f"unknown service (known: {', '.join(sorted(MONITORS))})"
-            )
+    config = config or load_config(settings.config, metrics=service_metrics())
+    problems = config_problems(config)
+    if problems:
+        raise ConfigProblems(problems)
     cipher = None
     if settings.secret_key is not None:
         try:
@@ -242,7 +269,7 @@ def build_runtime(settings: Settings | None = None, config: HealthmonConfig | No
         engine=engine,
         cache=make_cache(settings.redis_url),
         cipher=cipher,
-        rules=_config_rules(config),
+        rules=_threshold_rules(config)[0],
     )
 
 

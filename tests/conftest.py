@@ -43,7 +43,8 @@ def _redis_answers(url: str) -> bool:
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A PostgreSQL superuser URL: HEALTHMON_TEST_DATABASE_URL, the local server, or a throwaway one."""
-    url = os.environ.get("HEALTHMON_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    # set but empty means unset, as for every HEALTHMON_* variable
+    url = os.environ.get("HEALTHMON_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
     if _pg_answers(url):
         yield url
         return
@@ -56,7 +57,7 @@ def pg_server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    url = os.environ.get("HEALTHMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    url = os.environ.get("HEALTHMON_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
     if _redis_answers(url):
         yield url
         return

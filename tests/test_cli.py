@@ -86,7 +86,7 @@ def test_table_output_and_single_service(tmp_path: Path, pg_server_url: str, red
 
 def test_usage_and_configuration_errors_exit_2_and_name_the_problem(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text("services:\n  postgres:\n    timeout_s: -3\n")
+    config.write_text("services:\n  postgres:\n    dsn: postgresql://u@db/app\n    timeout_s: -3\n")
     env = env_for(tmp_path, config)
     bad_config = healthmon("check", env=env)
     assert bad_config.returncode == 2 and "services.postgres.timeout_s" in bad_config.stderr

@@ -59,7 +59,14 @@ def test_unknown_service_and_bad_threshold_are_named(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/x.db")
     with pytest.raises(ConfigError, match=r"^services\.postgress: unknown service"):
         build_runtime(settings, parse_config({"services": {"postgress": {}}}, env={}))
-    bad = {"services": {"postgres": {"thresholds": {"latency_ms": {"degraded": 900, "unhealthy": 100}}}}}
+    bad = {
+        "services": {
+            "postgres": {
+                "dsn": "postgresql://u@db/app",
+                "thresholds": {"latency_ms": {"degraded": 900, "unhealthy": 100}},
+            }
+        }
+    }
     with pytest.raises(ConfigError) as exc:
         build_runtime(settings, parse_config(bad, env={}))
     assert exc.value.key == "services.postgres.thresholds.latency_ms"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from deployments.tenant_input import read_tenants_file
+from flows.tenant_input import read_tenants_file
 from monitors.result import Status
 from sandbox import SandboxState, start_in_thread, write_bed
 from sandbox.server import RunningSandbox

@@ -129,7 +129,15 @@ def test_latency_series_and_status_changes() -> None:
 
 def test_threshold_overrides_and_their_sources(db_url: str, make_runtime: RuntimeFactory) -> None:
     runtime = make_runtime(
-        db_url, {"services": {"stripe": {"thresholds": {"latency_ms": {"degraded": 800, "unhealthy": 3000}}}}}
+        db_url,
+        {
+            "services": {
+                "stripe": {
+                    "api_key": "sk_test",
+                    "thresholds": {"latency_ms": {"degraded": 800, "unhealthy": 3000}},
+                }
+            }
+        },
     )
     engine = runtime.engine
     effective = {r["metric"]: r for r in runtime.effective_thresholds("stripe")}

@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from config import ConfigError
+from alerting.silences import SilenceInputError, SilenceRequest, validate_silence
 from dashboard import context, frames
-from deployments.tenant_input import TENANT_ID, tenant_row
+from flows.tenant_input import TenantInputError, tenant_row
 from monitors.registry import MONITORS
 from monitors.tenant_settings import per_tenant_services
 from storage.alerts import add_silence, end_silence, list_silences
@@ -17,6 +17,16 @@ from storage.tenants import get_tenant, list_tenants, set_enabled, set_integrati
 
 #: the add-tenant form's fields, cleared together once a tenant is saved
 ADD_PREFIX = "tenant_add_field_"
+#: a silence of everything waiting for its confirmation: (request, ends)
+CONFIRM_KEY = "silence_confirm"
+#: the silence form's own names for the fields the shared validation names
+SILENCE_FIELDS = {
+    "service": "Service",
+    "tenant": "Tenant",
+    "everything": "Everything",
+    "reason": "Reason",
+    "created_by": "Signed in as",
+}
 
 st.title("🏷️ Tenants & silences")
 rt = context.runtime()
@@ -101,7 +111,8 @@ def tenants_section() -> None:
 def save_tenant(
     tenant_id: str, name: str, integration: str | None, values: dict[str, str], enabled: bool
 ) -> None:
-    """Validated exactly as `healthmon tenants add` validates it; nothing is written on a problem."""
+    """Validated by flows.tenant_input.tenant_row, as `healthmon tenants add` and the API do;
+    every problem is listed and nothing is written."""
     if rt.cipher is None:
         st.error("HEALTHMON_SECRET_KEY: not set; tenant credentials are encrypted with it")
         return
@@ -113,8 +124,9 @@ def save_tenant(
     }
     try:
         row = tenant_row(raw, "tenant")
-    except ConfigError as exc:
-        st.error(f"Not saved — {exc}", icon="🚫")
+    except TenantInputError as exc:
+        for problem in exc.problems:
+            st.error(f"Not saved — {problem}", icon="🚫")
         return
     existed = get_tenant(rt.engine, row[0]) is not None
     set_integration(
@@ -175,10 +187,19 @@ def silences_section() -> None:
                     st.rerun()
 
     st.subheader("New silence")
+    pending = st.session_state.get(CONFIRM_KEY)
+    if pending is not None:
+        confirm_everything(*pending)
+        return
+    tenant_ids = [t.id for t in list_tenants(rt.engine)]
     with st.form("silence_add"):
         columns = st.columns(2)
-        service = columns[0].selectbox("Service", context.services(), index=None, placeholder="all services")
-        tenant = columns[1].text_input("Tenant", placeholder="all tenants (and the platform)")
+        service = columns[0].selectbox("Service", context.services(), index=None, placeholder="any service")
+        tenant = columns[1].selectbox("Tenant", tenant_ids, index=None, placeholder="any tenant")
+        everything = st.checkbox(
+            "Everything: every service of every tenant and the platform",
+            help="instead of a service or a tenant; you are asked to confirm",
+        )
         how = st.radio(
             "Ends",
             ["after", "at"],
@@ -188,47 +209,105 @@ def silences_section() -> None:
         timing = st.columns(2)
         minutes = timing[0].number_input("Duration (minutes)", min_value=1, value=60, step=15)
         until = timing[1].datetime_input("End (UTC)", value=None, step=timedelta(minutes=15))
-        reason = st.text_input("Reason", placeholder="e.g. Shopify maintenance window", max_chars=500)
+        reason = st.text_input(
+            "Reason", placeholder="required, e.g. Shopify maintenance window", max_chars=500
+        )
+        st.caption(f"Recorded as made by **{context.plain(context.who())}**, with this reason.")
         added = st.form_submit_button("Create silence", type="primary")
     if added:
-        create_silence(
-            service, (tenant or "").strip() or None, how or "after", int(minutes or 0), until, reason or ""
-        )
+        create_silence(service, tenant, everything, how or "after", int(minutes or 0), until, reason or "")
+
+
+def _ends(how: str, minutes: int, until: datetime | None, starts: datetime) -> datetime | None:
+    if how != "at":
+        return starts + timedelta(minutes=minutes)
+    if until is None:
+        st.error("Not created — End (UTC): pick when the silence ends", icon="🚫")
+        return None
+    # the picker gives a naive time; the form says UTC
+    ends = until.replace(tzinfo=UTC) if until.tzinfo is None else until
+    if ends <= starts:
+        st.error("Not created — End (UTC): must be in the future", icon="🚫")
+        return None
+    return ends
 
 
 def create_silence(
-    service: str | None, tenant: str | None, how: str, minutes: int, until: datetime | None, reason: str
+    service: str | None,
+    tenant: str | None,
+    everything: bool,
+    how: str,
+    minutes: int,
+    until: datetime | None,
+    reason: str,
 ) -> None:
-    if tenant is not None and not TENANT_ID.fullmatch(tenant):
-        st.error("tenant: must be 1-64 lowercase letters, digits, '-' or '_'", icon="🚫")
-        return
-    starts = context.now()
-    if how == "at":
-        if until is None:
-            st.error("end: pick when the silence ends", icon="🚫")
-            return
-        # the picker gives a naive time; the form says UTC
-        ends = until.replace(tzinfo=UTC) if until.tzinfo is None else until
-    else:
-        ends = starts + timedelta(minutes=minutes)
+    """Validated by alerting.silences.validate_silence, as the CLI and the API do; a silence of
+    everything is only stored once confirmed."""
     try:
-        silence_id = add_silence(
-            rt.engine,
+        request = validate_silence(
             service=service,
-            tenant_id=tenant,
-            starts_at=starts,
-            ends_at=ends,
-            reason=reason.strip(),
+            tenant=tenant,
+            everything=everything,
+            reason=reason,
             created_by=context.who(),
+            tenant_exists=lambda t: get_tenant(rt.engine, t) is not None,
+            fields=SILENCE_FIELDS,
         )
-    except ValueError as exc:
-        message = str(exc).replace("ends_at: must be after starts_at", "end: must be in the future")
-        st.error(f"Not created — {message}", icon="🚫")
+    except SilenceInputError as exc:
+        for field, message in exc.problems:
+            st.error(f"Not created — {field}: {message}", icon="🚫")
         return
-    scope = " · ".join(
-        filter(None, [service or "all services", f"tenant {tenant}" if tenant else "all tenants"])
+    ends = _ends(how, minutes, until, context.now())
+    if ends is None:
+        return
+    if request.everything:
+        st.session_state[CONFIRM_KEY] = (request, ends)
+        st.rerun()
+    store_silence(request, ends)
+
+
+def confirm_everything(request: SilenceRequest, ends: datetime) -> None:
+    st.warning(
+        f"Silence **everything** until {ends:%Y-%m-%d %H:%M} UTC? No notification of any service, "
+        "tenant or the platform is sent while it holds (checks still run and alerts still open). "
+        f"Reason: {context.plain(request.reason)}",
+        icon="⚠️",
     )
-    context.flash(f"Silence #{silence_id} ({scope}) until {ends:%Y-%m-%d %H:%M} UTC.")
+    with st.container(horizontal=True):
+        confirmed = st.button("Silence everything", key="silence_confirm_yes", type="primary")
+        cancelled = st.button("Cancel", key="silence_confirm_no")
+    if cancelled:
+        del st.session_state[CONFIRM_KEY]
+        context.flash("No silence created.", "info")
+        st.rerun()
+    if confirmed:
+        del st.session_state[CONFIRM_KEY]
+        if ends <= context.now():
+            context.flash("Not created — End (UTC): passed while waiting for the confirmation", "error")
+            st.rerun()
+        store_silence(request, ends)
+
+
+def store_silence(request: SilenceRequest, ends: datetime) -> None:
+    silence_id = add_silence(
+        rt.engine,
+        service=request.service,
+        tenant_id=request.tenant_id,
+        starts_at=context.now(),
+        ends_at=ends,
+        reason=request.reason,
+        created_by=request.created_by,
+    )
+    if request.everything:
+        scope = "everything"
+    else:
+        scope = " · ".join(
+            [
+                request.service or "all services",
+                f"tenant {request.tenant_id}" if request.tenant_id else "all tenants",
+            ]
+        )
+    context.flash(f"Silence #{silence_id} ({scope}) until {ends:%Y-%m-%d %H:%M} UTC by {request.created_by}.")
     st.rerun()
 
 

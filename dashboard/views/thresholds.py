@@ -1,28 +1,23 @@
-"""Threshold overrides per service and per tenant, validated like the config before anything is written."""
+"""Threshold overrides per service and per tenant, validated by alerting.thresholds.validate_rule (as the
+API does) before anything is written; each problem is shown under the field it is about."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
-from pydantic import ValidationError
 
-from alerting.thresholds import ThresholdRule
+from alerting.thresholds import RuleInputError, settable_metrics, validate_rule
 from dashboard import context, frames
-from monitors.registry import MONITORS
 from storage.tenants import list_tenants
 from storage.thresholds import clear_override, list_overrides, set_override
 
-OTHER = "another metric…"
-METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-
-def rule_error(exc: ValidationError) -> str:
-    """The first problem, naming the field (pydantic's own wording is kept: it names the bound)."""
-    first = exc.errors()[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    where = ".".join(str(p) for p in first.get("loc") or ())
-    return f"{where}: {message}" if where else message
+def bound_text(rule: Mapping[str, Any] | None, field: str) -> str:
+    """A bound as the form shows it: `%g`, or empty for no bound."""
+    value = None if rule is None else rule.get(field)
+    return "" if value is None else f"{float(value):g}"
 
 
 st.title("🎚️ Thresholds")
@@ -60,30 +55,26 @@ with context.guarded():
     )
 
     st.subheader(f"Set a {scope} override")
-    known = {r["metric"] for r in effective} | set(MONITORS[service].metrics) | {"latency_ms"}
-    options = [*sorted(known), OTHER]
+    # only what the monitor reports: a rule on any other metric would never judge anything
+    options = settable_metrics(service)
     metric = st.selectbox("Metric", options, index=options.index("latency_ms"), key="thr_metric")
-    if metric == OTHER:
-        metric = (
-            st.text_input("Metric name", key="thr_metric_other", placeholder="as the monitor reports it")
-            or ""
-        ).strip()
+    metric = metric or "latency_ms"
     current = next((r for r in effective if r["metric"] == metric), None)
     # one form per target and metric, so that its fields start from that metric's effective rule
     with st.form(f"thr_form_{service}_{tenant}_{metric}"):
-        columns = st.columns(3, vertical_alignment="bottom")
-        degraded = columns[0].number_input(
+        columns = st.columns(3, vertical_alignment="top")
+        # text, not st.number_input: a number input keeps its old value when "abc" is typed,
+        # and that old value would be saved as if it had been meant
+        degraded = columns[0].text_input(
             "Degraded at",
-            value=None if current is None or current["degraded"] is None else float(current["degraded"]),
+            value=bound_text(current, "degraded"),
             placeholder="no bound",
-            format="%g",
             key=f"thr_degraded_{service}_{tenant}_{metric}",
         )
-        unhealthy = columns[1].number_input(
+        unhealthy = columns[1].text_input(
             "Unhealthy at",
-            value=None if current is None or current["unhealthy"] is None else float(current["unhealthy"]),
+            value=bound_text(current, "unhealthy"),
             placeholder="no bound",
-            format="%g",
             key=f"thr_unhealthy_{service}_{tenant}_{metric}",
         )
         inverse = columns[2].checkbox(
@@ -92,28 +83,33 @@ with context.guarded():
             help="for headroom metrics such as rate limit remaining or days to token expiry",
             key=f"thr_inverse_{service}_{tenant}_{metric}",
         )
+        # where a problem with each field is shown: under the field itself
+        slots = {
+            "degraded": columns[0].empty(),
+            "unhealthy": columns[1].empty(),
+            "inverse": columns[2].empty(),
+        }
         saved = st.form_submit_button("Save override", type="primary")
+        other = st.empty()
     if saved:
-        if not METRIC_NAME.match(metric):
-            st.error("metric: a name of lowercase letters, digits and '_', as the monitor reports it")
+        try:
+            rule = validate_rule(service, metric, degraded, unhealthy, inverse)
+        except RuleInputError as exc:
+            for field, message in exc.problems:
+                (slots.get(field) or other).error(f"Not saved — {field}: {message}", icon="🚫")
         else:
-            try:
-                rule = ThresholdRule(metric=metric, degraded=degraded, unhealthy=unhealthy, inverse=inverse)
-            except ValidationError as exc:
-                st.error(f"Not saved — {rule_error(exc)}", icon="🚫")
-            else:
-                set_override(
-                    rt.engine,
-                    service,
-                    tenant,
-                    rule.metric,
-                    rule.degraded,
-                    rule.unhealthy,
-                    rule.inverse,
-                    context.who(),
-                )
-                context.flash(f"Saved the {scope} override of {service} {rule.metric}.")
-                st.rerun()
+            set_override(
+                rt.engine,
+                service,
+                tenant,
+                rule.metric,
+                rule.degraded,
+                rule.unhealthy,
+                rule.inverse,
+                context.who(),
+            )
+            context.flash(f"Saved the {scope} override of {service} {rule.metric}.")
+            st.rerun()
 
     st.subheader(f"Overrides of {service}")
     overrides = list_overrides(rt.engine, service)

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from deployments.tenant_input import read_tenants_file
 from flows.alerts import change_alert, deliver_pending
 from flows.pipeline import execute_tier
+from flows.tenant_input import read_tenants_file
 from sandbox import SandboxState, start_in_thread, write_bed
 from sandbox.server import RunningSandbox
 from storage import alerts as store

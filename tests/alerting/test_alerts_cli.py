@@ -101,8 +101,11 @@ def test_silence_commands(tmp_path: Path, sqlite_url: str) -> None:
     weekly = healthmon(
         "silences",
         "add",
-        "--tenant",
-        "acme",
+        "--everything",
+        "--reason",
+        "sunday deploys",
+        "--by",
+        "carol",
         "--weekdays",
         "6",
         "--start",
@@ -117,7 +120,24 @@ def test_silence_commands(tmp_path: Path, sqlite_url: str) -> None:
     ]
     assert (listed[0]["service"], listed[0]["tenant"], listed[0]["active_now"]) == ("postgres", None, True)
     assert listed[1]["recurrence"] == {"weekdays": [6], "start": "02:00", "duration_min": 90.0}
-    bad = healthmon("silences", "add", "--start", "25:00", "--duration-min", "5", env=env)
+    assert (listed[1]["everything"], listed[1]["created_by"], listed[1]["reason"]) == (
+        True,
+        "carol",
+        "sunday deploys",
+    )
+    bad = healthmon(
+        "silences",
+        "add",
+        "--service",
+        "redis",
+        "--reason",
+        "x",
+        "--start",
+        "25:00",
+        "--duration-min",
+        "5",
+        env=env,
+    )
     assert bad.returncode == 2 and "recurrence.start" in bad.stderr
     assert healthmon("silences", "end", str(listed[0]["id"]), env=env).returncode == 0
     assert healthmon("silences", "end", str(listed[0]["id"]), env=env).returncode == 2

@@ -36,7 +36,7 @@ WRITES: list[tuple[str, str, dict[str, object] | None]] = [
     ("POST", "/api/tenants", {"id": "newco"}),
     ("POST", "/api/tenants/acme/disable", None),
     ("POST", "/api/tenants/acme/enable", None),
-    ("POST", "/api/silences", {"reason": "x", "duration_min": 5}),
+    ("POST", "/api/silences", {"service": "redis", "reason": "x", "duration_min": 5}),
     ("POST", "/api/silences/{silence}/end", None),
 ]
 

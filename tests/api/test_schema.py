@@ -64,7 +64,7 @@ def _negative_only_in(case: Case, locations: set[ParameterLocation]) -> bool:
 @schema.parametrize()
 @hypothesis.settings(
     # small for `make test`; HEALTHMON_SCHEMA_EXAMPLES=500 digs deeper
-    max_examples=int(os.environ.get("HEALTHMON_SCHEMA_EXAMPLES", "20")),
+    max_examples=int(os.environ.get("HEALTHMON_SCHEMA_EXAMPLES") or "20"),
     deadline=None,
     # the fixture (a seeded database) is shared by a test's examples on purpose: the state the
     # writes leave behind is more to read for the next example

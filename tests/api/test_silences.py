@@ -31,6 +31,7 @@ def test_add_list_end(client: TestClient, seeded: Seeded) -> None:
         "/api/silences",
         headers=ADMIN,
         json={
+            "everything": True,
             "starts_at": datetime.now(UTC).isoformat(),
             "ends_at": later,
             "reason": "Sunday deploys",
@@ -59,7 +60,11 @@ def test_recurring_window_defaults_to_a_year(client: TestClient, seeded: Seeded)
     response = client.post(
         "/api/silences",
         headers=ADMIN,
-        json={"reason": "nightly backup", "recurrence": {"start": "03:00", "duration_min": 30}},
+        json={
+            "service": "postgres",
+            "reason": "nightly backup",
+            "recurrence": {"start": "03:00", "duration_min": 30},
+        },
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -69,6 +74,8 @@ def test_recurring_window_defaults_to_a_year(client: TestClient, seeded: Seeded)
 
 
 NOW = datetime.now(UTC)
+#: a matcher, so that each case below is about its own field
+BASE = {"service": "shopify"}
 
 
 BAD_INPUT: list[tuple[dict[str, object], str]] = [
@@ -110,10 +117,59 @@ BAD_INPUT: list[tuple[dict[str, object], str]] = [
 def test_add_rejects_bad_input(client: TestClient, seeded: Seeded, subtests: pytest.Subtests) -> None:
     for body, field in BAD_INPUT:
         with subtests.test(body=body):
-            response = client.post("/api/silences", headers=ADMIN, json=body)
+            response = client.post("/api/silences", headers=ADMIN, json={**BASE, **body})
             assert response.status_code == 422, response.text
             assert field_of(response) == [field], response.text
     assert client.get("/api/silences", headers=READ).json()["silences"] == []
+
+
+BAD_MATCHERS: list[tuple[dict[str, object], list[str], str]] = [
+    ({}, ["service"], "give service, tenant or both"),
+    ({"everything": False}, ["service"], "choose everything explicitly"),
+    ({"everything": True, "service": "redis"}, ["everything"], "give it without service and tenant"),
+    ({"everything": True, "tenant": "acme"}, ["everything"], "give it without service and tenant"),
+    ({"everything": "yes"}, ["everything"], "boolean"),
+    ({"service": "postgres", "tenant": "acme"}, ["tenant"], "platform service"),
+    ({"service": "redis", "reason": "   "}, ["reason"], "required: say why"),
+    ({"service": "redis", "reason": None}, ["reason"], ""),
+    ({"tenant": "nobody", "reason": "\t"}, ["tenant", "reason"], "no tenant 'nobody'"),
+]
+
+
+def test_a_silence_needs_a_matcher_and_a_comment(
+    client: TestClient, seeded: Seeded, subtests: pytest.Subtests
+) -> None:
+    for changes, fields, words in BAD_MATCHERS:
+        with subtests.test(changes=changes):
+            body = {"reason": "maintenance", "duration_min": 30, **changes}
+            response = client.post("/api/silences", headers=ADMIN, json=body)
+            assert response.status_code == 422, response.text
+            assert field_of(response) == fields, response.text
+            assert words in response.json()["detail"]
+    assert client.get("/api/silences", headers=READ).json()["silences"] == []
+
+
+def test_everything_said_outright_is_accepted_and_listed_with_author_and_comment(
+    client: TestClient, seeded: Seeded
+) -> None:
+    response = client.post(
+        "/api/silences",
+        headers=ADMIN,
+        json={"everything": True, "duration_min": 30, "reason": "  datacenter   move  "},
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert (created["service"], created["tenant"], created["everything"]) == (None, None, True)
+    (listed,) = client.get("/api/silences", headers=READ).json()["silences"]
+    assert (listed["created_by"], listed["reason"], listed["everything"]) == (
+        "ops-bot",
+        "datacenter move",
+        True,
+    )
+    narrow = client.post(
+        "/api/silences", headers=ADMIN, json={"tenant": "acme", "duration_min": 30, "reason": "migration"}
+    )
+    assert narrow.status_code == 201 and narrow.json()["everything"] is False
 
 
 def test_malformed_silence_id(client: TestClient) -> None:

@@ -80,6 +80,11 @@ BAD_INPUT: list[tuple[dict[str, Any], str, str]] = [
     ({"integrations": ["shopify"]}, "integrations", ""),
     ({"credentials": {}}, "credentials", "Extra inputs"),
     ({"enabled": 0}, "enabled", "boolean"),
+    # a quoted boolean is refused, never read as true (nor as false)
+    ({"enabled": "false"}, "enabled", "boolean"),
+    ({"name": "   "}, "name", "must not be blank"),
+    ({"name": "a\tb"}, "name", "control characters"),
+    ({"name": "x" * 201}, "name", "at most 200"),
 ]
 
 
@@ -116,3 +121,24 @@ def test_disable_and_enable(client: TestClient, seeded: Seeded) -> None:
     for action in ("enable", "disable"):
         assert client.post(f"/api/tenants/nobody/{action}", headers=ADMIN).status_code == 404
         assert client.post(f"/api/tenants/Bad%00Id/{action}", headers=ADMIN).status_code == 404
+
+
+def test_every_bad_field_is_named_at_once(client: TestClient, seeded: Seeded) -> None:
+    body = {
+        **NEW,
+        "name": "  ",
+        "integrations": {
+            "magento": {"shop": "x"},
+            "shopify": {"shop": "https://evil.com", "access_token": "t"},
+        },
+    }
+    response = client.post("/api/tenants", headers=ADMIN, json=body)
+    assert response.status_code == 422, response.text
+    assert field_of(response) == ["name", "integrations.magento", "integrations.shopify"]
+    assert get_tenant(seeded.runtime.engine, "umbrella") is None
+
+
+def test_names_are_trimmed(client: TestClient, seeded: Seeded) -> None:
+    response = client.post("/api/tenants", headers=ADMIN, json={"id": "hooli", "name": "  Hooli  "})
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "Hooli"

@@ -78,6 +78,31 @@ BAD_RULES: list[tuple[str, dict[str, object], str, str]] = [
     ("postgres/latency_ms", {"degraded": 80, "tenant": "acme"}, "tenant", "platform service"),
     ("shopify/latency_ms", {"degraded": "80"}, "degraded", "number"),
     ("shopify/latency_ms", {"degraded": 80, "inverse": "yes"}, "inverse", "boolean"),
+    # latency cannot be negative: a -5 ms bound would judge every result degraded
+    (
+        "shopify/latency_ms",
+        {"degraded": -5},
+        "degraded",
+        "must not be negative: latency_ms cannot go below 0",
+    ),
+    ("shopify/latency_ms", {"degraded": 100, "unhealthy": -1}, "unhealthy", "must not be negative"),
+    (
+        "shopify/rate_limit_remaining_pct",
+        {"degraded": 20, "unhealthy": -5, "inverse": True},
+        "unhealthy",
+        "must not be negative",
+    ),
+    ("shopify/latency_ms", {"degraded": "abc"}, "degraded", "number"),
+    ("shopify/latency_ms", {"degraded": True}, "degraded", "number"),
+    ("shopify/latency_ms", {"degraded": 900, "unhealthy": 500}, "degraded", "degraded must be the lower"),
+    (
+        "meta_ads/token_expires_in_days",
+        {"degraded": 1, "unhealthy": 7, "inverse": True},
+        "degraded",
+        "degraded must be the higher",
+    ),
+    ("stripe/queue_depth", {"degraded": 100}, "metric", "stripe reports no metric 'queue_depth'"),
+    ("stripe/rate_limit_remaining_pct", {"degraded": 20}, "metric", "reports no metric"),
 ]
 
 
@@ -111,3 +136,33 @@ def test_unknown_service_and_tenant(client: TestClient, seeded: Seeded) -> None:
     assert unknown_metric.status_code == 422 and field_of(unknown_metric) == ["metric"]
     view = client.get("/api/thresholds/shopify?tenant=nobody", headers=READ)
     assert view.status_code == 422 and field_of(view) == ["tenant"]
+
+
+def test_every_bad_bound_is_named(client: TestClient, seeded: Seeded) -> None:
+    response = client.put(
+        "/api/thresholds/shopify/latency_ms", headers=ADMIN, json={"degraded": -5, "unhealthy": -1}
+    )
+    assert response.status_code == 422, response.text
+    assert field_of(response) == ["degraded", "unhealthy"]
+    assert list_overrides(seeded.runtime.engine) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        # a balance on a credit line, and a credential already past its expiry, go below 0
+        ("tiktok_ads/balance", {"degraded": -100, "unhealthy": -500, "inverse": True}),
+        ("meta_ads/token_expires_in_days", {"degraded": 0, "unhealthy": -1, "inverse": True}),
+        ("shopify/latency_ms", {"degraded": 0, "unhealthy": 0}),
+    ],
+)
+def test_metrics_that_may_be_negative(
+    client: TestClient, seeded: Seeded, path: str, body: dict[str, object]
+) -> None:
+    response = client.put(f"/api/thresholds/{path}", headers=ADMIN, json=body)
+    assert response.status_code == 200, response.text
+    metric = path.split("/")[1]
+    assert (rules(response)[metric]["degraded"], rules(response)[metric]["unhealthy"]) == (
+        body["degraded"],
+        body["unhealthy"],
+    )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
 
 from storage.alerts import list_silences
-from storage.tenants import get_tenant, load_integration
+from storage.tenants import get_tenant, list_tenants, load_integration
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, table, texts
 
@@ -75,10 +79,49 @@ def test_add_a_tenant_is_validated_like_the_cli(dashboard: Dashboard) -> None:
     assert by_label(at.text_input, "Id").value == ""
 
 
+#: (id, name, shop, access_token) typed into the add-tenant form with shopify -> the errors shown
+BAD_TENANTS: list[tuple[str, str, str, str, list[str]]] = [
+    ("Bad Id", "", "a.myshopify.com", "t", ["tenant.id: must be 1-64 lowercase letters, digits, '-' or '_'"]),
+    ("acme", "x" * 201, "a.myshopify.com", "t", ["tenant.name: must be at most 200 characters"]),
+    ("acme", "Acme", "https://evil.com", "t", ["tenant.integrations.shopify: shopify: shop must be a bare"]),
+    ("acme", "Acme", "a.myshopify.com", "", ["tenant.integrations.shopify: shopify: missing access_token"]),
+    # every problem at once
+    (
+        "Bad Id",
+        "x" * 201,
+        "a.myshopify.com",
+        "t",
+        ["tenant.id: must be 1-64", "tenant.name: must be at most 200"],
+    ),
+]
+
+
+def test_bad_tenant_fields_are_refused(dashboard: Dashboard, subtests: pytest.Subtests) -> None:
+    at = dashboard.open("tenants")
+    at.selectbox(key="tenant_add_integration").select("shopify").run()
+    for tenant_id, name, shop, token, expected in BAD_TENANTS:
+        with subtests.test(tenant_id=tenant_id, name=name[:10], shop=shop, token=token):
+            by_label(at.text_input, "Id").input(tenant_id)
+            by_label(at.text_input, "Name").input(name)
+            by_label(at.text_input, "shop").input(shop)
+            by_label(at.text_input, "access_token").input(token)
+            by_label(at.button, "Save tenant").click().run()
+            shown = [e.value for e in at.error]
+            assert len(shown) == len(expected), shown
+            for message, words in zip(shown, expected, strict=True):
+                assert message.startswith(f"Not saved — {words}"), shown
+            assert list_tenants(dashboard.engine) == []
+
+
+def silence_form(at: AppTest) -> Any:
+    return at.get("form")[1]  # the tenant form, then the silence form
+
+
 def test_create_and_end_silences(dashboard: Dashboard) -> None:
+    seed.seed_tenants(dashboard.engine, dashboard.cipher)
     at = dashboard.open("tenants")
     assert "No silences." in texts(at)
-    form = at.get("form")[1]  # the tenant form, then the silence form
+    form = silence_form(at)
     by_label(form.selectbox, "Service").select("redis")
     by_label(form.number_input, "Duration (minutes)").set_value(30)
     by_label(form.text_input, "Reason").input("redis upgrade")
@@ -93,17 +136,18 @@ def test_create_and_end_silences(dashboard: Dashboard) -> None:
     )
     assert timedelta(minutes=29) < silence["ends_at"] - silence["starts_at"] <= timedelta(minutes=30)
     shown = table(at, "id", "state", "service")
-    assert shown[["id", "state", "service", "tenant"]].values.tolist() == [
-        [silence["id"], "active", "redis", "(all)"]
+    assert shown[["id", "state", "service", "tenant", "reason", "by"]].values.tolist() == [
+        [silence["id"], "active", "redis", "(all)", "redis upgrade", "dashboard"]
     ]
 
     # an end in the past is refused, naming the field
-    form = at.get("form")[1]
+    form = silence_form(at)
+    by_label(form.selectbox, "Service").select("shopify")
+    by_label(form.selectbox, "Tenant").select("acme")
     by_label(form.radio, "Ends").set_value("at")
     by_label(form.datetime_input, "End (UTC)").set_value(datetime(2020, 1, 1, 12, 0))
-    by_label(form.text_input, "Tenant").input("acme")
     by_label(at.button, "Create silence").click().run()
-    assert at.error[0].value == "Not created — end: must be in the future"
+    assert at.error[0].value == "Not created — End (UTC): must be in the future"
     assert len(list_silences(dashboard.engine)) == 1
 
     by_label(at.selectbox, "Silence").select(silence["id"]).run()
@@ -114,3 +158,81 @@ def test_create_and_end_silences(dashboard: Dashboard) -> None:
     assert table(at, "id", "state", "service").empty
     by_label(at.toggle, "Show ended and expired").set_value(True).run()
     assert table(at, "id", "state", "service")["state"].tolist() == ["ended"]
+
+
+EVERYTHING = "Everything: every service of every tenant and the platform"
+#: (service, tenant, everything, reason) chosen in the silence form -> the errors shown
+BAD_SILENCES: list[tuple[str | None, str | None, bool, str, list[str]]] = [
+    # the form's defaults: no longer every service of every tenant, with no reason
+    (
+        None,
+        None,
+        False,
+        "",
+        [
+            "Service: give Service, Tenant or both; to silence every service of every tenant and the "
+            "platform, choose Everything explicitly",
+            "Reason: required: say why",
+        ],
+    ),
+    (None, None, False, "maintenance", ["Service: give Service, Tenant or both"]),
+    ("redis", None, False, "   ", ["Reason: required: say why"]),
+    (
+        "redis",
+        None,
+        True,
+        "maintenance",
+        ["Everything: silences everything: give it without Service and Tenant"],
+    ),
+    ("postgres", "acme", False, "maintenance", ["Tenant: postgres is a platform service"]),
+]
+
+
+def test_a_silence_needs_a_matcher_and_a_reason(dashboard: Dashboard, subtests: pytest.Subtests) -> None:
+    seed.seed_tenants(dashboard.engine, dashboard.cipher)
+    at = dashboard.open("tenants")
+    for service, tenant, everything, reason, expected in BAD_SILENCES:
+        with subtests.test(service=service, tenant=tenant, everything=everything, reason=reason):
+            form = silence_form(at)
+            by_label(form.selectbox, "Service").set_value(service)
+            by_label(form.selectbox, "Tenant").set_value(tenant)
+            by_label(form.checkbox, EVERYTHING).set_value(everything)
+            by_label(form.text_input, "Reason").input(reason)
+            by_label(at.button, "Create silence").click().run()
+            shown = [e.value for e in at.error]
+            assert len(shown) == len(expected), shown
+            for message, words in zip(shown, expected, strict=True):
+                assert message.startswith(f"Not created — {words}"), shown
+            assert list_silences(dashboard.engine) == []
+
+
+def test_silencing_everything_is_confirmed_first(dashboard: Dashboard) -> None:
+    at = dashboard.open("tenants")
+    form = silence_form(at)
+    by_label(form.checkbox, EVERYTHING).check()
+    by_label(form.text_input, "Reason").input("datacenter move")
+    by_label(at.button, "Create silence").click().run()
+    # asked, not written
+    assert "Silence **everything** until" in at.warning[0].value
+    assert list_silences(dashboard.engine) == []
+    by_label(at.button, "Cancel").click().run()
+    assert "No silence created." in texts(at)
+    assert list_silences(dashboard.engine) == []
+
+    form = silence_form(at)
+    by_label(form.checkbox, EVERYTHING).check()
+    by_label(form.text_input, "Reason").input("datacenter move")
+    by_label(at.button, "Create silence").click().run()
+    by_label(at.button, "Silence everything").click().run()
+    (silence,) = list_silences(dashboard.engine)
+    assert (silence["service"], silence["tenant_id"], silence["reason"], silence["created_by"]) == (
+        None,
+        None,
+        "datacenter move",
+        "dashboard",
+    )
+    assert f"Silence #{silence['id']} (everything)" in texts(at)
+    shown = table(at, "id", "state", "service")
+    assert shown[["service", "tenant", "reason", "by"]].values.tolist() == [
+        ["(all)", "(all)", "datacenter move", "dashboard"]
+    ]

@@ -1,0 +1,26 @@
+"""The test suite reads its own HEALTHMON_TEST_* variables like healthmon reads HEALTHMON_*:
+set but empty means unset."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_empty_test_server_variables_mean_the_defaults() -> None:
+    env = {**os.environ, "HEALTHMON_TEST_DATABASE_URL": "", "HEALTHMON_TEST_REDIS_URL": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "tests/test_queries.py", "-k", "matrix"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "error" not in done.stdout.lower()
