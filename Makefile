@@ -16,7 +16,8 @@ test-integration: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 demo: venv
 	@scripts/demo.sh

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from alerting.notification import Channel, DeliveryError
-from alerting.policy import AlertPolicy
-from storage.alerts import DeliveryRow, Outcome, claim, settle
+from healthmon.alerting.notification import Channel, DeliveryError
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.storage.alerts import DeliveryRow, Outcome, claim, settle
 
 #: longer than any channel's own timeout, so a lease never ends while its send still runs
 LEASE_S = 120.0

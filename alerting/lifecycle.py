@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerting.notification import Kind, Severity
-from alerting.policy import AlertPolicy
-from alerting.silences import SilenceView, holding_silence
-from monitors.result import Status, Tier
+from healthmon.alerting.notification import Kind, Severity
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.alerting.silences import SilenceView, holding_silence
+from healthmon.monitors.result import Status, Tier
 
 HEALTH = "health"
 ROLLUP = "rollup"

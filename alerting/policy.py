@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from alerting.notification import Severity
-from monitors.result import Status, Tier
+from healthmon.alerting.notification import Severity
+from healthmon.monitors.result import Status, Tier
 
 #: DESIGN.md's default: critical-tier unhealthy is p1, core or integration unhealthy p2,
 #: degraded, unknown and external-tier failures p3

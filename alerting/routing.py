@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from alerting.notification import Severity
+from healthmon.alerting.notification import Severity
 
 
 @dataclass(frozen=True)

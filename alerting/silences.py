@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from monitors.registry import MONITORS
-from monitors.tenant_settings import TENANT_ID
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.tenant_settings import TENANT_ID
 
 
 @dataclass(frozen=True)

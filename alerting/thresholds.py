@@ -13,8 +13,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from monitors.registry import MONITORS
-from monitors.result import CheckResult, Status
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import CheckResult, Status
 
 
 class ThresholdRule(BaseModel):

@@ -14,10 +14,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerting.lifecycle import AlertChange, AlertView, Decision, emit_change, recover_alert, signature
-from alerting.policy import AlertPolicy
-from alerting.silences import SilenceView
-from monitors.result import Status, Tier
+from healthmon.alerting.lifecycle import (
+    AlertChange,
+    AlertView,
+    Decision,
+    emit_change,
+    recover_alert,
+    signature,
+)
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.alerting.silences import SilenceView
+from healthmon.monitors.result import Status, Tier
 
 SERVICE = "healthmon"
 

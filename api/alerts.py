@@ -14,16 +14,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Path, Query
 
-from alerting.delivery import deliver
-from alerting.notification import Severity
-from api.auth import Admin, caller
-from api.deps import RuntimeDep
-from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
-from api.inputs import MAX_ID, ServiceName, TenantId, TimeBound
-from api.schemas import Alert, AlertDetail, AlertList, AlertState, Delivery, NoteIn, Problem
-from flows.alerts import alerting_for
-from flows.runtime import Runtime
-from storage import alerts as store
+from healthmon.alerting.delivery import deliver
+from healthmon.alerting.notification import Severity
+from healthmon.api.auth import Admin, caller
+from healthmon.api.deps import RuntimeDep
+from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
+from healthmon.api.inputs import MAX_ID, ServiceName, TenantId, TimeBound
+from healthmon.api.schemas import Alert, AlertDetail, AlertList, AlertState, Delivery, NoteIn, Problem
+from healthmon.flows.alerts import alerting_for
+from healthmon.flows.runtime import Runtime
+from healthmon.storage import alerts as store
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import alerts, errors, health, metrics, silences, tenants, thresholds
-from api.auth import parse_tokens
-from api.matrix import MatrixViews
-from config.settings import load_settings
-from flows.runtime import Runtime, build_runtime
+from healthmon.api import alerts, errors, health, metrics, silences, tenants, thresholds
+from healthmon.api.auth import parse_tokens
+from healthmon.api.matrix import MatrixViews
+from healthmon.config.settings import load_settings
+from healthmon.flows.runtime import Runtime, build_runtime
 
 DESCRIPTION = """\
 Current health of the platform, its vendors and every tenant's integrations; alerts,

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.query import known_query_only
-from config.errors import ConfigError
+from healthmon.api.query import known_query_only
+from healthmon.config.errors import ConfigError
 
 VARIABLE = "HEALTHMON_API_TOKENS"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from flows.runtime import Runtime
-from storage.queries import StaleRule
+from healthmon.flows.runtime import Runtime
+from healthmon.storage.queries import StaleRule
 
 
 async def _runtime(request: Request) -> Runtime:

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from api.schemas import Problem
+from healthmon.api.schemas import Problem
 
 log = logging.getLogger(__name__)
 

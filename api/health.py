@@ -18,12 +18,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from api.auth import caller
-from api.deps import RuntimeDep, stale_rule
-from api.errors import COMMON_RESPONSES, not_found
-from api.inputs import SERVICES, ServiceName, is_tenant_id
-from api.matrix import MatrixViews, answer, render
-from api.schemas import (
+from healthmon.api.auth import caller
+from healthmon.api.deps import RuntimeDep, stale_rule
+from healthmon.api.errors import COMMON_RESPONSES, not_found
+from healthmon.api.inputs import SERVICES, ServiceName, is_tenant_id
+from healthmon.api.matrix import MatrixViews, answer, render
+from healthmon.api.schemas import (
     Matrix,
     PlatformHealth,
     ServiceHealth,
@@ -32,10 +32,10 @@ from api.schemas import (
     TenantHealth,
     TenantRef,
 )
-from flows.runtime import Runtime
-from monitors.registry import MONITORS
-from monitors.result import CheckResult, Status, Tier
-from storage.queries import (
+from healthmon.flows.runtime import Runtime
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage.queries import (
     StaleRule,
     filter_cells,
     freshness,
@@ -47,7 +47,7 @@ from storage.queries import (
     tenant_health,
     worst,
 )
-from storage.tenants import expected_targets, get_tenant
+from healthmon.storage.tenants import expected_targets, get_tenant
 
 router = APIRouter(
     prefix="/api/platform/health",

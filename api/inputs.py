@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
-from monitors.registry import MONITORS
-from monitors.tenant_settings import TENANT_ID
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.tenant_settings import TENANT_ID
 
 SERVICES = tuple(sorted(MONITORS))
 #: the database's integer ids; a larger value would fail in PostgreSQL, not here

@@ -28,8 +28,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from storage.cache import StatusCache
-from storage.queries import (
+from healthmon.storage.cache import StatusCache
+from healthmon.storage.queries import (
     CELL_FIELDS,
     DEFAULT_RULE,
     MATRIX_KEY,

@@ -27,16 +27,16 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
-from alerting.notification import Severity
-from api.auth import caller
-from api.deps import RuntimeDep, stale_rule
-from api.errors import COMMON_RESPONSES, INVALID
-from api.query import known_query_only
-from api.schemas import AlertState, Healthz, Problem
-from flows.runtime import Runtime
-from monitors.result import Status
-from storage.alerts import list_alerts
-from storage.queries import matrix_cells
+from healthmon.alerting.notification import Severity
+from healthmon.api.auth import caller
+from healthmon.api.deps import RuntimeDep, stale_rule
+from healthmon.api.errors import COMMON_RESPONSES, INVALID
+from healthmon.api.query import known_query_only
+from healthmon.api.schemas import AlertState, Healthz, Problem
+from healthmon.flows.runtime import Runtime
+from healthmon.monitors.result import Status
+from healthmon.storage.alerts import list_alerts
+from healthmon.storage.queries import matrix_cells
 
 log = logging.getLogger(__name__)
 

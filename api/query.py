@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from api.errors import FieldError
+from healthmon.api.errors import FieldError
 
 Accepted = tuple[frozenset[str], frozenset[str]]
 

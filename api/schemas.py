@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
-from alerting.notification import Severity
-from api.inputs import SafeText, ServiceName, TenantId, Timestamp
-from monitors.result import Status, Tier
+from healthmon.alerting.notification import Severity
+from healthmon.api.inputs import SafeText, ServiceName, TenantId, Timestamp
+from healthmon.monitors.result import Status, Tier
 
 
 class FieldProblem(BaseModel):

@@ -6,7 +6,7 @@ import gc
 
 import uvicorn
 
-from api.app import create_app
+from healthmon.api.app import create_app
 
 #: young-generation collection every 50,000 container allocations instead of CPython's 700
 GC_THRESHOLDS = (50_000, 20, 100)

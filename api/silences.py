@@ -12,15 +12,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from alerting.silences import SilenceInputError, SilenceView, validate_recurrence, validate_silence
-from api.auth import Admin, caller
-from api.deps import RuntimeDep
-from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
-from api.inputs import MAX_ID, invalid
-from api.schemas import SilenceIn, SilenceList, SilenceOut
-from flows.runtime import Runtime
-from storage.alerts import add_silence, end_silence, list_silences
-from storage.tenants import get_tenant
+from healthmon.alerting.silences import SilenceInputError, SilenceView, validate_recurrence, validate_silence
+from healthmon.api.auth import Admin, caller
+from healthmon.api.deps import RuntimeDep
+from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
+from healthmon.api.inputs import MAX_ID, invalid
+from healthmon.api.schemas import SilenceIn, SilenceList, SilenceOut
+from healthmon.flows.runtime import Runtime
+from healthmon.storage.alerts import add_silence, end_silence, list_silences
+from healthmon.storage.tenants import get_tenant
 
 router = APIRouter(prefix="/api/silences", tags=["silences"], responses=COMMON_RESPONSES)
 

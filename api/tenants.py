@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from api.auth import Admin, caller
-from api.deps import RuntimeDep
-from api.errors import COMMON_RESPONSES, FORBIDDEN, not_found
-from api.inputs import invalid, is_tenant_id
-from api.schemas import Problem, Tenant, TenantIn, TenantList
-from flows.tenant_input import TenantInputError, tenant_row
-from storage.tenants import TenantInfo, get_tenant, list_tenants, set_enabled, upsert_tenants
+from healthmon.api.auth import Admin, caller
+from healthmon.api.deps import RuntimeDep
+from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, not_found
+from healthmon.api.inputs import invalid, is_tenant_id
+from healthmon.api.schemas import Problem, Tenant, TenantIn, TenantList
+from healthmon.flows.tenant_input import TenantInputError, tenant_row
+from healthmon.storage.tenants import TenantInfo, get_tenant, list_tenants, set_enabled, upsert_tenants
 
 router = APIRouter(prefix="/api/tenants", tags=["tenants"], responses=COMMON_RESPONSES)
 

@@ -11,17 +11,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from alerting.thresholds import RuleInputError, settable_metrics, validate_rule
-from api.auth import Admin, caller
-from api.deps import RuntimeDep
-from api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
-from api.inputs import SERVICES, TenantId, invalid
-from api.schemas import ThresholdIn, Thresholds
-from flows.runtime import Runtime
-from monitors.base import Monitor
-from monitors.registry import MONITORS
-from storage.tenants import get_tenant
-from storage.thresholds import clear_override, set_override
+from healthmon.alerting.thresholds import RuleInputError, settable_metrics, validate_rule
+from healthmon.api.auth import Admin, caller
+from healthmon.api.deps import RuntimeDep
+from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
+from healthmon.api.inputs import SERVICES, TenantId, invalid
+from healthmon.api.schemas import ThresholdIn, Thresholds
+from healthmon.flows.runtime import Runtime
+from healthmon.monitors.base import Monitor
+from healthmon.monitors.registry import MONITORS
+from healthmon.storage.tenants import get_tenant
+from healthmon.storage.thresholds import clear_override, set_override
 
 router = APIRouter(prefix="/api/thresholds", tags=["thresholds"], responses=COMMON_RESPONSES)
 

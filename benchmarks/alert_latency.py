@@ -25,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiosmtpd.controller import Controller
 
-from config import Settings
-from config.loader import parse_config
-from flows.alerts import change_alert
-from flows.pipeline import execute_tier
-from flows.runtime import build_runtime, use_runtime
-from sandbox import SandboxState, start_in_thread
-from storage import alerts as store
-from storage.migrate import upgrade
-from storage.results import run_results
+from healthmon.config import Settings
+from healthmon.config.loader import parse_config
+from healthmon.flows.alerts import change_alert
+from healthmon.flows.pipeline import execute_tier
+from healthmon.flows.runtime import build_runtime, use_runtime
+from healthmon.sandbox import SandboxState, start_in_thread
+from healthmon.storage import alerts as store
+from healthmon.storage.migrate import upgrade
+from healthmon.storage.results import run_results
 from tests.support.servers import free_port
 
 

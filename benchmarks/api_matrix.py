@@ -40,11 +40,11 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-from monitors.registry import MONITORS
-from monitors.result import CheckResult, Status
-from storage.db import make_engine
-from storage.migrate import upgrade
-from storage.results import record_results
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.storage.db import make_engine
+from healthmon.storage.migrate import upgrade
+from healthmon.storage.results import record_results
 from tests.support.servers import free_port, wait_port
 
 TOKEN = "bench-token-0123456789abcdef"

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from monitors.registry import MONITORS
-from monitors.result import CheckResult, Status
-from storage.db import make_engine
-from storage.migrate import upgrade
-from storage.results import record_results
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.storage.db import make_engine
+from healthmon.storage.migrate import upgrade
+from healthmon.storage.results import record_results
 from tests.browser.test_dashboard_browser import chrome, metric_values
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
@@ -78,7 +78,7 @@ def main() -> None:
             "HEALTHMON_DATA_DIR": tmp,
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "deployments.cli", "dashboard", "--port", str(port)],
+            [sys.executable, "-m", "healthmon.deployments.cli", "dashboard", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

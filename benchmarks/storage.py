@@ -25,12 +25,12 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from monitors.result import CheckResult, Status, Tier
-from storage.db import make_engine
-from storage.migrate import upgrade
-from storage.partitions import ensure_partitions, partition_name
-from storage.results import history, record_results
-from storage.retention import drop_old_partitions
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage.db import make_engine
+from healthmon.storage.migrate import upgrade
+from healthmon.storage.partitions import ensure_partitions, partition_name
+from healthmon.storage.results import history, record_results
+from healthmon.storage.retention import drop_old_partitions
 
 FILL = """
 INSERT INTO health_check_history (checked_at, service, tenant_id, tier, status, latency_ms, details, run_id)

@@ -32,10 +32,10 @@ import httpx
 import yaml
 from pydantic import SecretStr
 
-from config import Settings
-from config.loader import parse_config
-from flows.pipeline import execute_tier
-from flows.runtime import build_runtime, use_runtime
+from healthmon.config import Settings
+from healthmon.config.loader import parse_config
+from healthmon.flows.pipeline import execute_tier
+from healthmon.flows.runtime import build_runtime, use_runtime
 from tests.support.servers import free_port, wait_port
 
 QUERY = {"query": "{ shop { name myshopifyDomain plan { displayName } } }"}
@@ -128,7 +128,7 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
         }
         for command in (["db", "upgrade"], ["tenants", "import", str(tenants_path)]):
             subprocess.run(
-                [sys.executable, "-m", "deployments.cli", *command],
+                [sys.executable, "-m", "healthmon.deployments.cli", *command],
                 env=cli_env,
                 check=True,
                 capture_output=True,

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config.errors import ConfigError, ConfigProblems
-from config.schema import HealthmonConfig
+from healthmon.config.errors import ConfigError, ConfigProblems
+from healthmon.config.schema import HealthmonConfig
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PREFIXES = ("Value error, ", "Assertion failed, ")

@@ -16,8 +16,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from config.fields import HttpUrl, RequiredHttpUrl, StrictModel, problem, relocated, unknown_message
-from config.services import SERVICE_MODELS, ServiceConfig, metric_problem, validate_services
+from healthmon.config.fields import HttpUrl, RequiredHttpUrl, StrictModel, problem, relocated, unknown_message
+from healthmon.config.services import SERVICE_MODELS, ServiceConfig, metric_problem, validate_services
 
 Severity = Literal["p1", "p2", "p3"]
 ChannelName = Literal["slack", "email", "pagerduty", "webhook"]

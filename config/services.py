@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from config.fields import (
+from healthmon.config.fields import (
     HttpUrl,
     PostgresDsn,
     RedisUrl,

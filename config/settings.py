@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.errors import ConfigError, ConfigProblems
-from config.fields import database_url_problem, redis_url_problem
+from healthmon.config.errors import ConfigError, ConfigProblems
+from healthmon.config.fields import database_url_problem, redis_url_problem
 
 PREFIX = "HEALTHMON_"
 

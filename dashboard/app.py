@@ -17,8 +17,8 @@ if find_spec("dashboard") is None:  # started by path from an install that preda
 
 import streamlit as st
 
-from dashboard import context
-from dashboard.auth import verify_password
+from healthmon.dashboard import context
+from healthmon.dashboard.auth import verify_password
 
 HERE = Path(__file__).resolve().parent
 #: after this many wrong passwords a session waits LOCKOUT_S before it may try again

@@ -17,15 +17,15 @@ from typing import Any, Literal, NoReturn
 import streamlit as st
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from alerting.delivery import deliver
-from config import ConfigError, Settings
-from config.settings import load_settings
-from flows.alerts import Alerting, alerting_for
-from flows.runtime import Runtime, build_runtime
-from monitors.registry import MONITORS
-from monitors.result import Tier
-from storage.cache import StatusCache
-from storage.queries import StaleRule
+from healthmon.alerting.delivery import deliver
+from healthmon.config import ConfigError, Settings
+from healthmon.config.settings import load_settings
+from healthmon.flows.alerts import Alerting, alerting_for
+from healthmon.flows.runtime import Runtime, build_runtime
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import Tier
+from healthmon.storage.cache import StatusCache
+from healthmon.storage.queries import StaleRule
 
 #: how often the live parts (matrix, service status, alerts) re-read; with VIEW_TTL_S a new
 #: result shows within 5 s even without Redis, where writers cannot invalidate this process's view

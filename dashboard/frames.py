@@ -15,10 +15,10 @@ import altair as alt
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from dashboard import status_style
-from dashboard.context import service_sort_key
-from monitors.result import CheckResult, Status
-from storage.queries import DEFAULT_RULE, Cell, StaleRule, freshness
+from healthmon.dashboard import status_style
+from healthmon.dashboard.context import service_sort_key
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.storage.queries import DEFAULT_RULE, Cell, StaleRule, freshness
 
 TENANT_COLUMN = "tenant"
 WORST_COLUMN = "worst"

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from config import ConfigError
-from config.settings import load_settings
-from dashboard.auth import is_valid_hash
+from healthmon.config import ConfigError
+from healthmon.config.settings import load_settings
+from healthmon.dashboard.auth import is_valid_hash
 
 APP = Path(__file__).resolve().parent / "app.py"
 PROJECT_ROOT = APP.parent.parent
@@ -62,7 +62,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "dashboard.server",  # Streamlit's own CLI, after the heavy imports (dashboard/server.py)
+        "healthmon.dashboard.server",  # Streamlit's own CLI, after the heavy imports (dashboard/server.py)
         "run",
         str(APP),
         "--server.address",

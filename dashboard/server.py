@@ -17,10 +17,10 @@ def main() -> None:
     import pandas  # noqa: F401
     from streamlit.web import cli
 
-    import dashboard.context
-    import dashboard.frames  # noqa: F401
-    import flows.runtime  # noqa: F401
-    import storage.queries  # noqa: F401
+    import healthmon.dashboard.context
+    import healthmon.dashboard.frames
+    import healthmon.flows.runtime
+    import healthmon.storage.queries  # noqa: F401
 
     _warm()
     sys.argv = ["streamlit", *sys.argv[1:]]
@@ -32,8 +32,8 @@ def _warm() -> None:
     so the first visitor does not wait for the database connection and a cold page cache."""
     import logging
 
-    from dashboard import context
-    from storage.queries import matrix_cells
+    from healthmon.dashboard import context
+    from healthmon.storage.queries import matrix_cells
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no script run context" notices
     try:

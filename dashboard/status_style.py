@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitors.result import Status
+from healthmon.monitors.result import Status
 
 #: healthy green, degraded amber, unhealthy red, unknown grey
 COLOURS: dict[str, str] = {

@@ -14,15 +14,15 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from config import ConfigError
-from deployments import exit_codes
-from deployments.output import print_json_lines, print_table
-from flows.tenant_input import TenantRow
-from monitors.registry import MONITORS
-from monitors.result import TIERS, Status, Tier
+from healthmon.config import ConfigError
+from healthmon.deployments import exit_codes
+from healthmon.deployments.output import print_json_lines, print_table
+from healthmon.flows.tenant_input import TenantRow
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import TIERS, Status, Tier
 
 if TYPE_CHECKING:
-    from flows.runtime import Runtime
+    from healthmon.flows.runtime import Runtime
 
 def store_failure(exc: BaseException) -> tuple[int, str] | None:
     """The exit code and one line for an error of healthmon's own store, or None for any other
@@ -75,7 +75,7 @@ def _fail(code: int, message: str) -> NoReturn:
 
 
 def _runtime() -> Runtime:
-    from flows.runtime import build_runtime
+    from healthmon.flows.runtime import build_runtime
 
     try:
         return build_runtime()
@@ -88,7 +88,7 @@ def db_upgrade() -> None:
     """Apply the migrations to HEALTHMON_DATABASE_URL (or the embedded SQLite file)."""
     from sqlalchemy.exc import OperationalError
 
-    from storage.migrate import current_revision, upgrade
+    from healthmon.storage.migrate import current_revision, upgrade
 
     runtime = _runtime()
     try:
@@ -123,7 +123,7 @@ def _tiers_for(tier: str | None, service: str | None) -> list[Tier]:
 
 
 def _require_migrated(runtime: Runtime) -> None:
-    from storage.migrate import current_revision, head_revision
+    from healthmon.storage.migrate import current_revision, head_revision
 
     if current_revision(runtime.engine) != head_revision():
         _fail(exit_codes.USAGE, "the database is not migrated: run `healthmon db upgrade` first")
@@ -147,8 +147,8 @@ def check(
         )
     tiers = _tiers_for(tier, service)
     runtime = _runtime()
-    from flows.runtime import use_runtime
-    from storage.results import run_results
+    from healthmon.flows.runtime import use_runtime
+    from healthmon.storage.results import run_results
 
     try:  # the store's errors are mapped to exit 3 (or 2) for every command: _Commands
         with use_runtime(runtime):
@@ -172,7 +172,7 @@ def check(
 def _require_tenant(runtime: Runtime, tenant: str, tiers: list[Tier], service: str | None) -> None:
     """`--tenant` names an enabled tenant with an integration this check covers, or exit 2:
     a check that silently checks nothing reads as "all healthy"."""
-    from storage.tenants import get_tenant
+    from healthmon.storage.tenants import get_tenant
 
     found = get_tenant(runtime.engine, tenant)
     if found is None:
@@ -194,15 +194,15 @@ def _require_tenant(runtime: Runtime, tenant: str, tiers: list[Tier], service: s
 
 
 async def _run_tiers(tiers: list[Tier], service: str | None, tenant: str | None) -> list[str]:
-    from flows.pipeline import execute_tier
-    from storage.tier_runs import MANUAL
+    from healthmon.flows.pipeline import execute_tier
+    from healthmon.storage.tier_runs import MANUAL
 
     services = [service] if service else None
     run_ids = []
     for tier in tiers:
         if os.environ.get("PREFECT_API_URL"):
             # with a Prefect server configured, a manual check is a flow run like a scheduled one
-            from flows.tier_run import tier_check
+            from healthmon.flows.tier_run import tier_check
 
             summary = await tier_check(tier.value, services, tenant, True, MANUAL)
             run_ids.append(summary["run_id"])
@@ -255,7 +255,7 @@ def _writable_runtime() -> Runtime:
 def _store_tenants(rows: list[TenantRow]) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from storage.tenants import upsert_tenants
+    from healthmon.storage.tenants import upsert_tenants
 
     runtime = _writable_runtime()
     try:
@@ -278,9 +278,9 @@ def tenants_add(
     disabled: Annotated[bool, typer.Option("--disabled", help="stored but not checked")] = False,
 ) -> None:
     """Add a tenant, or add/replace one integration of it (its other integrations are kept)."""
-    from flows.tenant_input import TenantInputError, parse_assignments, tenant_row
-    from monitors.tenant_settings import per_tenant_services
-    from storage.tenants import set_integration
+    from healthmon.flows.tenant_input import TenantInputError, parse_assignments, tenant_row
+    from healthmon.monitors.tenant_settings import per_tenant_services
+    from healthmon.storage.tenants import set_integration
 
     def argument(key: str) -> str:
         # the shared validation names keys of a tenant mapping; say which argument holds each
@@ -321,7 +321,7 @@ def tenants_add(
 def tenants_import(path: Annotated[Path, typer.Argument(help="YAML with a list under 'tenants'")]) -> None:
     """Add or replace many tenants from a file; values may reference the environment as ${NAME}.
     The whole file is checked first: any bad row lists every problem and imports nothing."""
-    from flows.tenant_input import TenantFileError, read_tenants_file
+    from healthmon.flows.tenant_input import TenantFileError, read_tenants_file
 
     try:
         rows = read_tenants_file(path)
@@ -340,7 +340,7 @@ def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
     from rich.table import Table
 
-    from storage.tenants import list_tenants
+    from healthmon.storage.tenants import list_tenants
 
     runtime = _runtime()
     try:
@@ -364,7 +364,7 @@ def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 @tenants_app.command("remove")
 def tenants_remove(tenant_id: str) -> None:
     """Delete a tenant and its credentials."""
-    from storage.tenants import remove_tenant
+    from healthmon.storage.tenants import remove_tenant
 
     runtime = _runtime()
     try:
@@ -387,8 +387,8 @@ def sandbox(
     ] = None,
 ) -> None:
     """Serve local imitations of every upstream API (for tests, benchmarks and the demo)."""
-    from sandbox import SandboxState, write_bed
-    from sandbox.server import run
+    from healthmon.sandbox import SandboxState, write_bed
+    from healthmon.sandbox.server import run
 
     if tenants < 0:
         _fail(exit_codes.USAGE, "--tenants: must be 0 or more")
@@ -409,7 +409,7 @@ app.add_typer(alerts_app, name="alerts")
 def _with_runtime(work: Callable[[Runtime], T]) -> T:
     """`work` with the process runtime installed; the store's errors become exit codes in
     `_Commands`, like every command's."""
-    from flows.runtime import use_runtime
+    from healthmon.flows.runtime import use_runtime
 
     runtime = _runtime()
     try:
@@ -431,7 +431,7 @@ def alerts_list(
 
     from rich.table import Table
 
-    from storage.alerts import list_alerts
+    from healthmon.storage.alerts import list_alerts
 
     chosen = status or ["open", "acknowledged"]
     bad = sorted(set(chosen) - {"open", "acknowledged", "resolved"})
@@ -460,8 +460,8 @@ def alerts_list(
 
 
 def _change(alert_id: int, who: str, action: str) -> None:
-    from flows.alerts import change_alert
-    from storage import alerts as store
+    from healthmon.flows.alerts import change_alert
+    from healthmon.storage import alerts as store
 
     func = store.acknowledge if action == "ack" else store.resolve
     try:
@@ -501,9 +501,9 @@ def alerts_deliver(
     leased by another sender) or a row failed for good in this run."""
     from datetime import UTC, datetime
 
-    from alerting.delivery import DeliveryReport
-    from flows.alerts import deliver_pending
-    from storage.alerts import PendingCount, count_pending
+    from healthmon.alerting.delivery import DeliveryReport
+    from healthmon.flows.alerts import deliver_pending
+    from healthmon.storage.alerts import PendingCount, count_pending
 
     def work(rt: Runtime) -> tuple[DeliveryReport, PendingCount]:
         report = asyncio.run(deliver_pending(ignore_backoff=now))
@@ -551,9 +551,14 @@ def silences_add(
     in a weekly window."""
     from datetime import UTC, datetime, timedelta
 
-    from alerting.silences import SilenceInputError, SilenceRequest, validate_recurrence, validate_silence
-    from storage.alerts import add_silence
-    from storage.tenants import get_tenant
+    from healthmon.alerting.silences import (
+        SilenceInputError,
+        SilenceRequest,
+        validate_recurrence,
+        validate_silence,
+    )
+    from healthmon.storage.alerts import add_silence
+    from healthmon.storage.tenants import get_tenant
 
     names = {"service": "--service", "tenant": "--tenant", "everything": "--everything"}
     names |= {"reason": "--reason", "created_by": "--by"}
@@ -621,8 +626,8 @@ def silences_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     import json
     from datetime import UTC, datetime
 
-    from alerting.silences import SilenceView
-    from storage.alerts import list_silences
+    from healthmon.alerting.silences import SilenceView
+    from healthmon.storage.alerts import list_silences
 
     now = datetime.now(UTC)
     rows = _with_runtime(lambda rt: list_silences(rt.engine, active_at=now))
@@ -652,7 +657,7 @@ def silences_end(silence_id: int) -> None:
     """End a silence now; alerts it held are sent on the next run if still open."""
     from datetime import UTC, datetime
 
-    from storage.alerts import end_silence
+    from healthmon.storage.alerts import end_silence
 
     if not _with_runtime(lambda rt: end_silence(rt.engine, silence_id, datetime.now(UTC))):
         _fail(exit_codes.USAGE, f"no active silence {silence_id}")
@@ -674,7 +679,7 @@ def serve(
     under HEALTHMON_DATA_DIR/prefect). Retention runs once at start, so a box that was down
     catches up.
     """
-    from deployments.serve import api_healthy, start_prefect_server
+    from healthmon.deployments.serve import api_healthy, start_prefect_server
 
     runtime = _runtime()
     _require_migrated(runtime)
@@ -693,7 +698,7 @@ def serve(
     err.print(f"Prefect API at {api}")
     err.print(f"Prefect UI: {api.removesuffix('/').removesuffix('/api')}")
     try:
-        from storage.retention import apply_retention
+        from healthmon.storage.retention import apply_retention
 
         cfg = runtime.config.retention
         caught_up = apply_retention(runtime.engine, cfg.history_days, cfg.alerts_days)
@@ -707,7 +712,7 @@ def serve(
         runtime.close()
         from prefect import serve as prefect_serve
 
-        from deployments.serve import build_deployments, start_watchdog, stop_server
+        from healthmon.deployments.serve import build_deployments, start_watchdog, stop_server
 
         # the watchdog does not wait on Prefect: it looks at the store on its own clock
         halt_watchdog = start_watchdog(runtime.settings, runtime.config, interval_scale)
@@ -734,7 +739,7 @@ def watchdog(
 ) -> None:
     """Alert when a tier goes stale: no completed run, or targets without a fresh result, for
     `watchdog.stale_after` intervals. Runs outside Prefect; keep it alive where serve is not."""
-    from flows.watchdog import tier_intervals, watch_forever, watch_once
+    from healthmon.flows.watchdog import tier_intervals, watch_forever, watch_once
 
     if interval_scale <= 0:
         _fail(exit_codes.USAGE, "--interval-scale: must be more than 0")
@@ -768,7 +773,7 @@ def api_command(
     """Serve the JSON API (bearer tokens from HEALTHMON_API_TOKENS; the schema at /docs)."""
     from sqlalchemy.exc import OperationalError
 
-    from api.server import serve as serve_api
+    from healthmon.api.server import serve as serve_api
 
     runtime = _runtime()
     try:
@@ -796,7 +801,7 @@ def dashboard(
     if hash_password:
         import getpass
 
-        from dashboard.auth import hash_password as make_hash
+        from healthmon.dashboard.auth import hash_password as make_hash
 
         first = getpass.getpass("password: ")
         if len(first) < 8:
@@ -805,7 +810,7 @@ def dashboard(
             _fail(exit_codes.USAGE, "password: the two entries differ")
         typer.echo(make_hash(first))
         return
-    from dashboard.launch import serve as serve_dashboard
+    from healthmon.dashboard.launch import serve as serve_dashboard
 
     serve_dashboard(host, port)
 
@@ -821,7 +826,7 @@ def demo(
 ) -> None:
     """Everything on one machine against the sandbox: tiers on short intervals, the API and
     the dashboard, alerts to a local mail catcher and webhook log. Ctrl-C stops it all."""
-    from deployments.demo import run_demo
+    from healthmon.deployments.demo import run_demo
 
     raise typer.Exit(
         run_demo(
@@ -850,7 +855,7 @@ def config_check(
 
     Exit code: 0 no problem, 2 any problem, 3 healthmon's own database unreachable.
     """
-    from deployments.config_check import run_config_check
+    from healthmon.deployments.config_check import run_config_check
 
     raise typer.Exit(run_config_check(store=store))
 

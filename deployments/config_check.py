@@ -19,19 +19,19 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from config import ConfigError, HealthmonConfig, Settings
-from config.errors import ConfigProblems
-from config.loader import load_config
-from config.services import SERVICE_MODELS
-from config.settings import load_settings_checked
-from deployments import exit_codes
-from flows.runtime import config_problems, service_metrics
-from monitors.registry import MONITORS
-from monitors.tenant_settings import split_integration
-from storage.crypto import Cipher, CredentialError
-from storage.db import make_engine
-from storage.migrate import current_revision, head_revision
-from storage.tenants import TenantInfo, list_tenants, load_integration
+from healthmon.config import ConfigError, HealthmonConfig, Settings
+from healthmon.config.errors import ConfigProblems
+from healthmon.config.loader import load_config
+from healthmon.config.services import SERVICE_MODELS
+from healthmon.config.settings import load_settings_checked
+from healthmon.deployments import exit_codes
+from healthmon.flows.runtime import config_problems, service_metrics
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.tenant_settings import split_integration
+from healthmon.storage.crypto import Cipher, CredentialError
+from healthmon.storage.db import make_engine
+from healthmon.storage.migrate import current_revision, head_revision
+from healthmon.storage.tenants import TenantInfo, list_tenants, load_integration
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _check_variables(settings: Settings, found: Findings) -> Cipher | None:
         except CredentialError as exc:
             found.add(ConfigError("HEALTHMON_SECRET_KEY", str(exc)))
     if settings.api_tokens is not None:
-        from api.auth import parse_tokens
+        from healthmon.api.auth import parse_tokens
 
         try:
             parse_tokens(settings.api_tokens.get_secret_value())

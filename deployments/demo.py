@@ -1,6 +1,6 @@
 """`healthmon demo`: the whole system on one machine, against the sandbox, in under a minute.
 
-    python -m deployments.demo [--no-ui] [--tenants 12] [--data-dir .demo] [--api-port 8000]
+    python -m healthmon.deployments.demo [--no-ui] [--tenants 12] [--data-dir .demo] [--api-port 8000]
         [--dashboard-port 8501] [--sandbox-port 0]
 
 What it does, in order:
@@ -48,13 +48,13 @@ import yaml
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
-from config import ConfigError, HealthmonConfig, Settings
-from config.loader import parse_config
-from monitors.result import Tier
+from healthmon.config import ConfigError, HealthmonConfig, Settings
+from healthmon.config.loader import parse_config
+from healthmon.monitors.result import Tier
 
 if TYPE_CHECKING:
-    from deployments.mailcatcher import MailCatcher
-    from storage.crypto import Cipher
+    from healthmon.deployments.mailcatcher import MailCatcher
+    from healthmon.storage.crypto import Cipher
 
 log = logging.getLogger("healthmon.demo")
 
@@ -425,7 +425,7 @@ class Demo:
 
     async def start_mail_catcher(self) -> MailCatcher | None:
         try:
-            from deployments.mailcatcher import MailCatcher
+            from healthmon.deployments.mailcatcher import MailCatcher
         except ModuleNotFoundError as exc:
             log.warning("no mail catcher (%s): alerts go to Slack and the webhook log only", exc)
             return None
@@ -486,9 +486,9 @@ class Demo:
     def load_store(self, engine: Engine, cipher: Cipher | None) -> int:
         """Migrations, then the sandbox tenants under shop-like names; returns how many."""
         assert cipher is not None, "prepare_environment always sets HEALTHMON_SECRET_KEY"
-        from flows.tenant_input import read_tenants_file
-        from storage.migrate import upgrade
-        from storage.tenants import list_tenants, remove_tenant, upsert_tenants
+        from healthmon.flows.tenant_input import read_tenants_file
+        from healthmon.storage.migrate import upgrade
+        from healthmon.storage.tenants import list_tenants, remove_tenant, upsert_tenants
 
         upgrade(engine)
         rows = read_tenants_file(self.paths.bed / "tenants.yaml", env={})
@@ -517,7 +517,8 @@ class Demo:
 
     def start_ui(self) -> None:
         for name, port in (("api", self.api_port), ("dashboard", self.dashboard_port)):
-            argv = [sys.executable, "-m", "deployments.cli", name, "--host", "127.0.0.1", "--port", str(port)]
+            cli = [sys.executable, "-m", "healthmon.deployments.cli"]
+            argv = [*cli, name, "--host", "127.0.0.1", "--port", str(port)]
             self.children.append(start_child(name, argv, self.env, self.paths.logs, essential=False))
 
     def write_env_file(self) -> Path:
@@ -609,7 +610,7 @@ class Demo:
             await asyncio.sleep(max(0.0, started + interval_s - time.monotonic()))
 
     async def run_tier(self, tier: str, engine: Engine) -> None:
-        from flows.pipeline import execute_tier
+        from healthmon.flows.pipeline import execute_tier
 
         summary = await execute_tier(tier, force=True, trigger="demo")
         open_alerts = await asyncio.to_thread(_open_alerts, engine)
@@ -624,7 +625,7 @@ class Demo:
         )
 
     async def deliver(self) -> None:
-        from flows.alerts import deliver_pending
+        from healthmon.flows.alerts import deliver_pending
 
         report = await deliver_pending()
         if report.delivered or report.failed:
@@ -712,7 +713,7 @@ class Demo:
             await self.start_sandbox()
             config = self.write_config()
 
-            from flows.runtime import build_runtime, use_runtime
+            from healthmon.flows.runtime import build_runtime, use_runtime
 
             runtime = build_runtime(self.settings(), config)
             tenant_count = await asyncio.to_thread(self.load_store, runtime.engine, runtime.cipher)
@@ -746,7 +747,7 @@ class Demo:
                     )
                 )
                 tasks.append(asyncio.create_task(self.watch_children()))
-                from flows.watchdog import watch_forever
+                from healthmon.flows.watchdog import watch_forever
 
                 # the same watchdog as serve's, on the demo's intervals
                 intervals = {Tier(t): self.interval(t) for t in TIER_INTERVALS}
@@ -841,7 +842,7 @@ def run_demo(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deployments.demo", description="healthmon demo")
+    parser = argparse.ArgumentParser(prog="python -m healthmon.deployments.demo", description="healthmon demo")
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--dashboard-port", type=int, default=8501)
     parser.add_argument("--sandbox-port", type=int, default=0, help="0 picks a free port")

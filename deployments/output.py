@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from monitors.result import CheckResult, Status
+from healthmon.monitors.result import CheckResult, Status
 
 STYLE = {
     Status.HEALTHY: "green",

@@ -27,9 +27,9 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Interval
 
-    from flows.housekeeping import retention
-    from flows.tier_run import deliver_notifications, tier_check
-    from monitors.result import TIERS
+    from healthmon.flows.housekeeping import retention
+    from healthmon.flows.tier_run import deliver_notifications, tier_check
+    from healthmon.monitors.result import TIERS
 
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     # anchored just ahead of now (runs are scheduled at anchor + k * interval, k >= 0, in the
@@ -72,8 +72,8 @@ def start_watchdog(settings: Any, config: Any, interval_scale: float) -> Callabl
     import asyncio
     import threading
 
-    from flows.runtime import build_runtime
-    from flows.watchdog import tier_intervals, watch_forever
+    from healthmon.flows.runtime import build_runtime
+    from healthmon.flows.watchdog import tier_intervals, watch_forever
 
     runtime = build_runtime(settings, config)
     loop = asyncio.new_event_loop()

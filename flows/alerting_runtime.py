@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from alerting.notification import Channel, Severity
-from alerting.policy import DEFAULT_SEVERITY, AlertPolicy
-from alerting.routing import Route, Router, default_routes
-from config.schema import AlertingConfig, Channels
-from config.schema import Route as RouteConfig
-from monitors.result import Status, Tier
+from healthmon.alerting.notification import Channel, Severity
+from healthmon.alerting.policy import DEFAULT_SEVERITY, AlertPolicy
+from healthmon.alerting.routing import Route, Router, default_routes
+from healthmon.config.schema import AlertingConfig, Channels
+from healthmon.config.schema import Route as RouteConfig
+from healthmon.monitors.result import Status, Tier
 
 
 def build_policy(cfg: AlertingConfig) -> AlertPolicy:
@@ -55,10 +55,10 @@ def build_router(channels: Channels, routes: list[RouteConfig] | None) -> Router
 
 
 def build_channels(channels: Channels) -> dict[str, Channel]:
-    from alerting.channels.email import EmailChannel
-    from alerting.channels.pagerduty import PagerDutyChannel
-    from alerting.channels.slack import SlackChannel
-    from alerting.channels.webhook import WebhookChannel
+    from healthmon.alerting.channels.email import EmailChannel
+    from healthmon.alerting.channels.pagerduty import PagerDutyChannel
+    from healthmon.alerting.channels.slack import SlackChannel
+    from healthmon.alerting.channels.webhook import WebhookChannel
 
     built: dict[str, Channel] = {}
     if channels.slack is not None:

@@ -10,18 +10,18 @@ from typing import Any
 
 from sqlalchemy import select, tuple_
 
-from alerting.delivery import DeliveryReport, deliver
-from alerting.lifecycle import TargetState, decide
-from alerting.notification import Channel, Kind
-from alerting.policy import AlertPolicy
-from alerting.routing import Router
-from flows.alerting_runtime import build_channels, build_policy, build_router
-from flows.runtime import Runtime, get_runtime
-from monitors.result import Status, Tier
-from storage import alerts as store
-from storage.results import load_latest
-from storage.tables import ServiceStatus
-from storage.types import tenant_from_key
+from healthmon.alerting.delivery import DeliveryReport, deliver
+from healthmon.alerting.lifecycle import TargetState, decide
+from healthmon.alerting.notification import Channel, Kind
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.alerting.routing import Router
+from healthmon.flows.alerting_runtime import build_channels, build_policy, build_router
+from healthmon.flows.runtime import Runtime, get_runtime
+from healthmon.monitors.result import Status, Tier
+from healthmon.storage import alerts as store
+from healthmon.storage.results import load_latest
+from healthmon.storage.tables import ServiceStatus
+from healthmon.storage.types import tenant_from_key
 
 
 @dataclass(frozen=True)

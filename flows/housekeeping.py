@@ -8,8 +8,8 @@ from typing import Any
 
 from prefect import flow
 
-from flows.runtime import get_runtime
-from storage.retention import apply_retention
+from healthmon.flows.runtime import get_runtime
+from healthmon.storage.retention import apply_retention
 
 
 @flow(name="retention", log_prints=False, persist_result=False)

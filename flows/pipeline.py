@@ -19,25 +19,25 @@ from typing import Any
 
 import httpx
 
-from alerting.thresholds import ThresholdRule, evaluate, merge_rules
-from flows.alerts import AlertSummary
-from flows.alerts import alert_step as alert_run
-from flows.report import RunReport, build_report
-from flows.runtime import Runtime, get_runtime, secrets_of
-from monitors.base import Monitor, Target
-from monitors.registry import MONITORS, monitors_for_tier
-from monitors.resources import BatchResources
-from monitors.result import TIERS, CheckResult, Outcome, Status, Tier
-from monitors.runner import run_batch
-from storage.cache import CHANGES_CHANNEL
-from storage.crypto import CredentialError
-from storage.queries import invalidate_views
-from storage.results import load_latest, record_results
-from storage.status import cache_entries
-from storage.tenants import load_integration, tenants_with
-from storage.thresholds import load_overrides
-from storage.tier_runs import SCHEDULE, checked_by_schedule_since, finish_run, start_run
-from storage.types import tenant_key
+from healthmon.alerting.thresholds import ThresholdRule, evaluate, merge_rules
+from healthmon.flows.alerts import AlertSummary
+from healthmon.flows.alerts import alert_step as alert_run
+from healthmon.flows.report import RunReport, build_report
+from healthmon.flows.runtime import Runtime, get_runtime, secrets_of
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.registry import MONITORS, monitors_for_tier
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import TIERS, CheckResult, Outcome, Status, Tier
+from healthmon.monitors.runner import run_batch
+from healthmon.storage.cache import CHANGES_CHANNEL
+from healthmon.storage.crypto import CredentialError
+from healthmon.storage.queries import invalidate_views
+from healthmon.storage.results import load_latest, record_results
+from healthmon.storage.status import cache_entries
+from healthmon.storage.tenants import load_integration, tenants_with
+from healthmon.storage.thresholds import load_overrides
+from healthmon.storage.tier_runs import SCHEDULE, checked_by_schedule_since, finish_run, start_run
+from healthmon.storage.types import tenant_key
 
 log = logging.getLogger("healthmon.tier")
 

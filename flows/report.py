@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from monitors.result import DEFAULT_STALE_AFTER, Tier, staleness
-from storage.tables import ServiceStatus
-from storage.types import tenant_from_key
+from healthmon.monitors.result import DEFAULT_STALE_AFTER, Tier, staleness
+from healthmon.storage.tables import ServiceStatus
+from healthmon.storage.types import tenant_from_key
 
 
 @dataclass(frozen=True)

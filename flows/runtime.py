@@ -19,19 +19,25 @@ import aiohttp
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from alerting.thresholds import ThresholdRule, defaults_for, merge_rules, settable_metrics, with_sources
-from config import ConfigError, HealthmonConfig, Settings, load_config
-from config.errors import ConfigProblems
-from config.schema import threshold_metric_problems
-from config.settings import load_settings
-from monitors.registry import MONITORS
-from monitors.resources import open_session
-from monitors.result import Tier
-from monitors.runner import RunPolicy
-from storage.cache import StatusCache, make_cache
-from storage.crypto import Cipher, CredentialError
-from storage.db import make_engine
-from storage.thresholds import load_overrides
+from healthmon.alerting.thresholds import (
+    ThresholdRule,
+    defaults_for,
+    merge_rules,
+    settable_metrics,
+    with_sources,
+)
+from healthmon.config import ConfigError, HealthmonConfig, Settings, load_config
+from healthmon.config.errors import ConfigProblems
+from healthmon.config.schema import threshold_metric_problems
+from healthmon.config.settings import load_settings
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.resources import open_session
+from healthmon.monitors.result import Tier
+from healthmon.monitors.runner import RunPolicy
+from healthmon.storage.cache import StatusCache, make_cache
+from healthmon.storage.crypto import Cipher, CredentialError
+from healthmon.storage.db import make_engine
+from healthmon.storage.thresholds import load_overrides
 
 #: option keys whose values are secrets wherever they appear
 SECRET_KEYS = frozenset(

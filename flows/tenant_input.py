@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from config.errors import ConfigError
-from config.loader import resolve_env
-from monitors.tenant_settings import TENANT_ID, split_integration
-from storage.tenants import IntegrationInput
+from healthmon.config.errors import ConfigError
+from healthmon.config.loader import resolve_env
+from healthmon.monitors.tenant_settings import TENANT_ID, split_integration
+from healthmon.storage.tenants import IntegrationInput
 
 ID_RULE = "must be 1-64 lowercase letters, digits, '-' or '_'"
 #: a display name, after trimming: long enough for any company, short enough for a table cell

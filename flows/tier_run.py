@@ -11,11 +11,11 @@ from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
-from flows.alerts import AlertSummary, alert_step, deliver_pending
-from flows.pipeline import BatchSummary, Plan, check_batch, execute_tier, plan_tier_async
-from flows.report import publish_report
-from monitors.result import Tier
-from storage.tier_runs import MANUAL, SCHEDULE
+from healthmon.flows.alerts import AlertSummary, alert_step, deliver_pending
+from healthmon.flows.pipeline import BatchSummary, Plan, check_batch, execute_tier, plan_tier_async
+from healthmon.flows.report import publish_report
+from healthmon.monitors.result import Tier
+from healthmon.storage.tier_runs import MANUAL, SCHEDULE
 
 # cache_policy=NONE: a repeated identical call must check again, never be a cache hit
 plan_task = task(name="plan", cache_policy=NONE, persist_result=False)(plan_tier_async)

@@ -17,15 +17,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from alerting.delivery import deliver
-from alerting.watchdog import SERVICE, TierFreshness, decide_staleness
-from flows.alerts import alerting_for
-from flows.runtime import Runtime
-from monitors.result import TIERS, Tier
-from storage import alerts as store
-from storage.freshness import older_than
-from storage.tenants import expected_targets
-from storage.tier_runs import last_completed
+from healthmon.alerting.delivery import deliver
+from healthmon.alerting.watchdog import SERVICE, TierFreshness, decide_staleness
+from healthmon.flows.alerts import alerting_for
+from healthmon.flows.runtime import Runtime
+from healthmon.monitors.result import TIERS, Tier
+from healthmon.storage import alerts as store
+from healthmon.storage.freshness import older_than
+from healthmon.storage.tenants import expected_targets
+from healthmon.storage.tier_runs import last_completed
 
 log = logging.getLogger("healthmon.watchdog")
 

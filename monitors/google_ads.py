@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.http import Reply, error_message, failure, fetch, retry_after_s
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.http import Reply, error_message, failure, fetch, retry_after_s
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 DEFAULT_BASE_URL = "https://googleads.googleapis.com"
 DEFAULT_OAUTH_URL = "https://oauth2.googleapis.com/token"

@@ -17,9 +17,9 @@ from typing import Any
 
 import aiohttp
 
-from monitors.base import CheckFailed
-from monitors.resources import BatchResources
-from monitors.result import Outcome
+from healthmon.monitors.base import CheckFailed
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome
 
 #: the most a health check reads of any answer; a real health answer is a few KB
 MAX_BODY_BYTES = 1_000_000

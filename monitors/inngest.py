@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from monitors.base import CheckFailed, Monitor, Target
-from monitors.http import Reply, error_message, failure, fetch
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import CheckFailed, Monitor, Target
+from healthmon.monitors.http import Reply, error_message, failure, fetch
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 DEFAULT_BASE_URL = "https://api.inngest.com"
 DEFAULT_FAILED_WINDOW_S = 3600

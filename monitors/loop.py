@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.http import Reply, failure, fetch, remaining_pct
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.http import Reply, failure, fetch, remaining_pct
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 DEFAULT_BASE_URL = "https://api.loopreturns.com/api/v1"
 # Loop answers a bad or under-scoped key with 401, or with this text in any status (even 200).

@@ -12,10 +12,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from monitors.base import CheckFailed, Monitor, Target
-from monitors.http import Reply, UpstreamFailure, error_message, failure, fetch
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import CheckFailed, Monitor, Target
+from healthmon.monitors.http import Reply, UpstreamFailure, error_message, failure, fetch
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 LEGACY_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"

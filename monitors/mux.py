@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.http import error_message, failure, fetch, remaining_pct
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.http import error_message, failure, fetch, remaining_pct
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 
 class MuxMonitor(Monitor):

@@ -11,9 +11,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from monitors.base import Monitor, Target
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 # One round trip for everything but liveness. Only client backends count towards the
 # connection figures an operator acts on; our own session is left out of "stuck" counts.

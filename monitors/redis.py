@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from monitors.base import Monitor, Target
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 # Below this, allocator overhead dominates and the fragmentation ratio of an almost empty
 # server reads as 5-15 without meaning anything: reporting it would page people for nothing.

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from monitors.assemblyai import AssemblyAIMonitor
-from monitors.base import Monitor
-from monitors.google_ads import GoogleAdsMonitor
-from monitors.inngest import InngestMonitor
-from monitors.loop import LoopMonitor
-from monitors.mcp import McpMonitor
-from monitors.meta_ads import MetaAdsMonitor
-from monitors.mux import MuxMonitor
-from monitors.postgres import PostgresMonitor
-from monitors.redis import RedisMonitor
-from monitors.result import Tier
-from monitors.shopify import ShopifyMonitor
-from monitors.slack import SlackMonitor
-from monitors.statuspage import StatuspageMonitor
-from monitors.stripe import StripeMonitor
-from monitors.tiktok_ads import TikTokAdsMonitor
-from monitors.vercel import VercelMonitor
-from monitors.wise import WiseMonitor
-from monitors.yotpo import YotpoMonitor
+from healthmon.monitors.assemblyai import AssemblyAIMonitor
+from healthmon.monitors.base import Monitor
+from healthmon.monitors.google_ads import GoogleAdsMonitor
+from healthmon.monitors.inngest import InngestMonitor
+from healthmon.monitors.loop import LoopMonitor
+from healthmon.monitors.mcp import McpMonitor
+from healthmon.monitors.meta_ads import MetaAdsMonitor
+from healthmon.monitors.mux import MuxMonitor
+from healthmon.monitors.postgres import PostgresMonitor
+from healthmon.monitors.redis import RedisMonitor
+from healthmon.monitors.result import Tier
+from healthmon.monitors.shopify import ShopifyMonitor
+from healthmon.monitors.slack import SlackMonitor
+from healthmon.monitors.statuspage import StatuspageMonitor
+from healthmon.monitors.stripe import StripeMonitor
+from healthmon.monitors.tiktok_ads import TikTokAdsMonitor
+from healthmon.monitors.vercel import VercelMonitor
+from healthmon.monitors.wise import WiseMonitor
+from healthmon.monitors.yotpo import YotpoMonitor
 
 MONITORS: Mapping[str, Monitor] = {
     m.service: m

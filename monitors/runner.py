@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitors.base import CheckFailed, Monitor, Target
-from monitors.resources import BatchResources
-from monitors.result import CheckResult, Outcome, Status, Tier
+from healthmon.monitors.base import CheckFailed, Monitor, Target
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import CheckResult, Outcome, Status, Tier
 
 REDACTED = "***"
 

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.http import Reply, dig, failure, fetch, pct
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.http import Reply, dig, failure, fetch, pct
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 DEFAULT_BASE_URL = "https://{shop}"
 DEFAULT_API_VERSION = "2026-10"

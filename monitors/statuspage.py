@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from monitors.base import CheckFailed, Monitor, Target
-from monitors.http import failure, fetch
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Status, Tier
+from healthmon.monitors.base import CheckFailed, Monitor, Target
+from healthmon.monitors.http import failure, fetch
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Status, Tier
 
 INDICATORS = {
     "none": Status.HEALTHY,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from monitors.registry import MONITORS
+from healthmon.monitors.registry import MONITORS
 
 #: a tenant's id, wherever one is given (tenant input, silences, thresholds, the API's paths)
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.http import Reply, error_message, failure, fetch
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.http import Reply, error_message, failure, fetch
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 # the API version is part of the base URL, as TikTok documents it (".../open_api/v1.3")
 DEFAULT_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3"

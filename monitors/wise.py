@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.http import Reply, error_message, failure, fetch
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.http import Reply, error_message, failure, fetch
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 #: headers Wise sets on a strong-customer-authentication challenge (names unconfirmed, both read)
 SCA_HEADERS = ("x-2fa-approval", "x-2fa-approval-result")

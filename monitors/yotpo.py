@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from monitors.base import CheckFailed, Monitor, Target
-from monitors.http import Reply, error_message, failure, fetch, header_float, remaining_pct
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Tier
+from healthmon.monitors.base import CheckFailed, Monitor, Target
+from healthmon.monitors.http import Reply, error_message, failure, fetch, header_float, remaining_pct
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Tier
 
 
 def _vendor_message(reply: Reply, access_token: str | None = None) -> str | None:

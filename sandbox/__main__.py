@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sandbox.bed import write_bed
-from sandbox.server import run
-from sandbox.state import SandboxState
+from healthmon.sandbox.bed import write_bed
+from healthmon.sandbox.server import run
+from healthmon.sandbox.state import SandboxState
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,27 +12,27 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import Receive, Scope, Send
 
-from sandbox.control import control_routes
-from sandbox.pipeline import Vendor
-from sandbox.state import SandboxState
-from sandbox.transport import RAW_SEND
-from sandbox.vendors.assemblyai import AssemblyAI
-from sandbox.vendors.google import GoogleAds, GoogleOAuth
-from sandbox.vendors.inngest import Inngest
-from sandbox.vendors.loop import Loop
-from sandbox.vendors.mcp import Mcp
-from sandbox.vendors.meta import Meta
-from sandbox.vendors.mux import Mux
-from sandbox.vendors.pagerduty import PagerDuty
-from sandbox.vendors.shopify import Shopify
-from sandbox.vendors.slack import Slack, SlackStatus, SlackWebhook
-from sandbox.vendors.statuspage import Statuspage
-from sandbox.vendors.stripe import Stripe
-from sandbox.vendors.tiktok import TikTok
-from sandbox.vendors.vercel import Vercel
-from sandbox.vendors.webhook import Webhook
-from sandbox.vendors.wise import Wise
-from sandbox.vendors.yotpo import Yotpo
+from healthmon.sandbox.control import control_routes
+from healthmon.sandbox.pipeline import Vendor
+from healthmon.sandbox.state import SandboxState
+from healthmon.sandbox.transport import RAW_SEND
+from healthmon.sandbox.vendors.assemblyai import AssemblyAI
+from healthmon.sandbox.vendors.google import GoogleAds, GoogleOAuth
+from healthmon.sandbox.vendors.inngest import Inngest
+from healthmon.sandbox.vendors.loop import Loop
+from healthmon.sandbox.vendors.mcp import Mcp
+from healthmon.sandbox.vendors.meta import Meta
+from healthmon.sandbox.vendors.mux import Mux
+from healthmon.sandbox.vendors.pagerduty import PagerDuty
+from healthmon.sandbox.vendors.shopify import Shopify
+from healthmon.sandbox.vendors.slack import Slack, SlackStatus, SlackWebhook
+from healthmon.sandbox.vendors.statuspage import Statuspage
+from healthmon.sandbox.vendors.stripe import Stripe
+from healthmon.sandbox.vendors.tiktok import TikTok
+from healthmon.sandbox.vendors.vercel import Vercel
+from healthmon.sandbox.vendors.webhook import Webhook
+from healthmon.sandbox.vendors.wise import Wise
+from healthmon.sandbox.vendors.yotpo import Yotpo
 
 VENDORS: tuple[type[Vendor], ...] = (
     Shopify,

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from sandbox.state import SandboxState
+from healthmon.sandbox.state import SandboxState
 
 STATUS_PAGES = ("shopify", "inngest", "wise", "mux", "assemblyai", "yotpo", "vercel")
 SHOPIFY_API_VERSION = "2026-10"

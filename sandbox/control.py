@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.faults import KINDS, SERVICE_KINDS, FaultError
-from sandbox.responses import json_body, json_response
-from sandbox.state import SandboxState
+from healthmon.sandbox.faults import KINDS, SERVICE_KINDS, FaultError
+from healthmon.sandbox.responses import json_body, json_response
+from healthmon.sandbox.state import SandboxState
 
 
 def control_routes(state: SandboxState) -> list[BaseRoute]:

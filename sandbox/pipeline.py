@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from sandbox.faults import Fault
-from sandbox.responses import json_response
-from sandbox.state import SandboxState, Tenant
-from sandbox.transport import ConnectionReset, hang, oversized, truncated
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.responses import json_response
+from healthmon.sandbox.state import SandboxState, Tenant
+from healthmon.sandbox.transport import ConnectionReset, hang, oversized, truncated
 
 
 @dataclass(slots=True)

@@ -13,8 +13,8 @@ from types import TracebackType
 import uvicorn
 from starlette.applications import Starlette
 
-from sandbox.app import create_app
-from sandbox.state import SandboxState
+from healthmon.sandbox.app import create_app
+from healthmon.sandbox.state import SandboxState
 
 STARTUP_TIMEOUT_S = 10.0
 

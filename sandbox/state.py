@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sandbox.faults import Fault, FaultError, parse_request, validate
+from healthmon.sandbox.faults import Fault, FaultError, parse_request, validate
 
 _NO_FAULTS: Mapping[str, Fault] = MappingProxyType({})
 RECEIVED_LIMIT = 10_000

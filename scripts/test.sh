@@ -8,5 +8,6 @@ VENV=${VENV:-.venv}
 scripts/venv.sh
 scripts/servers.sh
 echo "== ruff" && "$VENV/bin/ruff" check .
-echo "== mypy" && "$VENV/bin/mypy" .
+echo "== mypy" && "$VENV/bin/mypy"
+echo "== import contracts" && "$VENV/bin/lint-imports"
 echo "== pytest" && "$VENV/bin/pytest" "$@"

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
-from alerting.lifecycle import AlertView, Decision
-from alerting.notification import Kind, Notification, Severity
-from alerting.silences import SilenceView
-from storage.tables import AlertDelivery, PlatformAlert, Silence
+from healthmon.alerting.lifecycle import AlertView, Decision
+from healthmon.alerting.notification import Kind, Notification, Severity
+from healthmon.alerting.silences import SilenceView
+from healthmon.storage.tables import AlertDelivery, PlatformAlert, Silence
 
 ALERTS = PlatformAlert.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from storage.tables import ServiceStatus
-from storage.types import tenant_from_key
+from healthmon.storage.tables import ServiceStatus
+from healthmon.storage.types import tenant_from_key
 
 
 def older_than(engine: Engine, tier: str, cutoff: datetime) -> dict[tuple[str, str | None], datetime]:

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from storage.partitions import ensure_partitions
+from healthmon.storage.partitions import ensure_partitions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine, text
 
-from storage.db import is_postgres
+from healthmon.storage.db import is_postgres
 
 PARENT = "health_check_history"
 DEFAULT_PARTITION = f"{PARENT}_default"

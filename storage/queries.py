@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
-from monitors.result import DEFAULT_STALE_AFTER, TIERS, CheckResult, Status, Tier, staleness
-from storage.cache import KEY_PREFIX, StatusCache
-from storage.status import current_status
-from storage.tables import HealthCheckHistory, ServiceStatus
-from storage.types import tenant_from_key
+from healthmon.monitors.result import DEFAULT_STALE_AFTER, TIERS, CheckResult, Status, Tier, staleness
+from healthmon.storage.cache import KEY_PREFIX, StatusCache
+from healthmon.storage.status import current_status
+from healthmon.storage.tables import HealthCheckHistory, ServiceStatus
+from healthmon.storage.types import tenant_from_key
 
 MATRIX_KEY = f"{KEY_PREFIX}view:matrix"
 #: with Redis, writers invalidate the view at once; this only bounds a stale in-process copy

@@ -12,10 +12,10 @@ from sqlalchemy import Connection, Engine, and_, case, literal, literal_column, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitors.result import CheckResult, Status, Tier
-from storage.db import is_postgres
-from storage.tables import HealthCheckHistory, ServiceStatus
-from storage.types import UtcDateTime, tenant_from_key, tenant_key
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage.db import is_postgres
+from healthmon.storage.tables import HealthCheckHistory, ServiceStatus
+from healthmon.storage.types import UtcDateTime, tenant_from_key, tenant_key
 
 #: SQLAlchemy's storage format for DateTime on SQLite (naive, microseconds)
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Engine, delete, select, text
 
-from storage.db import is_postgres
-from storage.partitions import DEFAULT_PARTITION, ensure_partitions, existing_partitions
-from storage.tables import AlertDelivery, HealthCheckHistory, PlatformAlert
+from healthmon.storage.db import is_postgres
+from healthmon.storage.partitions import DEFAULT_PARTITION, ensure_partitions, existing_partitions
+from healthmon.storage.tables import AlertDelivery, HealthCheckHistory, PlatformAlert
 
 HISTORY = HealthCheckHistory.__table__  # type: ignore[attr-defined]
 ALERTS = PlatformAlert.__table__  # type: ignore[attr-defined]

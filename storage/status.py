@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
-from monitors.result import CheckResult
-from storage.cache import StatusCache, cache_key
-from storage.results import keys_filter, latest_from_row
-from storage.tables import ServiceStatus
+from healthmon.monitors.result import CheckResult
+from healthmon.storage.cache import StatusCache, cache_key
+from healthmon.storage.results import keys_filter, latest_from_row
+from healthmon.storage.tables import ServiceStatus
 
 
 def cache_entries(results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import JsonType, UtcDateTime
+from healthmon.storage.types import JsonType, UtcDateTime
 
 
 def utcnow() -> datetime:

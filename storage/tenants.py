@@ -11,10 +11,10 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitors.registry import MONITORS
-from storage.crypto import Cipher
-from storage.db import is_postgres
-from storage.tables import Tenant
+from healthmon.monitors.registry import MONITORS
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import is_postgres
+from healthmon.storage.tables import Tenant
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.tables import AlertThreshold
-from storage.types import PLATFORM, tenant_key
+from healthmon.storage.tables import AlertThreshold
+from healthmon.storage.types import PLATFORM, tenant_key
 
 
 def load_overrides(

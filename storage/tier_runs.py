@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from storage.results import MAX_CLOCK_SKEW_S, store_now
-from storage.tables import ServiceStatus, TierRun
-from storage.types import tenant_from_key
+from healthmon.storage.results import MAX_CLOCK_SKEW_S, store_now
+from healthmon.storage.tables import ServiceStatus, TierRun
+from healthmon.storage.types import tenant_from_key
 
 
 def start_run(engine: Engine, run_id: str, tier: str, trigger: str, flow_run_id: str | None = None) -> None:

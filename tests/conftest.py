@@ -1,13 +1,16 @@
-"""Real PostgreSQL and Redis for every test, a clean database per test, Prefect's harness once."""
+"""Real PostgreSQL and Redis for every test, a clean database per test, Prefect's harness once.
+
+Cheap to load: healthmon's parts are imported by the fixtures that use them, so a test module
+pays only for what it needs. Shared helpers live in tests/support, not here."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -15,14 +18,12 @@ import redis
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from config import HealthmonConfig, Settings
-from config.loader import parse_config
-from flows.runtime import Runtime, build_runtime, use_runtime
-from storage.db import make_engine
-from storage.migrate import upgrade
+from tests.support.runtime import SECRET_KEY, RuntimeFactory
 from tests.support.servers import PgServer, RedisServer, start_postgres, start_redis
 
-SECRET_KEY = "test-secret-key-for-healthmon-0123456789"
+if TYPE_CHECKING:
+    from healthmon.config import HealthmonConfig
+    from healthmon.flows.runtime import Runtime
 
 
 def _pg_answers(url: str) -> bool:
@@ -79,6 +80,9 @@ def _with_db(url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def pg_template(pg_server_url: str) -> Iterator[str]:
     """A migrated template database; each test clones it (CREATE DATABASE ... TEMPLATE)."""
+    from healthmon.storage.db import make_engine
+    from healthmon.storage.migrate import upgrade
+
     name = f"healthmon_tpl_{uuid.uuid4().hex[:8]}"
     with _admin(pg_server_url) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -102,6 +106,9 @@ def pg_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from healthmon.storage.db import make_engine
+    from healthmon.storage.migrate import upgrade
+
     path = tmp_path_factory.mktemp("tpl") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
@@ -122,12 +129,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
 
 
-RuntimeFactory = Callable[..., Runtime]
-
-
 @pytest.fixture
 def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
     """Build a Runtime from a config dict and install it as the process runtime."""
+    from healthmon.config import HealthmonConfig, Settings
+    from healthmon.config.loader import parse_config
+    from healthmon.flows.runtime import build_runtime, use_runtime
+
     made: list[tuple[Runtime, Any]] = []
 
     def factory(

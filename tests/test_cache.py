@@ -4,7 +4,7 @@ import uuid
 
 import redis
 
-from storage.cache import MemoryCache, RedisCache
+from healthmon.storage.cache import MemoryCache, RedisCache
 from tests.support.servers import start_redis
 
 

@@ -17,16 +17,22 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from monitors.result import CheckResult, Status, Tier
-from storage.cache import RedisCache, StatusCache, cache_key
-from storage.db import make_engine
-from storage.queries import MATRIX_KEY, MATRIX_TTL_S, invalidate_views, service_health, tenant_health
-from storage.results import record_results
-from storage.status import cache_entries, current_status
+from healthmon.api.app import create_app
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage.cache import RedisCache, StatusCache, cache_key
+from healthmon.storage.db import make_engine
+from healthmon.storage.queries import (
+    MATRIX_KEY,
+    MATRIX_TTL_S,
+    invalidate_views,
+    service_health,
+    tenant_health,
+)
+from healthmon.storage.results import record_results
+from healthmon.storage.status import cache_entries, current_status
 from tests.api.conftest import CONFIG, READ, TOKENS
-from tests.conftest import RuntimeFactory
 from tests.support.hang import HangingServer
+from tests.support.runtime import RuntimeFactory
 from tests.support.waiting import wait_until
 
 #: the external tier's TTL: what a failed write would leave the older entry served for

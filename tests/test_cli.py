@@ -10,11 +10,11 @@ from pathlib import Path
 
 import yaml
 
-from storage.db import make_engine
-from storage.results import load_latest
+from healthmon.storage.db import make_engine
+from healthmon.storage.results import load_latest
 from tests.support.hang import HangingServer
 
-HEALTHMON = [sys.executable, "-m", "deployments.cli"]
+HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]
 
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

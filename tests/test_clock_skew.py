@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from flows.pipeline import execute_tier
-from monitors.result import CheckResult, Status, Tier
-from sandbox import SandboxState, start_in_thread
-from sandbox.server import RunningSandbox
-from storage import alerts as store
-from storage.db import make_engine
-from storage.results import (
+from healthmon.flows.pipeline import execute_tier
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.sandbox import SandboxState, start_in_thread
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.storage import alerts as store
+from healthmon.storage.db import make_engine
+from healthmon.storage.results import (
     MAX_CLOCK_SKEW_S,
     checked_since,
     load_latest,
@@ -23,8 +23,8 @@ from storage.results import (
     run_results,
     store_now,
 )
-from tests.conftest import RuntimeFactory
 from tests.support.rows import plant_status
+from tests.support.runtime import RuntimeFactory
 
 
 def clock(engine: Engine) -> datetime:

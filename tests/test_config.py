@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from config import ConfigError, Settings, load_config
-from config.loader import parse_config
-from flows.runtime import build_runtime, secrets_of
+from healthmon.config import ConfigError, Settings, load_config
+from healthmon.config.loader import parse_config
+from healthmon.flows.runtime import build_runtime, secrets_of
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "healthmon.yaml"
 

@@ -18,23 +18,23 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from config import ConfigError, Settings
-from config.errors import ConfigProblems
-from config.loader import load_config, parse_config
-from config.services import MCP_MODERN_VERSION, SERVICE_MODELS, StatuspageOptions
-from config.settings import load_settings, load_settings_checked
-from deployments.demo import demo_config
-from flows.runtime import config_problems, service_metrics
-from monitors import mcp
-from monitors.registry import MONITORS
-from sandbox.bed import config_for
-from sandbox.state import SandboxState
-from storage.crypto import Cipher
-from storage.db import make_engine
-from storage.tenants import IntegrationInput, upsert_tenants
+from healthmon.config import ConfigError, Settings
+from healthmon.config.errors import ConfigProblems
+from healthmon.config.loader import load_config, parse_config
+from healthmon.config.services import MCP_MODERN_VERSION, SERVICE_MODELS, StatuspageOptions
+from healthmon.config.settings import load_settings, load_settings_checked
+from healthmon.deployments.demo import demo_config
+from healthmon.flows.runtime import config_problems, service_metrics
+from healthmon.monitors import mcp
+from healthmon.monitors.registry import MONITORS
+from healthmon.sandbox.bed import config_for
+from healthmon.sandbox.state import SandboxState
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import make_engine
+from healthmon.storage.tenants import IntegrationInput, upsert_tenants
 
 ROOT = Path(__file__).resolve().parent.parent
-HEALTHMON = [sys.executable, "-m", "deployments.cli"]
+HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]
 METRICS = service_metrics()
 KEY = "test-secret-key-for-healthmon-0123456789"
 

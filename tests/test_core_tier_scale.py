@@ -9,13 +9,13 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from flows.tenant_input import read_tenants_file
-from monitors.result import Status
-from sandbox import SandboxState, start_in_thread, write_bed
-from sandbox.server import RunningSandbox
-from storage.results import load_latest
-from storage.tenants import upsert_tenants
-from tests.conftest import RuntimeFactory
+from healthmon.flows.tenant_input import read_tenants_file
+from healthmon.monitors.result import Status
+from healthmon.sandbox import SandboxState, start_in_thread, write_bed
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.storage.results import load_latest
+from healthmon.storage.tenants import upsert_tenants
+from tests.support.runtime import RuntimeFactory
 
 TENANTS = 200
 
@@ -33,7 +33,7 @@ async def test_core_tier_over_200_tenants(
     tmp_path: Path,
     make_runtime: RuntimeFactory,
 ) -> None:
-    from flows.tier_run import tier_check
+    from healthmon.flows.tier_run import tier_check
 
     config_path, tenants_path = write_bed(tmp_path, big_sandbox.base_url, big_sandbox.state)
     config = yaml.safe_load(config_path.read_text())

@@ -17,9 +17,9 @@ from typing import TypeVar
 
 import pytest
 
-from config.loader import parse_config
-from deployments.demo import SCENARIO, demo_config, kept_secret, port_in_use, scenario_requests
-from deployments.mailcatcher import MailCatcher
+from healthmon.config.loader import parse_config
+from healthmon.deployments.demo import SCENARIO, demo_config, kept_secret, port_in_use, scenario_requests
+from healthmon.deployments.mailcatcher import MailCatcher
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -178,7 +178,7 @@ def test_demo_shows_a_mix_with_alerts_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHMON_")}
     env["PYTHONUNBUFFERED"] = "1"
     out_path = tmp_path / "demo.out"
-    argv = [sys.executable, "-m", "deployments.demo", "--no-ui", "--data-dir", str(data)]
+    argv = [sys.executable, "-m", "healthmon.deployments.demo", "--no-ui", "--data-dir", str(data)]
     argv += ["--sandbox-port", str(sandbox_port)]
     started = time.monotonic()
     with out_path.open("wb") as out:

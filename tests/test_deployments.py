@@ -14,8 +14,8 @@ import yaml
 from prefect.flows import load_flow_from_entrypoint
 from sqlalchemy import text
 
-from monitors.result import TIERS
-from storage.db import make_engine
+from healthmon.monitors.result import TIERS
+from healthmon.storage.db import make_engine
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -59,7 +59,7 @@ def test_serve_runs_the_tiers_on_schedule_without_overlap(
         [
             sys.executable,
             "-m",
-            "deployments.cli",
+            "healthmon.deployments.cli",
             "serve",
             "--prefect-port",
             str(free_port()),

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from monitors.registry import MONITORS
-from sandbox import SandboxState, start_in_thread, write_bed
-from sandbox.server import RunningSandbox
-from tests.conftest import SECRET_KEY
+from healthmon.monitors.registry import MONITORS
+from healthmon.sandbox import SandboxState, start_in_thread, write_bed
+from healthmon.sandbox.server import RunningSandbox
+from tests.support.runtime import SECRET_KEY
 
 TENANTS = 3
 
@@ -29,7 +29,7 @@ def running() -> Iterator[RunningSandbox]:
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", *args],
+        [sys.executable, "-m", "healthmon.deployments.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def test_sandbox_command_serves_and_writes_a_test_bed(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "deployments.cli",
+            "healthmon.deployments.cli",
             "sandbox",
             "--port",
             str(port),

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deployments.cli import app
-from tests.conftest import SECRET_KEY
+from healthmon.deployments.cli import app
+from tests.support.runtime import SECRET_KEY
 from tests.support.servers import free_port
 
 runner = CliRunner()

@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import (
 )
 from sqlalchemy import text
 
-from tests.conftest import RuntimeFactory
+from tests.support.runtime import RuntimeFactory
 from tests.support.servers import start_redis
 
 PG_PASSWORD = "pg-Secret-0xC0FFEE"
@@ -41,7 +41,7 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
     make_runtime: RuntimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from flows.tier_run import tier_check
+    from healthmon.flows.tier_run import tier_check
 
     # postgres with a password in its DSN that fails (trust auth ignores it, so use a dead port);
     # redis with a real password that works
@@ -108,10 +108,10 @@ async def test_delivery_flow_runs_on_prefect(
 ) -> None:
     from datetime import UTC, datetime
 
-    from alerting.lifecycle import AlertChange, Decision
-    from alerting.notification import Kind, Severity
-    from flows.tier_run import deliver_notifications
-    from storage import alerts as store
+    from healthmon.alerting.lifecycle import AlertChange, Decision
+    from healthmon.alerting.notification import Kind, Severity
+    from healthmon.flows.tier_run import deliver_notifications
+    from healthmon.storage import alerts as store
 
     # a notification queued for a webhook that refuses connections: retried, never lost
     runtime = make_runtime(sqlite_url, {"channels": {"webhook": {"url": "http://127.0.0.1:1/hook"}}})
@@ -129,8 +129,8 @@ async def test_delivery_flow_runs_on_prefect(
 async def test_a_run_by_hand_checks_everything_and_its_state_says_what_it_did(
     prefect_harness: None, sqlite_url: str, redis_url: str, make_runtime: RuntimeFactory
 ) -> None:
-    from flows.tier_run import tier_check
-    from storage.tier_runs import last_runs
+    from healthmon.flows.tier_run import tier_check
+    from healthmon.storage.tier_runs import last_runs
 
     dead = "postgresql://monitor@127.0.0.1:1/postgres"
     config = {"services": {"postgres": {"dsn": dead}, "redis": {"url": redis_url}}}

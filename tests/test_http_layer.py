@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitors.http import Reply, UpstreamFailure, fetch
-from monitors.resources import BatchResources
-from monitors.result import Status
+from healthmon.monitors.http import Reply, UpstreamFailure, fetch
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Status
 from tests.support.hang import HangingServer
 from tests.support.servers import free_port
 
@@ -94,7 +94,7 @@ async def test_tls_failure_is_named() -> None:
 def test_reading_helpers() -> None:
     import httpx
 
-    from monitors.http import dig, error_message, remaining_pct
+    from healthmon.monitors.http import dig, error_message, remaining_pct
 
     body = b'{"errors": [{"message": "bad token"}], "error": {"messages": []}}'
     assert error_message(body, ("error", "messages", 0), ("errors", 0, "message")) == "bad token"

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from monitors.base import Target
-from monitors.postgres import PostgresMonitor
-from monitors.resources import BatchResources
-from monitors.result import CheckResult, Status, Tier
-from monitors.runner import RunPolicy, run_check
+from healthmon.monitors.base import Target
+from healthmon.monitors.postgres import PostgresMonitor
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.monitors.runner import RunPolicy, run_check
 from tests.support.hang import HangingServer
 from tests.support.servers import PgServer, free_port, pg_bin, start_postgres
 

@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 import redis
 
-from monitors.base import Target
-from monitors.redis import RedisMonitor
-from monitors.resources import BatchResources
-from monitors.result import CheckResult, Status, Tier
-from monitors.runner import RunPolicy, run_check
+from healthmon.monitors.base import Target
+from healthmon.monitors.redis import RedisMonitor
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.monitors.runner import RunPolicy, run_check
 from tests.support.hang import HangingServer
 from tests.support.servers import RedisServer, free_port, start_redis
 

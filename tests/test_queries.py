@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.result import CheckResult, Status, Tier
-from storage.cache import MemoryCache, RedisCache
-from storage.crypto import Cipher
-from storage.db import make_engine
-from storage.queries import (
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage.cache import MemoryCache, RedisCache
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import make_engine
+from healthmon.storage.queries import (
     MATRIX_KEY,
     Point,
     StaleRule,
@@ -24,10 +24,10 @@ from storage.queries import (
     status_changes,
     tenant_health,
 )
-from storage.results import record_results
-from storage.tenants import IntegrationInput, get_tenant, set_enabled, tenants_with, upsert_tenants
-from storage.thresholds import clear_override, list_overrides, set_override
-from tests.conftest import RuntimeFactory
+from healthmon.storage.results import record_results
+from healthmon.storage.tenants import IntegrationInput, get_tenant, set_enabled, tenants_with, upsert_tenants
+from healthmon.storage.thresholds import clear_override, list_overrides, set_override
+from tests.support.runtime import RuntimeFactory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

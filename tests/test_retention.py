@@ -4,16 +4,21 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import Engine, text
 
-from alerting.lifecycle import AlertChange, Decision
-from alerting.notification import Kind, Severity
-from monitors.result import CheckResult, Status, Tier
-from storage import alerts as store
-from storage.db import is_postgres, make_engine
-from storage.partitions import DEFAULT_PARTITION, ensure_partitions, existing_partitions, partition_name
-from storage.results import record_results
-from storage.retention import apply_retention, delete_old_history
-from tests.conftest import RuntimeFactory
+from healthmon.alerting.lifecycle import AlertChange, Decision
+from healthmon.alerting.notification import Kind, Severity
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage import alerts as store
+from healthmon.storage.db import is_postgres, make_engine
+from healthmon.storage.partitions import (
+    DEFAULT_PARTITION,
+    ensure_partitions,
+    existing_partitions,
+    partition_name,
+)
+from healthmon.storage.results import record_results
+from healthmon.storage.retention import apply_retention, delete_old_history
 from tests.support.rows import plant_history
+from tests.support.runtime import RuntimeFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -133,7 +138,7 @@ def test_resolved_alerts_and_their_deliveries_expire(db_url: str) -> None:
 
 
 async def test_the_retention_flow_reports_what_it_removed(db_url: str, make_runtime: RuntimeFactory) -> None:
-    from flows.housekeeping import retention
+    from healthmon.flows.housekeeping import retention
 
     runtime = make_runtime(db_url, {})
     now = datetime.now(UTC)

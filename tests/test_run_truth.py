@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from flows.pipeline import execute_tier
-from monitors.result import Status
-from sandbox import SandboxState, start_in_thread
-from sandbox.server import RunningSandbox
-from storage import alerts as store
-from storage.results import load_latest
-from storage.tier_runs import MANUAL, SCHEDULE, last_runs
-from tests.conftest import RuntimeFactory
+from healthmon.flows.pipeline import execute_tier
+from healthmon.monitors.result import Status
+from healthmon.sandbox import SandboxState, start_in_thread
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.storage import alerts as store
+from healthmon.storage.results import load_latest
+from healthmon.storage.tier_runs import MANUAL, SCHEDULE, last_runs
+from tests.support.runtime import RuntimeFactory
 from tests.support.servers import free_port
 
 

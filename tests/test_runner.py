@@ -3,10 +3,10 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from monitors.base import Monitor, Target
-from monitors.resources import BatchResources
-from monitors.result import Outcome, Status, Tier
-from monitors.runner import RunPolicy, redact, run_batch, run_check
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import Outcome, Status, Tier
+from healthmon.monitors.runner import RunPolicy, redact, run_batch, run_check
 
 
 class Scripted(Monitor):

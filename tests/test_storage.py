@@ -5,15 +5,20 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from monitors.result import CheckResult, Status, Tier
-from storage.cache import MemoryCache, cache_key
-from storage.crypto import Cipher, CredentialError
-from storage.db import make_engine
-from storage.migrate import current_revision, head_revision
-from storage.partitions import create_partition, ensure_partitions, existing_partitions, partition_name
-from storage.results import load_latest, record_results, run_results
-from storage.status import cache_entries, current_status
-from storage.tenants import (
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.storage.cache import MemoryCache, cache_key
+from healthmon.storage.crypto import Cipher, CredentialError
+from healthmon.storage.db import make_engine
+from healthmon.storage.migrate import current_revision, head_revision
+from healthmon.storage.partitions import (
+    create_partition,
+    ensure_partitions,
+    existing_partitions,
+    partition_name,
+)
+from healthmon.storage.results import load_latest, record_results, run_results
+from healthmon.storage.status import cache_entries, current_status
+from healthmon.storage.tenants import (
     IntegrationInput,
     list_tenants,
     load_integration,

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from config import ConfigError
-from flows.tenant_input import (
+from healthmon.config import ConfigError
+from healthmon.flows.tenant_input import (
     TenantFileError,
     TenantInputError,
     parse_assignments,
     read_tenants_file,
     tenant_row,
 )
-from storage.crypto import Cipher
-from storage.db import make_engine
-from storage.tenants import load_integration
-from tests.conftest import SECRET_KEY
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import make_engine
+from healthmon.storage.tenants import load_integration
+from tests.support.runtime import SECRET_KEY
 
 GOOD = {
     "id": "acme",
@@ -227,7 +227,7 @@ def test_assignments_can_come_from_the_environment() -> None:
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", *args],
+        [sys.executable, "-m", "healthmon.deployments.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from alerting.thresholds import ThresholdRule, defaults_for, evaluate, merge_rules
-from monitors.result import CheckResult, Status, Tier
+from healthmon.alerting.thresholds import ThresholdRule, defaults_for, evaluate, merge_rules
+from healthmon.monitors.result import CheckResult, Status, Tier
 
 
 def result(status: Status = Status.HEALTHY, latency: float | None = 10.0, **details: object) -> CheckResult:

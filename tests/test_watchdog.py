@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from alerting.watchdog import TierFreshness
-from flows.runtime import Runtime
-from flows.watchdog import tier_intervals, watch_once
-from monitors.result import Tier
-from sandbox import RunningSandbox, SandboxState, start_in_thread
-from storage import alerts as store
-from storage.tier_runs import SCHEDULE, finish_run, start_run
-from tests.conftest import SECRET_KEY, RuntimeFactory
+from healthmon.alerting.watchdog import TierFreshness
+from healthmon.flows.runtime import Runtime
+from healthmon.flows.watchdog import tier_intervals, watch_once
+from healthmon.monitors.result import Tier
+from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
+from healthmon.storage import alerts as store
+from healthmon.storage.tier_runs import SCHEDULE, finish_run, start_run
 from tests.support.rows import plant_status
+from tests.support.runtime import SECRET_KEY, RuntimeFactory
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ def test_freshness_reasons_say_what_is_old() -> None:
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "watchdog", *args],
+        [sys.executable, "-m", "healthmon.deployments.cli", "watchdog", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -179,7 +179,7 @@ def test_watchdog_once_exit_codes(
     assert "critical STALE: no completed critical run yet" in stale.stderr
 
     done = subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "check", "--tier", "critical"],
+        [sys.executable, "-m", "healthmon.deployments.cli", "check", "--tier", "critical"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from sqlalchemy import Engine, text
 
-from sandbox import RunningSandbox, SandboxState, start_in_thread
-from storage.db import make_engine
+from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
+from healthmon.storage.db import make_engine
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -32,7 +32,7 @@ def receiver() -> Iterator[RunningSandbox]:
 
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "deployments.cli", *argv],
+        [sys.executable, "-m", "healthmon.deployments.cli", *argv],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

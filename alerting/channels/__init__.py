@@ -4,9 +4,9 @@ Each channel is built from explicit parameters (the flows layer reads the config
 implements `alerting.notification.Channel`: `send` returns `Sent` or raises `DeliveryError`.
 """
 
-from alerting.channels.email import EmailChannel
-from alerting.channels.pagerduty import PagerDutyChannel
-from alerting.channels.slack import SlackChannel
-from alerting.channels.webhook import WebhookChannel
+from healthmon.alerting.channels.email import EmailChannel
+from healthmon.alerting.channels.pagerduty import PagerDutyChannel
+from healthmon.alerting.channels.slack import SlackChannel
+from healthmon.alerting.channels.webhook import WebhookChannel
 
 __all__ = ["EmailChannel", "PagerDutyChannel", "SlackChannel", "WebhookChannel"]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import jinja2
 
-from alerting.channels.failures import failure, network_reason, secret_forms
-from alerting.channels.render import view
-from alerting.notification import Kind, Notification, Sent
+from healthmon.alerting.channels.failures import failure, network_reason, secret_forms
+from healthmon.alerting.channels.render import view
+from healthmon.alerting.notification import Kind, Notification, Sent
 
 logger = logging.getLogger(__name__)
 

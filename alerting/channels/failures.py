@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from alerting.channels.render import clip, one_line
-from alerting.notification import DeliveryError
+from healthmon.alerting.channels.render import clip, one_line
+from healthmon.alerting.notification import DeliveryError
 
 MAX_REASON = 500
 REDACTED = "[redacted]"

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from alerting.channels.failures import failure, network_reason, retryable_status, secret_forms
-from alerting.channels.render import clip, iso_time, short_tenants, small_facts, summary
-from alerting.notification import Kind, Notification, Sent, Severity
+from healthmon.alerting.channels.failures import failure, network_reason, retryable_status, secret_forms
+from healthmon.alerting.channels.render import clip, iso_time, short_tenants, small_facts, summary
+from healthmon.alerting.notification import Kind, Notification, Sent, Severity
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MAX_DEDUP_KEY = 255

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alerting.notification import Kind, Notification, Severity
+from healthmon.alerting.notification import Kind, Notification, Severity
 
 #: how many detail facts a human-facing message shows
 MAX_DETAILS = 8

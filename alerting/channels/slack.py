@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from alerting.channels.failures import (
+from healthmon.alerting.channels.failures import (
     clean_reason,
     failure,
     network_reason,
@@ -24,8 +24,8 @@ from alerting.channels.failures import (
     secret_forms,
     url_secrets,
 )
-from alerting.channels.render import MessageView, clip, view
-from alerting.notification import DeliveryError, Kind, Notification, Sent
+from healthmon.alerting.channels.render import MessageView, clip, view
+from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 # Slack's own limits: a header block's text, a section's text, a field's text.

@@ -7,15 +7,15 @@ from typing import Any
 
 import httpx
 
-from alerting.channels.failures import (
+from healthmon.alerting.channels.failures import (
     failure,
     network_reason,
     retryable_status,
     secret_forms,
     url_secrets,
 )
-from alerting.channels.render import iso_time, safe_details
-from alerting.notification import Notification, Sent
+from healthmon.alerting.channels.render import iso_time, safe_details
+from healthmon.alerting.notification import Notification, Sent
 
 
 def document(notification: Notification) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context, frames, status_style
-from storage import alerts as store
+from healthmon.dashboard import context, frames, status_style
+from healthmon.storage import alerts as store
 
 STATES = ("open", "acknowledged", "resolved")
 SEVERITIES = ("p1", "p2", "p3")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, frames, status_style
-from storage.queries import Cell, counts, filter_cells, matrix_cells, stale_count
+from healthmon.dashboard import context, frames, status_style
+from healthmon.storage.queries import Cell, counts, filter_cells, matrix_cells, stale_count
 
 GRID_GEN_KEY = "matrix_grid_gen"
 

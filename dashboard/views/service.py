@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, frames, status_style
-from monitors.result import TIERS
-from storage.alerts import list_alerts
-from storage.queries import (
+from healthmon.dashboard import context, frames, status_style
+from healthmon.monitors.result import TIERS
+from healthmon.storage.alerts import list_alerts
+from healthmon.storage.queries import (
     BUCKETS,
     WINDOWS,
     counts,
@@ -21,7 +21,7 @@ from storage.queries import (
     status_changes,
     tenant_health,
 )
-from storage.tenants import list_tenants
+from healthmon.storage.tenants import list_tenants
 
 st.title("📈 Service detail")
 

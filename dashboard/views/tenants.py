@@ -7,13 +7,13 @@ from typing import Any
 
 import streamlit as st
 
-from alerting.silences import SilenceInputError, SilenceRequest, validate_silence
-from dashboard import context, frames
-from flows.tenant_input import TenantInputError, tenant_row
-from monitors.registry import MONITORS
-from monitors.tenant_settings import per_tenant_services
-from storage.alerts import add_silence, end_silence, list_silences
-from storage.tenants import get_tenant, list_tenants, set_enabled, set_integration
+from healthmon.alerting.silences import SilenceInputError, SilenceRequest, validate_silence
+from healthmon.dashboard import context, frames
+from healthmon.flows.tenant_input import TenantInputError, tenant_row
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.tenant_settings import per_tenant_services
+from healthmon.storage.alerts import add_silence, end_silence, list_silences
+from healthmon.storage.tenants import get_tenant, list_tenants, set_enabled, set_integration
 
 #: the add-tenant form's fields, cleared together once a tenant is saved
 ADD_PREFIX = "tenant_add_field_"

@@ -8,10 +8,10 @@ from typing import Any
 
 import streamlit as st
 
-from alerting.thresholds import RuleInputError, settable_metrics, validate_rule
-from dashboard import context, frames
-from storage.tenants import list_tenants
-from storage.thresholds import clear_override, list_overrides, set_override
+from healthmon.alerting.thresholds import RuleInputError, settable_metrics, validate_rule
+from healthmon.dashboard import context, frames
+from healthmon.storage.tenants import list_tenants
+from healthmon.storage.thresholds import clear_override, list_overrides, set_override
 
 
 def bound_text(rule: Mapping[str, Any] | None, field: str) -> str:

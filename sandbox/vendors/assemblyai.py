@@ -7,9 +7,9 @@ from typing import ClassVar
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import iso, json_response, now
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import iso, json_response, now
 
 AUTH_ERROR = {"error": "Authentication error, API token missing/invalid"}
 NEGATIVE_BALANCE = {

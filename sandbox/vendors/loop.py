@@ -7,9 +7,9 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import iso, json_response, now
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import iso, json_response, now
 
 GATEWAY_401 = {"error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized"}}
 

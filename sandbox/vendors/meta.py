@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import bearer, json_response, new_id, now
-from sandbox.state import Tenant
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import bearer, json_response, new_id, now
+from healthmon.sandbox.state import Tenant
 
 DAY = 86_400
 #: None gives `expires_at: 0`, Meta's "never expires" (system-user tokens); tests may patch it

@@ -7,9 +7,9 @@ from typing import ClassVar
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import basic, json_response, now
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import basic, json_response, now
 
 RATE_LIMIT = 100
 UNAUTHORIZED = {"error": {"type": "unauthorized", "messages": ["Unauthorized request"]}}

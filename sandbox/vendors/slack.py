@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import bearer, iso, json_response, new_id, now, text_response
-from sandbox.state import SandboxState
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import bearer, iso, json_response, new_id, now, text_response
+from healthmon.sandbox.state import SandboxState
 
 ROTATING_PREFIX = "xoxe."
 ROTATING_LIFETIME_S = 43_200

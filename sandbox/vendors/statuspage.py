@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import iso, json_response, now, text_response
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import iso, json_response, now, text_response
 
 COMPONENTS: dict[str, list[str]] = {
     "shopify": ["Admin", "Checkout", "API & Mobile", "Storefront", "Webhooks"],

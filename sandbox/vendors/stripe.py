@@ -7,9 +7,9 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import basic, bearer, json_response, new_id
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import basic, bearer, json_response, new_id
 
 API_VERSION = "2026-09-30.endive"
 NO_KEY = (

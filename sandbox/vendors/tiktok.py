@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import json_response, new_id
-from sandbox.state import Tenant
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import json_response, new_id
+from healthmon.sandbox.state import Tenant
 
 DEFAULT_FIELDS = ["advertiser_id", "name", "status", "currency", "balance", "company", "timezone", "role"]
 _MESSAGES = {

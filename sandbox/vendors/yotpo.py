@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.faults import Fault
-from sandbox.pipeline import Call, Vendor
-from sandbox.responses import json_body, json_response
+from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.responses import json_body, json_response
 
 #: Core API v3 allows about 5 requests a second per store
 RATE_LIMIT = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import storage.tables  # noqa: F401  (registers the tables on the metadata)
+import healthmon.storage.tables  # noqa: F401  (registers the tables on the metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from alerting.notification import Kind, Notification, Severity
-from sandbox import RunningSandbox, SandboxState, start_in_thread
+from healthmon.alerting.notification import Kind, Notification, Severity
+from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
 from tests.support.servers import free_port
 
 SINCE = dt.datetime(2026, 10, 1, 12, 0, 0, tzinfo=dt.UTC)

@@ -13,14 +13,14 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from flows.alerts import change_alert, deliver_pending
-from flows.pipeline import execute_tier
-from flows.tenant_input import read_tenants_file
-from sandbox import SandboxState, start_in_thread, write_bed
-from sandbox.server import RunningSandbox
-from storage import alerts as store
-from storage.tenants import upsert_tenants
-from tests.conftest import RuntimeFactory
+from healthmon.flows.alerts import change_alert, deliver_pending
+from healthmon.flows.pipeline import execute_tier
+from healthmon.flows.tenant_input import read_tenants_file
+from healthmon.sandbox import SandboxState, start_in_thread, write_bed
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.storage import alerts as store
+from healthmon.storage.tenants import upsert_tenants
+from tests.support.runtime import RuntimeFactory
 from tests.support.servers import free_port
 
 

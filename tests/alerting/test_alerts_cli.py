@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerting.lifecycle import AlertChange, Decision
-from alerting.notification import Kind, Severity
-from sandbox import SandboxState, start_in_thread
-from sandbox.server import RunningSandbox
-from storage import alerts as store
-from storage.db import make_engine
+from healthmon.alerting.lifecycle import AlertChange, Decision
+from healthmon.alerting.notification import Kind, Severity
+from healthmon.sandbox import SandboxState, start_in_thread
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.storage import alerts as store
+from healthmon.storage.db import make_engine
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def pagerduty() -> Iterator[RunningSandbox]:
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", *args],
+        [sys.executable, "-m", "healthmon.deployments.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -9,8 +9,8 @@ from ssl import SSLContext
 
 import pytest
 
-from alerting.channels.email import EmailChannel
-from alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
+from healthmon.alerting.channels.email import EmailChannel
+from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
 from tests.alerting.conftest import (
     SMTP_PASSWORD,
     SMTP_USER,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.channels.pagerduty import MAX_DEDUP_KEY, PagerDutyChannel, dedup_key
-from alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
-from sandbox import RunningSandbox, SandboxState
+from healthmon.alerting.channels.pagerduty import MAX_DEDUP_KEY, PagerDutyChannel, dedup_key
+from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
+from healthmon.sandbox import RunningSandbox, SandboxState
 from tests.alerting.conftest import MakeNotification, rollup_tenants
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from alerting.channels.render import (
+from healthmon.alerting.channels.render import (
     ACKNOWLEDGED_COLOUR,
     RESOLVED_COLOUR,
     headline,
@@ -16,7 +16,7 @@ from alerting.channels.render import (
     short_tenants,
     view,
 )
-from alerting.notification import Kind, Severity
+from healthmon.alerting.notification import Kind, Severity
 from tests.alerting.conftest import MakeNotification, rollup_tenants
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from alerting.channels.slack import SlackChannel
-from alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
-from sandbox import RunningSandbox, SandboxState
+from healthmon.alerting.channels.slack import SlackChannel
+from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
+from healthmon.sandbox import RunningSandbox, SandboxState
 from tests.alerting.conftest import MakeNotification, rollup_tenants
 
 COLOURS = {Severity.P1: "#d62728", Severity.P2: "#ff7f0e", Severity.P3: "#f2c744"}

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from alerting.channels.webhook import WebhookChannel
-from alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
-from sandbox import RunningSandbox, SandboxState
+from healthmon.alerting.channels.webhook import WebhookChannel
+from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
+from healthmon.sandbox import RunningSandbox, SandboxState
 from tests.alerting.conftest import MakeNotification, rollup_tenants
 
 API_KEY = "whk-api-key-0123456789abcdef"

@@ -20,18 +20,18 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from alerting.channels.email import EmailChannel
-from alerting.channels.pagerduty import PagerDutyChannel
-from alerting.channels.slack import SlackChannel
-from alerting.channels.webhook import WebhookChannel
-from alerting.delivery import DeliveryReport, deliver
-from alerting.lifecycle import AlertChange, Decision
-from alerting.notification import Channel, Kind, Severity
-from alerting.policy import AlertPolicy
-from sandbox import RunningSandbox, SandboxState
-from sandbox.vendors.pagerduty import incidents, open_incidents
-from storage import alerts as store
-from storage.db import make_engine
+from healthmon.alerting.channels.email import EmailChannel
+from healthmon.alerting.channels.pagerduty import PagerDutyChannel
+from healthmon.alerting.channels.slack import SlackChannel
+from healthmon.alerting.channels.webhook import WebhookChannel
+from healthmon.alerting.delivery import DeliveryReport, deliver
+from healthmon.alerting.lifecycle import AlertChange, Decision
+from healthmon.alerting.notification import Channel, Kind, Severity
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.sandbox import RunningSandbox, SandboxState
+from healthmon.sandbox.vendors.pagerduty import incidents, open_incidents
+from healthmon.storage import alerts as store
+from healthmon.storage.db import make_engine
 from tests.alerting.conftest import SmtpServer, StartSmtp
 from tests.support.waiting import wait_until
 
@@ -342,9 +342,9 @@ async def test_a_trigger_that_failed_for_good_neither_blocks_nor_leaves_a_stray_
 
 SENDER = """
 import asyncio, sys
-from alerting.delivery import deliver
-from flows.alerts import alerting_for
-from flows.runtime import build_runtime
+from healthmon.alerting.delivery import deliver
+from healthmon.flows.alerts import alerting_for
+from healthmon.flows.runtime import build_runtime
 runtime = build_runtime()
 alerting = alerting_for(runtime)
 asyncio.run(deliver(runtime.engine, alerting.channels, alerting.policy, lease_s=float(sys.argv[1])))
@@ -418,7 +418,7 @@ def test_a_killed_sender_is_followed_by_resends_of_only_the_sends_in_flight(
 
 def healthmon_deliver(db_url: str, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "alerts", "deliver"],
+        [sys.executable, "-m", "healthmon.deployments.cli", "alerts", "deliver"],
         cwd=ROOT,
         env={
             **os.environ,

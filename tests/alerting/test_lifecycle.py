@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerting.lifecycle import AlertView, TargetState, decide, signature
-from alerting.notification import Kind, Severity
-from alerting.policy import AlertPolicy
-from alerting.silences import SilenceView, validate_recurrence
-from monitors.result import Status, Tier
+from healthmon.alerting.lifecycle import AlertView, TargetState, decide, signature
+from healthmon.alerting.notification import Kind, Severity
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.alerting.silences import SilenceView, validate_recurrence
+from healthmon.monitors.result import Status, Tier
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 POLICY = AlertPolicy()

@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from alerting.silences import SilenceInputError, validate_silence
-from storage.alerts import list_silences
-from storage.crypto import Cipher
-from storage.db import make_engine
-from storage.tenants import upsert_tenants
-from tests.conftest import SECRET_KEY
+from healthmon.alerting.silences import SilenceInputError, validate_silence
+from healthmon.storage.alerts import list_silences
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import make_engine
+from healthmon.storage.tenants import upsert_tenants
+from tests.support.runtime import SECRET_KEY
 
 KNOWN = {"acme"}
 
@@ -84,7 +84,7 @@ def test_accepted(given: dict[str, object], matched: tuple[str | None, str | Non
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deployments.cli", *args],
+        [sys.executable, "-m", "healthmon.deployments.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

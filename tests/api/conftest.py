@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from alerting.lifecycle import AlertChange, Decision
-from alerting.notification import Kind, Severity
-from api.app import create_app
-from flows.runtime import Runtime
-from monitors.registry import MONITORS
-from monitors.result import CheckResult, Status
-from storage import alerts as store
-from storage.queries import invalidate_views
-from storage.results import record_results
-from storage.status import cache_entries
-from storage.tenants import IntegrationInput, upsert_tenants
-from tests.conftest import RuntimeFactory
+from healthmon.alerting.lifecycle import AlertChange, Decision
+from healthmon.alerting.notification import Kind, Severity
+from healthmon.api.app import create_app
+from healthmon.flows.runtime import Runtime
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.storage import alerts as store
+from healthmon.storage.queries import invalidate_views
+from healthmon.storage.results import record_results
+from healthmon.storage.status import cache_entries
+from healthmon.storage.tenants import IntegrationInput, upsert_tenants
+from tests.support.runtime import RuntimeFactory
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"

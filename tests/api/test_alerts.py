@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from storage import alerts as store
+from healthmon.storage import alerts as store
 from tests.api.conftest import ADMIN, EARLIER, NOW, READ, Seeded, field_of
 
 

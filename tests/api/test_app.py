@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from flows.runtime import Runtime
+from healthmon.api.app import create_app
+from healthmon.flows.runtime import Runtime
 from tests.api.conftest import ADMIN, READ, TOKENS
-from tests.conftest import RuntimeFactory
+from tests.support.runtime import RuntimeFactory
 
 
 def test_unexpected_errors_do_not_leak(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:

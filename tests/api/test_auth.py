@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import parse_tokens
-from config.errors import ConfigError
-from flows.runtime import Runtime
-from storage.alerts import add_silence
+from healthmon.api.app import create_app
+from healthmon.api.auth import parse_tokens
+from healthmon.config.errors import ConfigError
+from healthmon.flows.runtime import Runtime
+from healthmon.storage.alerts import add_silence
 from tests.api.conftest import ADMIN, ADMIN_TOKEN, NOW, READ, READ_TOKEN, Seeded
 
 READS = [
@@ -164,7 +164,7 @@ def test_store_repr_hides_tokens() -> None:
 
 
 def test_serve_refuses_bad_tokens_before_binding(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
-    from api.server import serve
+    from healthmon.api.server import serve
 
     monkeypatch.setenv("HEALTHMON_DATABASE_URL", sqlite_url)
     monkeypatch.delenv("HEALTHMON_CONFIG", raising=False)

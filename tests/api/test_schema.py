@@ -23,9 +23,9 @@ from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from api.app import create_app
-from config import HealthmonConfig, Settings
-from flows.runtime import Runtime, build_runtime
+from healthmon.api.app import create_app
+from healthmon.config import HealthmonConfig, Settings
+from healthmon.flows.runtime import Runtime, build_runtime
 from tests.api.conftest import ADMIN, TOKENS, Seeded
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from storage.alerts import load_silences
+from healthmon.storage.alerts import load_silences
 from tests.api.conftest import ADMIN, READ, Seeded, field_of
 
 

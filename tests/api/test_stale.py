@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from api.matrix import answer, build
-from flows.runtime import Runtime
-from monitors.result import Status
-from storage.queries import StaleRule
-from storage.tenants import set_enabled, upsert_tenants
+from healthmon.api.app import create_app
+from healthmon.api.matrix import answer, build
+from healthmon.flows.runtime import Runtime
+from healthmon.monitors.result import Status
+from healthmon.storage.queries import StaleRule
+from healthmon.storage.tenants import set_enabled, upsert_tenants
 from tests.api.conftest import CONFIG, READ, TOKENS, meta, record, result, shopify
-from tests.conftest import RuntimeFactory
+from tests.support.runtime import RuntimeFactory
 from tests.support.waiting import wait_until
 
 #: a critical result this old is stale (> 120 s), a core one is not (< 600 s)
@@ -71,8 +71,9 @@ def test_matrix_cells_carry_age_and_stale(client: TestClient, stale_postgres: da
     # healthy as recorded, and marked stale: the status says what was seen, stale how old it is
     assert (postgres["status"], postgres["stale"]) == ("healthy", True)
     assert (redis["stale"], stripe["stale"]) == (False, False)  # core: 8 min < 2 x 5 min
-    assert abs(postgres["age_s"] - age_at(body["generated_at"], stale_postgres - EIGHT_MIN)) <= 0.1
-    assert abs(redis["age_s"] - age_at(body["generated_at"], stale_postgres)) <= 0.1
+    # ages and generated_at are read moments apart: within a second, whatever the load
+    assert abs(postgres["age_s"] - age_at(body["generated_at"], stale_postgres - EIGHT_MIN)) <= 1.0
+    assert abs(redis["age_s"] - age_at(body["generated_at"], stale_postgres)) <= 1.0
     assert body["stale"] == 1
     # a filtered answer is judged the same way
     filtered = client.get("/api/platform/health/matrix?tier=critical", headers=READ).json()
@@ -216,7 +217,7 @@ def test_service_route_targets_carry_age_and_stale(client: TestClient, runtime: 
         "globex": (True, "healthy"),
         "initech": (True, "healthy"),
     }
-    assert abs(targets["globex"]["age_s"] - age_at(body["generated_at"], now - timedelta(hours=1))) <= 0.1
+    assert abs(targets["globex"]["age_s"] - age_at(body["generated_at"], now - timedelta(hours=1))) <= 1.0
     assert body["stale"] == 2
     assert body["status"] == "unknown"  # globex should be checked and is not fresh
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from flows.runtime import Runtime
-from storage.tenants import get_tenant, load_integration
+from healthmon.flows.runtime import Runtime
+from healthmon.storage.tenants import get_tenant, load_integration
 from tests.api.conftest import ADMIN, READ, TOKENS, Seeded, field_of
-from tests.conftest import RuntimeFactory
+from tests.support.runtime import RuntimeFactory
 
 NEW = {
     "id": "umbrella",
@@ -100,7 +100,7 @@ def test_add_rejects_bad_input(client: TestClient, seeded: Seeded, subtests: pyt
 
 
 def test_add_without_a_secret_key(db_url: str, make_runtime: RuntimeFactory) -> None:
-    from api.app import create_app
+    from healthmon.api.app import create_app
 
     runtime: Runtime = make_runtime(db_url, {}, secret_key=None)
     with TestClient(create_app(runtime, TOKENS)) as http:

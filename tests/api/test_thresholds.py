@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from storage.thresholds import list_overrides
+from healthmon.storage.thresholds import list_overrides
 from tests.api.conftest import ADMIN, READ, Seeded, field_of
 
 

@@ -25,14 +25,15 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from storage import alerts as store
-from storage.crypto import Cipher
-from storage.db import make_engine
-from tests.conftest import SECRET_KEY
+from healthmon.storage import alerts as store
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import make_engine
 from tests.dashboard.seed import open_alert, seed_results, seed_tenants
+from tests.support.runtime import SECRET_KEY
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
 
+HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -73,7 +74,7 @@ def served_dashboard(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, str
         "HEALTHMON_DATA_DIR": str(tmp_path),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "deployments.cli", "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        [*HEALTHMON, "dashboard", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

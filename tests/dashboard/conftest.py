@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context
-from storage.crypto import Cipher
-from storage.db import make_engine
-from tests.conftest import SECRET_KEY
+from healthmon.dashboard import context
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.db import make_engine
+from tests.support.runtime import SECRET_KEY
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 #: the first run imports pandas, altair and the app's modules: far more than AppTest's 3 s default

@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alerting.lifecycle import AlertChange, Decision
-from alerting.notification import Kind, Severity
-from monitors.registry import MONITORS
-from monitors.result import CheckResult, Status
-from storage import alerts as store
-from storage.crypto import Cipher
-from storage.results import record_results
-from storage.tenants import IntegrationInput, upsert_tenants
+from healthmon.alerting.lifecycle import AlertChange, Decision
+from healthmon.alerting.notification import Kind, Severity
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.storage import alerts as store
+from healthmon.storage.crypto import Cipher
+from healthmon.storage.results import record_results
+from healthmon.storage.tenants import IntegrationInput, upsert_tenants
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TENANTS = ("acme", "globex", "initech")

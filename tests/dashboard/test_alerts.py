@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from alerting.notification import Severity
-from storage import alerts as store
+from healthmon.alerting.notification import Severity
+from healthmon.storage import alerts as store
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, table, texts
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from dashboard import frames
-from monitors.registry import MONITORS
-from storage.queries import Cell
+from healthmon.dashboard import frames
+from healthmon.monitors.registry import MONITORS
+from healthmon.storage.queries import Cell
 
 AT = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -26,16 +25,13 @@ def test_matrix_of_a_thousand_tenants_is_one_table() -> None:
         for n in range(1000)
         for i, service in enumerate(MONITORS)
     ]
-    started = time.perf_counter()
-    grid = frames.matrix(cells)
-    elapsed = time.perf_counter() - started
+    grid = frames.matrix(cells)  # how long 17,000 cells take: benchmarks/wall_clock.py
     assert grid.tenants.shape == (1000, 2 + len(MONITORS))
     assert grid.tenant_services[:2] == ["postgres", "redis"]  # critical tier first
     assert grid.tenants[frames.WORST_COLUMN].iloc[0] == "🔴 unhealthy"
     assert grid.platform.empty
     # too many cells to colour through pandas' Styler: emoji only
     assert isinstance(frames.styled(grid.tenants, grid.tenant_services), pd.DataFrame)
-    assert elapsed < 1.0
 
 
 def test_cell_target_maps_a_click_to_service_and_tenant() -> None:

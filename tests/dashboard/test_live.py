@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from dashboard import context
-from monitors.result import Status
-from storage.cache import MemoryCache, RedisCache
-from storage.queries import MATRIX_KEY, invalidate_views
-from storage.results import record_results
+from healthmon.dashboard import context
+from healthmon.monitors.result import Status
+from healthmon.storage.cache import MemoryCache, RedisCache
+from healthmon.storage.queries import MATRIX_KEY, invalidate_views
+from healthmon.storage.results import record_results
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, texts
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from dashboard import auth, launch
-from storage import alerts as store
+from healthmon.dashboard import auth, launch
+from healthmon.storage import alerts as store
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, texts
 
@@ -136,7 +136,7 @@ def test_serve_refuses_before_starting_anything(
 
 def test_streamlit_command() -> None:
     command = launch.streamlit_command("127.0.0.1", 8600)
-    assert command[1:5] == ["-m", "dashboard.server", "run", str(launch.APP)]
+    assert command[1:5] == ["-m", "healthmon.dashboard.server", "run", str(launch.APP)]
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options["--server.address"] == "127.0.0.1"
     assert options["--server.port"] == "8600"
@@ -145,7 +145,7 @@ def test_streamlit_command() -> None:
 
 
 def test_settings_carry_the_hash(password_hash: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from config.settings import load_settings
+    from healthmon.config.settings import load_settings
 
     monkeypatch.setenv("HEALTHMON_DASHBOARD_PASSWORD_HASH", password_hash)
     assert load_settings().dashboard_password_hash == SecretStr(password_hash)

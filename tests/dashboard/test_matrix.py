@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context
+from healthmon.dashboard import context
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, texts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from alerting.notification import Severity
+from healthmon.alerting.notification import Severity
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, table, texts
 

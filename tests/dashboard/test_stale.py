@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from dashboard import frames, status_style
-from monitors.result import Status
-from storage.results import record_results
+from healthmon.dashboard import frames, status_style
+from healthmon.monitors.result import Status
+from healthmon.storage.results import record_results
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, table, texts
 from tests.dashboard.test_matrix import grids, metrics

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from storage.alerts import list_silences
-from storage.tenants import get_tenant, list_tenants, load_integration
+from healthmon.storage.alerts import list_silences
+from healthmon.storage.tenants import get_tenant, list_tenants, load_integration
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, table, texts
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alerting.thresholds import settable_metrics
-from storage.thresholds import list_overrides
+from healthmon.alerting.thresholds import settable_metrics
+from healthmon.storage.thresholds import list_overrides
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, table, texts
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from deployments.serve import start_prefect_server, stop_server
-from storage.db import make_engine
+from healthmon.deployments.serve import start_prefect_server, stop_server
+from healthmon.storage.db import make_engine
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 

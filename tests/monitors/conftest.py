@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from monitors.base import Monitor, Target
-from monitors.resources import BatchResources
-from monitors.result import CheckResult, Status
-from monitors.runner import RunPolicy, run_check
-from sandbox import SandboxState, start_in_thread, write_bed
-from sandbox.server import RunningSandbox
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.monitors.runner import RunPolicy, run_check
+from healthmon.sandbox import SandboxState, start_in_thread, write_bed
+from healthmon.sandbox.server import RunningSandbox
 
 TENANTS = 5
 
@@ -45,7 +45,7 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def secrets(settings: dict[str, Any]) -> frozenset[str]:
-    from flows.runtime import secrets_of
+    from healthmon.flows.runtime import secrets_of
 
     return secrets_of(settings)
 

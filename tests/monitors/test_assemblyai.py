@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from monitors.assemblyai import AssemblyAIMonitor
-from monitors.result import Status
-from sandbox.server import RunningSandbox
-from sandbox.vendors.assemblyai import AssemblyAI
+from healthmon.monitors.assemblyai import AssemblyAIMonitor
+from healthmon.monitors.result import Status
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.sandbox.vendors.assemblyai import AssemblyAI
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = AssemblyAIMonitor()

@@ -23,14 +23,14 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from alerting.thresholds import COMMON_RULES, DEFAULT_RULES, ThresholdRule, defaults_for, evaluate
-from monitors.base import Monitor, Target
-from monitors.registry import MONITORS
-from monitors.resources import BatchResources
-from monitors.result import CheckResult, Status, Tier
-from monitors.runner import RunPolicy, run_check
-from sandbox.faults import SERVICE_KINDS
-from sandbox.server import RunningSandbox
+from healthmon.alerting.thresholds import COMMON_RULES, DEFAULT_RULES, ThresholdRule, defaults_for, evaluate
+from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.monitors.runner import RunPolicy, run_check
+from healthmon.sandbox.faults import SERVICE_KINDS
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import assert_no_secret, secrets
 from tests.support.servers import PgServer, RedisServer, start_postgres, start_redis
 

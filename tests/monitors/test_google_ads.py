@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from monitors.google_ads import GoogleAdsMonitor
-from monitors.result import Status
-from sandbox.server import RunningSandbox
+from healthmon.monitors.google_ads import GoogleAdsMonitor
+from healthmon.monitors.result import Status
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import assert_no_secret, check_fault, run_monitor
 
 M = GoogleAdsMonitor()

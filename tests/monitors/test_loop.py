@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from monitors.loop import LoopMonitor, _error_text
-from monitors.result import Status
-from sandbox.server import RunningSandbox
+from healthmon.monitors.loop import LoopMonitor, _error_text
+from healthmon.monitors.result import Status
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = LoopMonitor()

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from monitors.mcp import McpMonitor
-from monitors.result import Status
-from sandbox.server import RunningSandbox
+from healthmon.monitors.mcp import McpMonitor
+from healthmon.monitors.result import Status
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = McpMonitor()

@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from alerting.thresholds import defaults_for, evaluate
-from monitors.meta_ads import MetaAdsMonitor
-from monitors.result import Status
-from sandbox.server import RunningSandbox
+from healthmon.alerting.thresholds import defaults_for, evaluate
+from healthmon.monitors.meta_ads import MetaAdsMonitor
+from healthmon.monitors.result import Status
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor
 
 M = MetaAdsMonitor()
@@ -126,14 +126,14 @@ async def test_token_expiring_is_left_to_thresholds(
 async def test_never_expiring_token_reports_no_expiry(
     settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sandbox.vendors.meta.TOKEN_LIFETIME_DAYS", None)
+    monkeypatch.setattr("healthmon.sandbox.vendors.meta.TOKEN_LIFETIME_DAYS", None)
     result = await run_monitor(M, settings, TENANT)
     assert result.status is Status.HEALTHY and "token_expires_in_days" not in result.details
     assert "data_access_expires_in_days" in result.details
 
 
 async def test_missing_ads_read_scope(settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sandbox.vendors.meta.SCOPES", ("ads_management", "public_profile"))
+    monkeypatch.setattr("healthmon.sandbox.vendors.meta.SCOPES", ("ads_management", "public_profile"))
     result = await run_monitor(M, settings, TENANT)
     assert (result.status, result.details["error"]) == (Status.UNHEALTHY, "auth")
     assert result.details["reason"] == "missing scope ads_read"

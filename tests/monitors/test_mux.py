@@ -4,11 +4,11 @@ from typing import Any
 
 import pytest
 
-from alerting.thresholds import defaults_for, evaluate
-from monitors.mux import MuxMonitor
-from monitors.result import Status
-from sandbox.server import RunningSandbox
-from sandbox.vendors.mux import Mux
+from healthmon.alerting.thresholds import defaults_for, evaluate
+from healthmon.monitors.mux import MuxMonitor
+from healthmon.monitors.result import Status
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.sandbox.vendors.mux import Mux
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = MuxMonitor()

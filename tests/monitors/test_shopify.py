@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from alerting.thresholds import defaults_for, evaluate
-from monitors.result import Status
-from monitors.shopify import ShopifyMonitor
-from sandbox.server import RunningSandbox
+from healthmon.alerting.thresholds import defaults_for, evaluate
+from healthmon.monitors.result import Status
+from healthmon.monitors.shopify import ShopifyMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor
 
 M = ShopifyMonitor()

@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from alerting.thresholds import defaults_for, evaluate
-from monitors.result import Status
-from monitors.slack import SlackMonitor
-from sandbox.server import RunningSandbox
+from healthmon.alerting.thresholds import defaults_for, evaluate
+from healthmon.monitors.result import Status
+from healthmon.monitors.slack import SlackMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = SlackMonitor()

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from monitors.result import Status
-from monitors.statuspage import StatuspageMonitor
-from sandbox.server import RunningSandbox
+from healthmon.monitors.result import Status
+from healthmon.monitors.statuspage import StatuspageMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import assert_no_secret, run_monitor
 
 M = StatuspageMonitor()

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from monitors.result import Status
-from monitors.stripe import StripeMonitor
-from sandbox.server import RunningSandbox
+from healthmon.monitors.result import Status
+from healthmon.monitors.stripe import StripeMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = StripeMonitor()

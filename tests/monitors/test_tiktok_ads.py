@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from monitors.result import Status
-from monitors.tiktok_ads import TikTokAdsMonitor
-from sandbox.server import RunningSandbox
+from healthmon.monitors.result import Status
+from healthmon.monitors.tiktok_ads import TikTokAdsMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor
 
 M = TikTokAdsMonitor()

@@ -5,13 +5,13 @@ from typing import Any
 import httpx
 import pytest
 
-from alerting.thresholds import defaults_for, evaluate
-from monitors.base import Target
-from monitors.resources import BatchResources
-from monitors.result import CheckResult, Status
-from monitors.runner import RunPolicy, run_check
-from monitors.vercel import VercelMonitor
-from sandbox.server import RunningSandbox
+from healthmon.alerting.thresholds import defaults_for, evaluate
+from healthmon.monitors.base import Target
+from healthmon.monitors.resources import BatchResources
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.monitors.runner import RunPolicy, run_check
+from healthmon.monitors.vercel import VercelMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import TRANSPORT_FAULTS, assert_no_secret, check_fault, run_monitor, secrets
 
 M = VercelMonitor()

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from monitors.result import Status
-from monitors.wise import WiseMonitor
-from sandbox.server import RunningSandbox
+from healthmon.monitors.result import Status
+from healthmon.monitors.wise import WiseMonitor
+from healthmon.sandbox.server import RunningSandbox
 from tests.monitors.conftest import check_fault, run_monitor
 
 M = WiseMonitor()

@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from monitors.result import CheckResult, Status
-from monitors.yotpo import YotpoMonitor
-from sandbox.server import RunningSandbox
-from sandbox.vendors.yotpo import Yotpo
+from healthmon.monitors.result import CheckResult, Status
+from healthmon.monitors.yotpo import YotpoMonitor
+from healthmon.sandbox.server import RunningSandbox
+from healthmon.sandbox.vendors.yotpo import Yotpo
 from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
 
 M = YotpoMonitor()

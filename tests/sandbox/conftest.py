@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sandbox import RunningSandbox, SandboxState, Tenant, start_in_thread
+from healthmon.sandbox import RunningSandbox, SandboxState, Tenant, start_in_thread
 
 TENANTS = 5
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox import SandboxState
-from sandbox.vendors.assemblyai import AssemblyAI
+from healthmon.sandbox import SandboxState
+from healthmon.sandbox.vendors.assemblyai import AssemblyAI
 
 
 def transcripts(client: httpx.Client, authorization: str | None) -> httpx.Response:

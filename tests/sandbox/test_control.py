@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 
 def test_add_list_and_clear_faults(client: httpx.Client, state: SandboxState) -> None:

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from sandbox import RunningSandbox, SandboxState, Tenant
+from healthmon.sandbox import RunningSandbox, SandboxState, Tenant
 
 
 def shop_url(tenant: Tenant) -> str:
@@ -36,14 +36,12 @@ async def test_hang_does_not_block_other_requests(sandbox: RunningSandbox, state
         while state.stats()["requests"].get("shopify", 0) < 1:
             assert time.monotonic() < deadline, "the hung request never reached the sandbox"
             await asyncio.sleep(0.005)
-        started = time.monotonic()
         answers = await asyncio.gather(
             *(http.get(shop_url(free), headers=shop_headers(free)) for _ in range(20)),
             http.get("/stripe/v1/balance", headers={"Authorization": f"Bearer {state.platform.stripe_key}"}),
         )
         assert all(a.status_code == 200 for a in answers)
-        assert time.monotonic() - started < 1.0
-        assert not hung.done()
+        assert not hung.done()  # 21 answers came while the hung one still waits
         with pytest.raises(httpx.ReadTimeout):
             await hung
 

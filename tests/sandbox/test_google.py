@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox import SandboxState, Tenant
+from healthmon.sandbox import SandboxState, Tenant
 
 V = "v26"
 

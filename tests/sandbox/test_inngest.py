@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 FAILED = "inngest/function.failed"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 
 def returns(client: httpx.Client, key: str | None) -> httpx.Response:

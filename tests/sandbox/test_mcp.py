@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 ACCEPT = "application/json, text/event-stream"
 MODERN = "2026-07-28"

@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from sandbox import SandboxState, Tenant
+from healthmon.sandbox import SandboxState, Tenant
 
 V = "v26.0"
 
@@ -99,8 +99,8 @@ def test_token_expiring_account_disabled_and_limits(
 def test_scopes_and_lifetime_can_be_patched(
     client: httpx.Client, state: SandboxState, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sandbox.vendors.meta.SCOPES", ("ads_management",))
-    monkeypatch.setattr("sandbox.vendors.meta.TOKEN_LIFETIME_DAYS", None)
+    monkeypatch.setattr("healthmon.sandbox.vendors.meta.SCOPES", ("ads_management",))
+    monkeypatch.setattr("healthmon.sandbox.vendors.meta.TOKEN_LIFETIME_DAYS", None)
     data = debug(client, state, tenant.meta_token).json()["data"]
     assert (data["scopes"], data["expires_at"]) == (["ads_management"], 0)
     assert [g["scope"] for g in data["granular_scopes"]] == ["ads_management"]

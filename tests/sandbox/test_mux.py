@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox import SandboxState
-from sandbox.vendors.mux import Mux
+from healthmon.sandbox import SandboxState
+from healthmon.sandbox.vendors.mux import Mux
 
 
 def assets(client: httpx.Client, state: SandboxState, secret: str | None = None) -> httpx.Response:

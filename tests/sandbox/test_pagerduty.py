@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 
 def event(state: SandboxState, **override: Any) -> dict[str, Any]:

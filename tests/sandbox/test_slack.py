@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox import RunningSandbox, SandboxState
+from healthmon.sandbox import RunningSandbox, SandboxState
 
 
 def auth_test(client: httpx.Client, token: str, method: str = "POST") -> httpx.Response:

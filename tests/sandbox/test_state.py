@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from sandbox import FaultError, SandboxState
+from healthmon.sandbox import FaultError, SandboxState
 
 
 def test_generation_is_deterministic_per_seed() -> None:
@@ -22,9 +20,7 @@ def test_generation_is_deterministic_per_seed() -> None:
 
 
 def test_a_thousand_shops_are_cheap_and_distinct() -> None:
-    started = time.perf_counter()
-    state = SandboxState.generate(1000)
-    assert time.perf_counter() - started < 1.0
+    state = SandboxState.generate(1000)  # how long it takes: benchmarks/wall_clock.py
     assert len(state.by_shop) == len(state.by_meta_token) == len(state.by_google_customer) == 1000
     assert len({t.tiktok_advertiser_id for t in state.tenants}) == 1000
     tenant = state.tenants[499]

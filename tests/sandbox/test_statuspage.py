@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 PAGES = ("shopify", "inngest", "wise", "mux", "assemblyai", "yotpo", "vercel")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 
 def balance(client: httpx.Client, key: str | None, basic: bool = False) -> httpx.Response:

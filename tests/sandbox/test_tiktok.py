@@ -4,7 +4,7 @@ import json
 
 import httpx
 
-from sandbox import SandboxState, Tenant
+from healthmon.sandbox import SandboxState, Tenant
 
 BASE = "/tiktok/open_api/v1.3"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 
 def get(client: httpx.Client, path: str, token: str | None, **params: str) -> httpx.Response:

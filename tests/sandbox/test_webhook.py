@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox import SandboxState
+from healthmon.sandbox import SandboxState
 
 
 def test_generic_webhook_records_bodies(client: httpx.Client, state: SandboxState) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox import SandboxState
-from sandbox.vendors.yotpo import Yotpo
+from healthmon.sandbox import SandboxState
+from healthmon.sandbox.vendors.yotpo import Yotpo
 
 
 def token(client: httpx.Client, state: SandboxState, secret: str | None = None) -> httpx.Response:

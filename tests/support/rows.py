@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from storage.tables import HealthCheckHistory, ServiceStatus
+from healthmon.storage.tables import HealthCheckHistory, ServiceStatus
 
 
 def plant_history(engine: Engine, service: str, times: list[datetime], status: str = "healthy") -> None:

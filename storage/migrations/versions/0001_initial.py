@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.types import JsonType, UtcDateTime
+from healthmon.storage.types import JsonType, UtcDateTime
 
 revision = "0001"
 down_revision = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.types import UtcDateTime
+from healthmon.storage.types import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
