@@ -1,9 +1,9 @@
 """Sending queued notifications: claimed rows, channels concurrently, each outcome recorded at once.
 
-A notification row exists before it is sent (storage.alerts.apply_decision), so a crash
+A notification row exists before it is sent (alerting.outbox.apply_decision), so a crash
 loses nothing. A claim (lease) keeps two senders from sending the same row, and only the
 oldest pending row of each (alert, channel) can be claimed, so a channel hears of one alert's
-transitions in the order they happened (storage.alerts.claim). Each send's outcome is
+transitions in the order they happened (the ordering rule of ports.DeliveryQueue). Each send's outcome is
 committed as soon as that send ends, and the next row of its queue is claimed right after.
 
 The one window left is a sender that dies after the channel accepted a message and before
@@ -19,11 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
-
 from healthmon.alerting.notification import Channel, DeliveryError
+from healthmon.alerting.outbox import notification
 from healthmon.alerting.policy import AlertPolicy
-from healthmon.storage.alerts import DeliveryRow, Outcome, claim, settle
+from healthmon.alerting.ports import ClaimedRow, DeliveryQueue, Outcome, SendState
 
 #: longer than any channel's own timeout, so a lease never ends while its send still runs
 LEASE_S = 120.0
@@ -42,23 +41,23 @@ class DeliveryReport:
 
 
 def _outcome(
-    row: DeliveryRow, error: Exception | None, ref: str | None, policy: AlertPolicy, at: datetime
+    row: ClaimedRow, error: Exception | None, ref: str | None, policy: AlertPolicy, at: datetime
 ) -> Outcome:
     if error is None:
-        return Outcome(row.id, "delivered", ref=ref, attempts=row.attempts)
+        return Outcome(row.id, SendState.DELIVERED, ref=ref, attempts=row.attempts)
     if isinstance(error, DeliveryError):
         if not error.retryable or row.attempts >= policy.max_attempts:
-            return Outcome(row.id, "failed", error=error.reason[:500], attempts=row.attempts)
+            return Outcome(row.id, SendState.FAILED, error=error.reason[:500], attempts=row.attempts)
         reason = error.reason[:500]
     else:  # a channel bug must not lose the row: retry it like a transient failure
         reason = f"channel error: {type(error).__name__}"
     retry_at = at + timedelta(seconds=policy.retry_delay_s(row.attempts))
-    return Outcome(row.id, "pending", error=reason, next_attempt_at=retry_at, attempts=row.attempts)
+    return Outcome(row.id, SendState.PENDING, error=reason, next_attempt_at=retry_at, attempts=row.attempts)
 
 
 async def _send_and_settle(
-    engine: Engine,
-    row: DeliveryRow,
+    queue: DeliveryQueue,
+    row: ClaimedRow,
     channels: Mapping[str, Channel],
     policy: AlertPolicy,
     now: Callable[[], datetime],
@@ -66,22 +65,22 @@ async def _send_and_settle(
     channel = channels.get(row.channel)
     if channel is None:
         outcome = Outcome(
-            row.id, "failed", error=f"channel {row.channel} is not configured", attempts=row.attempts
+            row.id, SendState.FAILED, error=f"channel {row.channel} is not configured", attempts=row.attempts
         )
     else:
         try:
-            sent = await channel.send(row.notification())
+            sent = await channel.send(notification(row))
             outcome = _outcome(row, None, sent.ref, policy, now())
         except Exception as exc:
             outcome = _outcome(row, exc, None, policy, now())
     # Recorded now, not with the rest of the batch: a sender killed later re-sends only what
     # was still in flight.
-    skipped = await asyncio.to_thread(settle, engine, [outcome], now())
+    skipped = await asyncio.to_thread(queue.settle, [outcome], now())
     return outcome, skipped
 
 
 async def deliver(
-    engine: Engine,
+    queue: DeliveryQueue,
     channels: Mapping[str, Channel],
     policy: AlertPolicy,
     ids: Sequence[int] | None = None,
@@ -101,21 +100,21 @@ async def deliver(
         while True:
             room = IN_FLIGHT - len(running)
             rows = (
-                await asyncio.to_thread(claim, engine, now(), lease_s, ids, ignore_backoff, room, done)
+                await asyncio.to_thread(queue.claim, now(), lease_s, ids, ignore_backoff, room, done)
                 if room > 0
                 else []
             )
             done += [r.id for r in rows]
             for row in rows:
-                running.add(asyncio.create_task(_send_and_settle(engine, row, channels, policy, now)))
+                running.add(asyncio.create_task(_send_and_settle(queue, row, channels, policy, now)))
             if not running:
                 return report
             finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
                 outcome, skipped = task.result()
-                if outcome.state == "delivered":
+                if outcome.state is SendState.DELIVERED:
                     report.delivered += 1
-                elif outcome.state == "pending":
+                elif outcome.state is SendState.PENDING:
                     report.retrying += 1
                 else:
                     report.failed += 1

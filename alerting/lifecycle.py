@@ -1,5 +1,6 @@
 """The alert lifecycle as a pure decision: this run's states and the live alerts in,
-row changes and notifications out. storage/alerts.py applies the decision.
+row changes and notifications out. alerting/outbox.py applies the decision through the
+store's ports.
 
 open -> acknowledged -> resolved (or open -> resolved on recovery). One live alert per
 signature "service|tenant|condition": repeats update it instead of paging again.
@@ -7,6 +8,7 @@ signature "service|tenant|condition": repeats update it instead of paging again.
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,12 @@ from healthmon.monitors.result import Status, Tier
 
 HEALTH = "health"
 ROLLUP = "rollup"
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
 
 
 def signature(service: str, tenant_id: str | None, condition: str) -> str:
@@ -47,7 +55,7 @@ class AlertView:
     tenant_id: str | None
     condition: str
     severity: Severity
-    status: str  # open | acknowledged
+    status: str  # a live AlertState: open | acknowledged
     count: int
     last_notified_at: datetime | None
     notified_severity: Severity | None
@@ -130,7 +138,7 @@ def emit_change(
         decision.notify.append((key, Kind.TRIGGER))
     elif change.severity.rank > existing.notified_severity.rank:
         decision.notify.append((key, Kind.ESCALATE))
-    elif existing.status == "open" and existing.last_notified_at is not None:
+    elif existing.status == AlertState.OPEN and existing.last_notified_at is not None:
         repeat = policy.renotify_after_s.get(change.severity, 86400.0)
         if now - existing.last_notified_at >= timedelta(seconds=repeat):
             decision.notify.append((key, Kind.RENOTIFY))

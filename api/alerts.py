@@ -1,6 +1,6 @@
 """Alerts: list with filters, one with its deliveries, acknowledge and resolve.
 
-Acknowledge and resolve go through storage.alerts with the router of flows.alerts, exactly as
+Acknowledge and resolve go through flows.alerts (alerting's outbox on this store), exactly as
 `healthmon alerts ack|resolve` does; the notices they queue are sent right after the response
 (the deliver-notifications flow retries whatever that first attempt could not send).
 """
@@ -14,14 +14,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Path, Query
 
-from healthmon.alerting.delivery import deliver
+from healthmon.alerting.lifecycle import AlertState
 from healthmon.alerting.notification import Severity
 from healthmon.api.auth import Admin, caller
 from healthmon.api.deps import RuntimeDep
 from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
 from healthmon.api.inputs import MAX_ID, ServiceName, TenantId, TimeBound
-from healthmon.api.schemas import Alert, AlertDetail, AlertList, AlertState, Delivery, NoteIn, Problem
-from healthmon.flows.alerts import alerting_for
+from healthmon.api.schemas import Alert, AlertDetail, AlertList, Delivery, NoteIn, Problem
+from healthmon.flows import alerts as flow_alerts
+from healthmon.flows.alerts import AlertNotFound, alerting_for, deliver
 from healthmon.flows.runtime import Runtime
 from healthmon.storage import alerts as store
 
@@ -113,7 +114,7 @@ def _change(
             alerting.dashboard_url,
             note=body.note if body else None,
         )
-    except store.AlertNotFound:
+    except AlertNotFound:
         raise HTTPException(404, f"no alert {alert_id}") from None
     if ids:
         background.add_task(_send, runtime, ids)
@@ -142,7 +143,7 @@ def acknowledge(
     if row["status"] == AlertState.RESOLVED:
         raise HTTPException(409, f"alert {alert_id} is resolved; there is nothing to acknowledge")
     # acknowledging an acknowledged alert changes nothing (the first acknowledger stays)
-    return _change(runtime, alert_id, who.name, body, store.acknowledge, background)
+    return _change(runtime, alert_id, who.name, body, flow_alerts.acknowledge, background)
 
 
 @router.post(
@@ -155,4 +156,4 @@ def resolve(
     alert_id: AlertId, who: Admin, runtime: RuntimeDep, background: BackgroundTasks, body: NoteBody = None
 ) -> AlertDetail:
     # resolving a resolved alert changes nothing and answers its current state
-    return _change(runtime, alert_id, who.name, body, store.resolve, background)
+    return _change(runtime, alert_id, who.name, body, flow_alerts.resolve, background)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
+from healthmon.alerting.lifecycle import AlertState as AlertState  # alerting owns the states
 from healthmon.alerting.notification import Severity
 from healthmon.api.inputs import SafeText, ServiceName, TenantId, Timestamp
 from healthmon.monitors.result import Status, Tier
@@ -149,12 +149,6 @@ class Healthz(BaseModel):
 
 
 # -- alerts -----------------------------------------------------------------------------------
-
-
-class AlertState(enum.StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
 
 
 class Alert(BaseModel):

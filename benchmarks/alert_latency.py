@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 
 from healthmon.config import Settings
 from healthmon.config.loader import parse_config
-from healthmon.flows.alerts import change_alert
+from healthmon.flows.alerts import change_alert, resolve
 from healthmon.flows.pipeline import execute_tier
 from healthmon.flows.runtime import build_runtime, use_runtime
 from healthmon.sandbox import SandboxState, start_in_thread
@@ -102,7 +102,7 @@ async def main() -> None:
                     lag[channel].append(sandbox.state.received(channel)[0]["received_at"] - observed)
                 lag["email"].append(inbox.times[0] - observed)
                 (alert,) = store.list_alerts(runtime.engine, ["open"])
-                await change_alert(alert["id"], "bench", store.resolve)
+                await change_alert(alert["id"], "bench", resolve)
         wall = time.perf_counter() - started
         runtime.close()
     smtp.stop()

@@ -17,10 +17,9 @@ from typing import Any, Literal, NoReturn
 import streamlit as st
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from healthmon.alerting.delivery import deliver
 from healthmon.config import ConfigError, Settings
 from healthmon.config.settings import load_settings
-from healthmon.flows.alerts import Alerting, alerting_for
+from healthmon.flows.alerts import Alerting, alerting_for, deliver
 from healthmon.flows.runtime import Runtime, build_runtime
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import Tier

@@ -460,13 +460,12 @@ def alerts_list(
 
 
 def _change(alert_id: int, who: str, action: str) -> None:
-    from healthmon.flows.alerts import change_alert
-    from healthmon.storage import alerts as store
+    from healthmon.flows import alerts as flow_alerts
 
-    func = store.acknowledge if action == "ack" else store.resolve
+    func = flow_alerts.acknowledge if action == "ack" else flow_alerts.resolve
     try:
-        sent = _with_runtime(lambda rt: asyncio.run(change_alert(alert_id, who, func)))
-    except store.AlertNotFound:
+        sent = _with_runtime(lambda rt: asyncio.run(flow_alerts.change_alert(alert_id, who, func)))
+    except flow_alerts.AlertNotFound:
         _fail(exit_codes.USAGE, f"no alert {alert_id}")
     verb = "acknowledged" if action == "ack" else "resolved"
     err.print(f"alert {alert_id} {verb} by {who}; {len(sent)} notices queued")

@@ -842,7 +842,9 @@ def run_demo(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m healthmon.deployments.demo", description="healthmon demo")
+    parser = argparse.ArgumentParser(
+        prog="python -m healthmon.deployments.demo", description="healthmon demo"
+    )
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--dashboard-port", type=int, default=8501)
     parser.add_argument("--sandbox-port", type=int, default=0, help="0 picks a free port")

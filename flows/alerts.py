@@ -1,27 +1,92 @@
-"""The alert step of a tier run, delivery retries, and acknowledge/resolve for the entry layer."""
+"""The alert step of a tier run, delivery retries, and acknowledge/resolve for the entry layer.
+
+Here alerting's functions meet storage's implementation of their ports (alerting/ports.py,
+storage.alerts.SqlAlertStore): `apply_decision`, `acknowledge`, `resolve` and `deliver` take
+an engine and are what every face calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Engine, select, tuple_
 
-from healthmon.alerting.delivery import DeliveryReport, deliver
-from healthmon.alerting.lifecycle import TargetState, decide
+from healthmon.alerting import delivery, outbox
+from healthmon.alerting.delivery import DeliveryReport
+from healthmon.alerting.lifecycle import AlertView, Decision, TargetState, decide
 from healthmon.alerting.notification import Channel, Kind
+from healthmon.alerting.outbox import AlertNotFound as AlertNotFound  # raised by acknowledge/resolve
+from healthmon.alerting.outbox import ChannelsFor
 from healthmon.alerting.policy import AlertPolicy
 from healthmon.alerting.routing import Router
+from healthmon.alerting.silences import SilenceView
 from healthmon.flows.alerting_runtime import build_channels, build_policy, build_router
 from healthmon.flows.runtime import Runtime, get_runtime
 from healthmon.monitors.result import Status, Tier
 from healthmon.storage import alerts as store
-from healthmon.storage.results import load_latest
+from healthmon.storage.status import load_latest
 from healthmon.storage.tables import ServiceStatus
 from healthmon.storage.types import tenant_from_key
+
+
+def apply_decision(
+    engine: Engine, decision: Decision, route: ChannelsFor, now: datetime, dashboard_url: str | None = None
+) -> list[int]:
+    """Write a lifecycle decision (alerting.outbox.apply_decision); returns the deliveries to send."""
+    return outbox.apply_decision(store.SqlAlertStore(engine), decision, route, now, dashboard_url)
+
+
+def acknowledge(
+    engine: Engine,
+    alert_id: int,
+    who: str,
+    now: datetime,
+    route: ChannelsFor,
+    dashboard_url: str | None = None,
+    note: str | None = None,
+) -> list[int]:
+    """alerting.outbox.acknowledge on this store; raises AlertNotFound."""
+    return outbox.acknowledge(store.SqlAlertStore(engine), alert_id, who, now, route, dashboard_url, note)
+
+
+def resolve(
+    engine: Engine,
+    alert_id: int,
+    who: str,
+    now: datetime,
+    route: ChannelsFor,
+    dashboard_url: str | None = None,
+    note: str | None = None,
+) -> list[int]:
+    """alerting.outbox.resolve on this store; raises AlertNotFound."""
+    return outbox.resolve(store.SqlAlertStore(engine), alert_id, who, now, route, dashboard_url, note)
+
+
+async def deliver(
+    engine: Engine,
+    channels: Mapping[str, Channel],
+    policy: AlertPolicy,
+    ids: Sequence[int] | None = None,
+    ignore_backoff: bool = False,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    lease_s: float = delivery.LEASE_S,
+) -> DeliveryReport:
+    """alerting.delivery.deliver from this store's queue."""
+    return await delivery.deliver(
+        store.SqlAlertStore(engine), channels, policy, ids, ignore_backoff, now=now, lease_s=lease_s
+    )
+
+
+def live_alerts(engine: Engine, services: Iterable[str] | None = None) -> list[AlertView]:
+    return [outbox.alert_view(r) for r in store.load_live(engine, services)]
+
+
+def active_silences(engine: Engine, now: datetime) -> list[SilenceView]:
+    return [outbox.silence_view(r) for r in store.load_silences(engine, now)]
 
 
 @dataclass(frozen=True)
@@ -117,7 +182,7 @@ def _vendor_status(runtime: Runtime) -> dict[str, str]:
 def _decide_and_queue(
     runtime: Runtime, alerting: Alerting, run_id: str, now: datetime
 ) -> tuple[AlertSummary, list[int]]:
-    live = store.load_live(runtime.engine)
+    live = live_alerts(runtime.engine)
     states = _run_states(runtime, run_id, {(a.service, a.tenant_id) for a in live})
     if not states:
         return AlertSummary(), []
@@ -125,12 +190,12 @@ def _decide_and_queue(
     decision = decide(
         states,
         [a for a in live if a.service in services],
-        store.load_silences(runtime.engine, now),
+        active_silences(runtime.engine, now),
         alerting.policy,
         now,
         _vendor_status(runtime),
     )
-    ids = store.apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+    ids = apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
     summary = AlertSummary(
         opened=sum(1 for c in decision.changes if c.id is None),
         resolved=len(decision.resolve),
@@ -157,7 +222,7 @@ async def deliver_pending(ignore_backoff: bool = False) -> DeliveryReport:
 
 
 async def change_alert(alert_id: int, who: str, action: Callable[..., list[int]]) -> list[int]:
-    """Acknowledge or resolve (store.acknowledge / store.resolve) and send the notices at once."""
+    """Acknowledge or resolve (`acknowledge` / `resolve` above) and send the notices at once."""
     runtime = get_runtime()
     alerting = alerting_for(runtime)
     ids = await asyncio.to_thread(

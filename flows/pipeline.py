@@ -32,11 +32,11 @@ from healthmon.monitors.runner import run_batch
 from healthmon.storage.cache import CHANGES_CHANNEL
 from healthmon.storage.crypto import CredentialError
 from healthmon.storage.queries import invalidate_views
-from healthmon.storage.results import load_latest, record_results
-from healthmon.storage.status import cache_entries
+from healthmon.storage.results import record_results
+from healthmon.storage.status import cache_entries, checked_by_schedule_since, load_latest
 from healthmon.storage.tenants import load_integration, tenants_with
 from healthmon.storage.thresholds import load_overrides
-from healthmon.storage.tier_runs import SCHEDULE, checked_by_schedule_since, finish_run, start_run
+from healthmon.storage.tier_runs import SCHEDULE, finish_run, start_run
 from healthmon.storage.types import tenant_key
 
 log = logging.getLogger("healthmon.tier")

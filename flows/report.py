@@ -8,11 +8,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from healthmon.monitors.result import DEFAULT_STALE_AFTER, Tier, staleness
-from healthmon.storage.tables import ServiceStatus
-from healthmon.storage.types import tenant_from_key
+from healthmon.monitors.result import DEFAULT_STALE_AFTER, Status, staleness
+from healthmon.storage.status import load_tier
 
 
 @dataclass(frozen=True)
@@ -59,44 +58,35 @@ def build_report(
     stale_after: float = DEFAULT_STALE_AFTER,
     interval_scale: float = 1.0,
 ) -> RunReport:
-    table = ServiceStatus.__table__  # type: ignore[attr-defined]
     now = datetime.now(UTC)
-    stmt = (
-        select(table)
-        .where(table.c.tier == tier)
-        .order_by(table.c.service, table.c.tenant_id)
-    )
     report = RunReport()
-    with engine.connect() as conn:
-        for row in conn.execute(stmt).mappings():
-            reason = (row["details"] or {}).get("reason")
-            tenant = tenant_from_key(row["tenant_id"])
-            _age, stale = staleness(row["checked_at"], Tier(row["tier"]), now, stale_after, interval_scale)
-            report.stale += stale
-            if row["status"] != "healthy" or stale:
-                report.not_healthy.append(
-                    ReportRow(
-                        row["service"],
-                        tenant,
-                        row["status"],
-                        None if row["latency_ms"] is None else round(row["latency_ms"], 1),
-                        None if reason is None else str(reason),
-                        row["since"].isoformat(),
-                        row["checked_at"].isoformat(),
-                        stale,
-                    )
+    for row in load_tier(engine, tier):
+        reason = row.details.get("reason")
+        _age, stale = staleness(row.checked_at, row.tier, now, stale_after, interval_scale)
+        report.stale += stale
+        if row.status is not Status.HEALTHY or stale:
+            report.not_healthy.append(
+                ReportRow(
+                    row.service,
+                    row.tenant_id,
+                    row.status.value,
+                    None if row.latency_ms is None else round(row.latency_ms, 1),
+                    None if reason is None else str(reason),
+                    row.since.isoformat(),
+                    row.checked_at.isoformat(),
+                    stale,
                 )
-            # a status that changed in this run has since == checked_at; a first check has no previous
-            if row["run_id"] == run_id and row["previous_status"] and row["since"] == row["checked_at"]:
-                report.changes.append(
-                    StatusChange(
-                        row["service"],
-                        tenant,
-                        row["previous_status"],
-                        row["status"],
-                        None if reason is None else str(reason),
-                    )
+            )
+        if row.changed_in == run_id and row.previous_status:
+            report.changes.append(
+                StatusChange(
+                    row.service,
+                    row.tenant_id,
+                    row.previous_status,
+                    row.status.value,
+                    None if reason is None else str(reason),
                 )
+            )
     return report
 
 

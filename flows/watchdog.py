@@ -17,13 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from healthmon.alerting.delivery import deliver
 from healthmon.alerting.watchdog import SERVICE, TierFreshness, decide_staleness
-from healthmon.flows.alerts import alerting_for
+from healthmon.flows.alerts import active_silences, alerting_for, apply_decision, deliver, live_alerts
 from healthmon.flows.runtime import Runtime
 from healthmon.monitors.result import TIERS, Tier
-from healthmon.storage import alerts as store
-from healthmon.storage.freshness import older_than
+from healthmon.storage.status import older_than
 from healthmon.storage.tenants import expected_targets
 from healthmon.storage.tier_runs import last_completed
 
@@ -97,12 +95,12 @@ def _decide_and_queue(
             report.stale[fresh.tier.value] = why
         elif not fresh.fresh(now):
             report.settling.append(fresh.tier.value)
-    live = store.load_live(runtime.engine, [SERVICE])
-    silences = store.load_silences(runtime.engine, now)
+    live = live_alerts(runtime.engine, [SERVICE])
+    silences = active_silences(runtime.engine, now)
     decision = decide_staleness(tiers, live, silences, alerting.policy, now)
     report.opened = sum(1 for c in decision.changes if c.id is None)
     report.resolved = len(decision.resolve)
-    ids = store.apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+    ids = apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
     report.notifications = len(ids)
     return report, ids
 

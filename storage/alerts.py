@@ -1,93 +1,277 @@
-"""platform_alerts and alert_deliveries: applying lifecycle decisions, claiming and settling sends."""
+"""platform_alerts, alert_deliveries and silences: the SQL behind alerting's ports.
+
+`SqlAlertStore` implements alerting.ports.AlertStore (one transaction per decision, the alert
+row locked while it changes) and alerting.ports.DeliveryQueue (claim, settle), structurally:
+this module never imports alerting. What to write and whom to tell is alerting's business
+(alerting/outbox.py); here are the rows, the ordering rule as a query, and the reads the
+faces show.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
-from healthmon.alerting.lifecycle import AlertView, Decision
-from healthmon.alerting.notification import Kind, Notification, Severity
-from healthmon.alerting.silences import SilenceView
-from healthmon.storage.tables import AlertDelivery, PlatformAlert, Silence
+from healthmon.storage.tables import ALERTS, DELIVERIES, SILENCES
 
-ALERTS = PlatformAlert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-SILENCES = Silence.__table__  # type: ignore[attr-defined]
+#: alert states, as the SQL spells them (alerting.lifecycle.AlertState)
+OPEN = "open"
+ACKNOWLEDGED = "acknowledged"
+RESOLVED = "resolved"
+#: delivery kinds that tell a channel about the alert itself, and those that only make sense
+#: after one of them (alerting.outbox.OPENING_KINDS, FOLLOW_UP_KINDS)
+OPENING_KINDS = ("trigger", "escalate", "renotify")
+FOLLOW_UP_KINDS = ("acknowledge", "resolve")
+NEVER_OPENED = "not sent: this channel never got the alert (its trigger failed for good)"
 
-#: severity, service, tenant -> channel names
-Router = Callable[[Severity, str, str | None], list[str]]
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """The columns of a platform_alerts row that deciding and queueing read."""
+
+    id: int
+    signature: str
+    service: str
+    tenant_id: str | None
+    condition: str
+    severity: str
+    status: str
+    title: str
+    details: Mapping[str, Any] | None
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    last_notified_at: datetime | None
+    notified_severity: str | None
+    flapping: bool | None
+    acknowledged_by: str | None
 
 
-class AlertNotFound(LookupError):
-    pass
+_RECORD_COLUMNS = [ALERTS.c[name] for name in AlertRecord.__dataclass_fields__]
+
+
+def _record(row: Any) -> AlertRecord:
+    return AlertRecord(**{c.name: row._mapping[c.name] for c in _RECORD_COLUMNS})
+
+
+@dataclass(frozen=True)
+class SilenceRecord:
+    id: int
+    service: str | None
+    tenant_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    recurrence: Mapping[str, Any] | None
+    ended_at: datetime | None
 
 
 @dataclass(frozen=True)
 class DeliveryRow:
+    """A claimed alert_deliveries row."""
+
     id: int
     alert_id: int
     channel: str
-    kind: Kind
+    kind: str
     attempts: int
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]
 
-    def notification(self) -> Notification:
-        p = self.payload
-        return Notification(
-            alert_id=self.alert_id,
-            delivery_id=self.id,
-            kind=self.kind,
-            severity=Severity(p["severity"]),
-            signature=p["signature"],
-            service=p["service"],
-            tenant_id=p.get("tenant_id"),
-            title=p["title"],
-            status=p.get("status", "unknown"),
-            reason=p.get("reason"),
-            since=datetime.fromisoformat(p["since"]),
-            last_seen=datetime.fromisoformat(p["last_seen"]),
-            count=int(p.get("count", 1)),
-            details=dict(p.get("details") or {}),
-            dashboard_url=p.get("dashboard_url"),
-            acknowledged_by=p.get("acknowledged_by"),
-            tenants=tuple(p.get("tenants") or ()),
-            ref=p.get("ref"),
+
+class SendOutcome(Protocol):
+    """How one claimed send ended (alerting.ports.Outcome)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> str: ...  # delivered | pending | failed
+    @property
+    def ref(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+    @property
+    def attempts(self) -> int | None: ...
+
+
+class AlertTransaction:
+    """One transaction's reads and writes of alerts and their delivery rows."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert_alert(
+        self,
+        *,
+        signature: str,
+        service: str,
+        tenant_id: str | None,
+        condition: str,
+        severity: str,
+        title: str,
+        details: Mapping[str, Any],
+        flapping: bool,
+        held: str | None,
+        at: datetime,
+    ) -> int:
+        return int(
+            self.conn.execute(
+                ALERTS.insert()
+                .values(
+                    signature=signature,
+                    service=service,
+                    tenant_id=tenant_id,
+                    condition=condition,
+                    status=OPEN,
+                    count=1,
+                    first_seen=at,
+                    last_seen=at,
+                    severity=severity,
+                    title=title,
+                    details=details,
+                    flapping=flapping,
+                    held=held,
+                )
+                .returning(ALERTS.c.id)
+            ).scalar_one()
+        )
+
+    def update_alert(
+        self,
+        alert_id: int,
+        *,
+        severity: str,
+        title: str,
+        details: Mapping[str, Any],
+        flapping: bool,
+        held: str | None,
+        seen_at: datetime | None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "severity": severity,
+            "title": title,
+            "details": details,
+            "flapping": flapping,
+            "held": held,
+        }
+        if seen_at is not None:
+            values.update(last_seen=seen_at, count=ALERTS.c.count + 1)
+        self.conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
+
+    def acknowledge_alert(self, alert_id: int, *, by: str, at: datetime, note: str | None) -> bool:
+        values: dict[str, Any] = {"status": ACKNOWLEDGED, "acknowledged_by": by, "acknowledged_at": at}
+        if note:
+            values["note"] = note
+        done = self.conn.execute(
+            update(ALERTS).where(ALERTS.c.id == alert_id, ALERTS.c.status == OPEN).values(**values)
+        )
+        return done.rowcount > 0
+
+    def resolve_alert(self, alert_id: int, *, by: str, at: datetime, note: str | None = None) -> bool:
+        values: dict[str, Any] = {"status": RESOLVED, "resolved_by": by, "resolved_at": at, "held": None}
+        if note:
+            values["note"] = note
+        done = self.conn.execute(
+            update(ALERTS).where(ALERTS.c.id == alert_id, ALERTS.c.status != RESOLVED).values(**values)
+        )
+        return done.rowcount > 0
+
+    def alert(self, alert_id: int, *, lock: bool = False) -> AlertRecord | None:
+        stmt = select(*_RECORD_COLUMNS).where(ALERTS.c.id == alert_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return _record(row) if row is not None else None
+
+    def opening_channels(self, alert_id: int) -> dict[str, str | None]:
+        rows = self.conn.execute(
+            select(DELIVERIES.c.channel, DELIVERIES.c.ref)
+            .where(
+                DELIVERIES.c.alert_id == alert_id,
+                DELIVERIES.c.kind.in_(OPENING_KINDS),
+                DELIVERIES.c.status != "failed",
+            )
+            .order_by(DELIVERIES.c.id)
+        ).all()
+        channels: dict[str, str | None] = {}
+        for row in rows:
+            channels[row.channel] = channels.get(row.channel) or row.ref
+        return channels
+
+    def queue_delivery(
+        self, *, alert_id: int, channel: str, kind: str, payload: Mapping[str, Any], at: datetime
+    ) -> int:
+        return int(
+            self.conn.execute(
+                DELIVERIES.insert()
+                .values(
+                    alert_id=alert_id,
+                    channel=channel,
+                    kind=kind,
+                    payload=dict(payload),
+                    attempts=0,
+                    next_attempt_at=at,
+                    created_at=at,
+                    status="pending",
+                )
+                .returning(DELIVERIES.c.id)
+            ).scalar_one()
+        )
+
+    def mark_notified(self, alert_id: int, *, at: datetime, severity: str) -> None:
+        self.conn.execute(
+            update(ALERTS)
+            .where(ALERTS.c.id == alert_id)
+            .values(last_notified_at=at, notified_severity=severity)
         )
 
 
-def _view(row: Any) -> AlertView:
-    return AlertView(
-        id=row.id,
-        signature=row.signature,
-        service=row.service,
-        tenant_id=row.tenant_id,
-        condition=row.condition,
-        severity=Severity(row.severity),
-        status=row.status,
-        count=row.count,
-        last_notified_at=row.last_notified_at,
-        notified_severity=Severity(row.notified_severity) if row.notified_severity else None,
-        flapping=bool(row.flapping),
-    )
+class SqlAlertStore:
+    """The alert store and the delivery queue on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[AlertTransaction]:
+        with self.engine.begin() as conn:
+            yield AlertTransaction(conn)
+
+    def claim(
+        self,
+        now: datetime,
+        lease_s: float,
+        ids: Sequence[int] | None = None,
+        ignore_backoff: bool = False,
+        limit: int = 200,
+        exclude: Sequence[int] = (),
+    ) -> list[DeliveryRow]:
+        return claim(self.engine, now, lease_s, ids, ignore_backoff, limit, exclude)
+
+    def settle(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[int]:
+        return settle(self.engine, outcomes, now)
 
 
-def load_live(engine: Engine, services: Iterable[str] | None = None) -> list[AlertView]:
-    stmt = select(ALERTS).where(ALERTS.c.status != "resolved")
+def load_live(engine: Engine, services: Iterable[str] | None = None) -> list[AlertRecord]:
+    """Alerts not resolved (of `services`, if given)."""
+    stmt = select(*_RECORD_COLUMNS).where(ALERTS.c.status != RESOLVED)
     if services is not None:
         stmt = stmt.where(ALERTS.c.service.in_(list(services)))
     with engine.connect() as conn:
-        return [_view(r) for r in conn.execute(stmt)]
+        return [_record(r) for r in conn.execute(stmt)]
 
 
-def load_silences(engine: Engine, now: datetime) -> list[SilenceView]:
+def load_silences(engine: Engine, now: datetime) -> list[SilenceRecord]:
+    """Silences that have not ended by `now`."""
     stmt = select(SILENCES).where(SILENCES.c.ends_at > now, SILENCES.c.ended_at.is_(None))
     with engine.connect() as conn:
         return [
-            SilenceView(r.id, r.service, r.tenant_id, r.starts_at, r.ends_at, r.recurrence, r.ended_at)
+            SilenceRecord(r.id, r.service, r.tenant_id, r.starts_at, r.ends_at, r.recurrence, r.ended_at)
             for r in conn.execute(stmt)
         ]
 
@@ -132,202 +316,6 @@ def end_silence(engine: Engine, silence_id: int, now: datetime) -> bool:
             .values(ended_at=now)
         )
         return done.rowcount > 0
-
-
-def _payload(alert: Any, kind: Kind, dashboard_url: str | None, ref: str | None) -> dict[str, Any]:
-    details = dict(alert.details or {})
-    return {
-        "kind": kind.value,
-        "severity": alert.severity,
-        "signature": alert.signature,
-        "service": alert.service,
-        "tenant_id": alert.tenant_id,
-        "title": alert.title,
-        "status": details.get("status", "unhealthy"),
-        "reason": details.get("reason"),
-        "since": (alert.first_seen).isoformat(),
-        "last_seen": alert.last_seen.isoformat(),
-        "count": alert.count,
-        "details": details,
-        "dashboard_url": dashboard_url,
-        "acknowledged_by": alert.acknowledged_by,
-        "tenants": details.get("tenants") or [],
-        "ref": ref,
-    }
-
-
-def _trigger_channels(conn: Connection, alert_id: int) -> dict[str, str | None]:
-    """Channels that were (or are being) told about this alert, with their refs."""
-    rows = conn.execute(
-        select(DELIVERIES.c.channel, DELIVERIES.c.ref, DELIVERIES.c.status)
-        .where(
-            DELIVERIES.c.alert_id == alert_id,
-            DELIVERIES.c.kind.in_([Kind.TRIGGER.value, Kind.ESCALATE.value, Kind.RENOTIFY.value]),
-            DELIVERIES.c.status != "failed",
-        )
-        .order_by(DELIVERIES.c.id)
-    ).all()
-    channels: dict[str, str | None] = {}
-    for row in rows:
-        channels[row.channel] = channels.get(row.channel) or row.ref
-    return channels
-
-
-def _queue(
-    conn: Connection, alert_id: int, kind: Kind, route: Router, now: datetime, dashboard_url: str | None
-) -> list[int]:
-    alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one()
-    if kind in (Kind.ACKNOWLEDGE, Kind.RESOLVE):
-        targets = _trigger_channels(conn, alert_id)
-    else:
-        targets = {name: None for name in route(Severity(alert.severity), alert.service, alert.tenant_id)}
-    ids = []
-    for channel, ref in targets.items():
-        ids.append(
-            int(
-                conn.execute(
-                    DELIVERIES.insert()
-                    .values(
-                        alert_id=alert_id,
-                        channel=channel,
-                        kind=kind.value,
-                        payload=_payload(alert, kind, dashboard_url, ref),
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                        status="pending",
-                    )
-                    .returning(DELIVERIES.c.id)
-                ).scalar_one()
-            )
-        )
-    if kind in (Kind.TRIGGER, Kind.ESCALATE, Kind.RENOTIFY):
-        notified = alert.notified_severity
-        top = (
-            alert.severity
-            if notified is None or Severity(alert.severity).rank > Severity(notified).rank
-            else notified
-        )
-        conn.execute(
-            update(ALERTS).where(ALERTS.c.id == alert_id).values(last_notified_at=now, notified_severity=top)
-        )
-    return ids
-
-
-def apply_decision(
-    engine: Engine, decision: Decision, route: Router, now: datetime, dashboard_url: str | None = None
-) -> list[int]:
-    """Write the decision in one transaction; the delivery rows exist before anything is sent.
-    Returns the ids of the deliveries to send now."""
-    by_signature: dict[str, int] = {}
-    deliveries: list[int] = []
-    with engine.begin() as conn:
-        for change in decision.changes:
-            values: dict[str, Any] = {
-                "severity": change.severity.value,
-                "title": change.title,
-                "details": change.details,
-                "flapping": change.flapping,
-                "held": change.held,
-            }
-            if change.id is None:
-                alert_id = int(
-                    conn.execute(
-                        ALERTS.insert()
-                        .values(
-                            signature=change.signature,
-                            service=change.service,
-                            tenant_id=change.tenant_id,
-                            condition=change.condition,
-                            status="open",
-                            count=1,
-                            first_seen=now,
-                            last_seen=now,
-                            **values,
-                        )
-                        .returning(ALERTS.c.id)
-                    ).scalar_one()
-                )
-            else:
-                alert_id = change.id
-                if change.bump:
-                    values.update(last_seen=now, count=ALERTS.c.count + 1)
-                conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
-            by_signature[change.signature] = alert_id
-        already: set[int] = set()
-        for alert_id in decision.resolve:
-            done = conn.execute(
-                update(ALERTS)
-                .where(ALERTS.c.id == alert_id, ALERTS.c.status != "resolved")
-                .values(status="resolved", resolved_at=now, resolved_by="recovery", held=None)
-            )
-            if done.rowcount == 0:
-                already.add(alert_id)  # resolved meanwhile (by hand, or another watchdog): no second notice
-        for key, kind in decision.notify:
-            alert_id = by_signature[key] if isinstance(key, str) else key
-            if kind is Kind.RESOLVE and alert_id in already:
-                continue
-            deliveries += _queue(conn, alert_id, kind, route, now, dashboard_url)
-    return deliveries
-
-
-def _set_state(
-    engine: Engine,
-    alert_id: int,
-    kind: Kind,
-    who: str,
-    now: datetime,
-    route: Router,
-    dashboard_url: str | None,
-    note: str | None = None,
-) -> list[int]:
-    with engine.begin() as conn:
-        alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id).with_for_update()).first()
-        if alert is None:
-            raise AlertNotFound(alert_id)
-        if alert.status == "resolved" or (kind is Kind.ACKNOWLEDGE and alert.status == "acknowledged"):
-            return []
-        if kind is Kind.ACKNOWLEDGE:
-            values = {"status": "acknowledged", "acknowledged_by": who, "acknowledged_at": now}
-        else:
-            values = {"status": "resolved", "resolved_by": who, "resolved_at": now, "held": None}
-        if note:
-            values["note"] = note
-        conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(**values))
-        return _queue(conn, alert_id, kind, route, now, dashboard_url) if alert.notified_severity else []
-
-
-def acknowledge(
-    engine: Engine,
-    alert_id: int,
-    who: str,
-    now: datetime,
-    route: Router,
-    dashboard_url: str | None = None,
-    note: str | None = None,
-) -> list[int]:
-    """Open -> acknowledged, recording who, when and their note; tells the channels that got
-    the alert. Acknowledging an acknowledged or resolved alert changes nothing."""
-    return _set_state(engine, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url, note)
-
-
-def resolve(
-    engine: Engine,
-    alert_id: int,
-    who: str,
-    now: datetime,
-    route: Router,
-    dashboard_url: str | None = None,
-    note: str | None = None,
-) -> list[int]:
-    return _set_state(engine, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note)
-
-
-#: kinds that tell a channel about the alert itself (PagerDuty: event_action "trigger")
-OPENING_KINDS = (Kind.TRIGGER.value, Kind.ESCALATE.value, Kind.RENOTIFY.value)
-#: kinds that only make sense to a channel that got one of OPENING_KINDS
-FOLLOW_UP_KINDS = (Kind.ACKNOWLEDGE.value, Kind.RESOLVE.value)
-NEVER_OPENED = "not sent: this channel never got the alert (its trigger failed for good)"
 
 
 def claim(
@@ -386,21 +374,7 @@ def claim(
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
-    return [DeliveryRow(r.id, r.alert_id, r.channel, Kind(r.kind), r.attempts, dict(r.payload)) for r in rows]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one claimed send ended: "delivered", "pending" (retry at `next_attempt_at`) or "failed"."""
-
-    id: int
-    state: str
-    ref: str | None = None
-    error: str | None = None
-    next_attempt_at: datetime | None = None
-    #: the row's `attempts` as claimed; a settle for an older claim (its lease ended and
-    #: another sender took the row) changes nothing
-    attempts: int | None = None
+    return [DeliveryRow(r.id, r.alert_id, r.channel, r.kind, r.attempts, dict(r.payload)) for r in rows]
 
 
 def _skip_never_opened(conn: Connection, alert_id: int, channel: str, after_id: int) -> list[int]:
@@ -434,14 +408,14 @@ def _skip_never_opened(conn: Connection, alert_id: int, channel: str, after_id: 
     return [int(i) for i in conn.execute(stmt).scalars()]
 
 
-def settle(engine: Engine, outcomes: Sequence[Outcome], now: datetime) -> list[int]:
+def settle(engine: Engine, outcomes: Sequence[SendOutcome], now: datetime) -> list[int]:
     """Record how sends ended, in one transaction (the sender calls it once per finished send,
     so a sender that dies loses only the outcomes of sends still in flight). Returns the ids
     of follow-up rows marked failed because their trigger failed for good (_skip_never_opened)."""
     skipped: list[int] = []
     with engine.begin() as conn:
         for outcome in outcomes:
-            values: dict[str, Any] = {"status": outcome.state, "claimed_until": None}
+            values: dict[str, Any] = {"status": str(outcome.state), "claimed_until": None}
             if outcome.state == "delivered":
                 values.update(delivered_at=now, ref=outcome.ref, last_error=None)
             else:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
@@ -46,3 +47,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+#: how far a result's checked_at may be ahead of the store's clock and still be taken as given.
+#: A check stamps its result before it is recorded, so with synchronised clocks checked_at is
+#: never ahead. NTP keeps hosts well within a second of each other; 5 s is far below the
+#: shortest tier interval (60 s), so a result up to 5 s ahead is still older than the next one.
+MAX_CLOCK_SKEW_S = 5.0
+
+
+def store_now(conn: Connection) -> datetime:
+    """The store's clock, the reference for every checked_at: PostgreSQL's transaction time
+    (one round trip); SQLite runs inside this process, so the process clock."""
+    if conn.dialect.name == "postgresql":
+        value: datetime = conn.execute(text("SELECT now()")).scalar_one()
+        return value.astimezone(UTC)
+    return datetime.now(UTC)

@@ -26,9 +26,8 @@ from sqlalchemy import Engine, and_, select
 
 from healthmon.monitors.result import DEFAULT_STALE_AFTER, TIERS, CheckResult, Status, Tier, staleness
 from healthmon.storage.cache import KEY_PREFIX, StatusCache
-from healthmon.storage.status import current_status
-from healthmon.storage.tables import HealthCheckHistory, ServiceStatus
-from healthmon.storage.types import tenant_from_key
+from healthmon.storage.status import current_status, view_rows
+from healthmon.storage.tables import HISTORY
 
 MATRIX_KEY = f"{KEY_PREFIX}view:matrix"
 #: with Redis, writers invalidate the view at once; this only bounds a stale in-process copy
@@ -110,42 +109,13 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _build_matrix(engine: Engine) -> list[list[Any]]:
-    table = ServiceStatus.__table__  # type: ignore[attr-defined]
-    stmt = select(
-        table.c.service,
-        table.c.tenant_id,
-        table.c.tier,
-        table.c.status,
-        table.c.latency_ms,
-        table.c.checked_at,
-        table.c.since,
-        table.c.details["reason"].as_string(),
-    ).order_by(table.c.service, table.c.tenant_id)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return [
-        [
-            r[0],
-            tenant_from_key(r[1]),
-            r[2],
-            r[3],
-            None if r[4] is None else round(r[4], 1),
-            _iso(r[5]),
-            _iso(r[6]),
-            r[7],
-        ]
-        for r in rows
-    ]
-
-
 def matrix_rows(engine: Engine, cache: StatusCache) -> list[list[Any]]:
     """The view's rows (VIEW_FIELDS per row): the cached entry, or service_status on a miss."""
     cached = cache.get_many([MATRIX_KEY]).get(MATRIX_KEY)
     if cached is not None:
         rows: list[list[Any]] = cached["cells"]
         return rows
-    rows = _build_matrix(engine)
+    rows = view_rows(engine)
     cache.set_many({MATRIX_KEY: {"cells": rows}}, MATRIX_TTL_S)
     return rows
 
@@ -336,7 +306,7 @@ def history_points(
     engine: Engine, service: str, tenant_id: str | None, since: datetime, limit: int = 100_000
 ) -> list[Point]:
     """Check results of one target since `since`, oldest first (narrow: no details)."""
-    table = HealthCheckHistory.__table__  # type: ignore[attr-defined]
+    table = HISTORY
     tenant_clause = table.c.tenant_id.is_(None) if tenant_id is None else table.c.tenant_id == tenant_id
     stmt = (
         select(table.c.checked_at, table.c.status, table.c.latency_ms)

@@ -11,11 +11,8 @@ from sqlalchemy import ColumnElement, Engine, delete, select, text
 
 from healthmon.storage.db import is_postgres
 from healthmon.storage.partitions import DEFAULT_PARTITION, ensure_partitions, existing_partitions
-from healthmon.storage.tables import AlertDelivery, HealthCheckHistory, PlatformAlert
+from healthmon.storage.tables import ALERTS, DELIVERIES, HISTORY
 
-HISTORY = HealthCheckHistory.__table__  # type: ignore[attr-defined]
-ALERTS = PlatformAlert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 PARTITIONS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('healthmon.partitions'))"
 
 

@@ -1,16 +1,27 @@
-"""Reading current status: the cache first, then service_status."""
+"""The latest status of every target: the one owner of `service_status` and its cache entries.
+
+Every read and write of the table goes through here: the row type (`LatestStatus`), the bulk
+upsert that storage.results runs inside its history transaction, the planner's and the
+watchdog's freshness questions, and current status for the faces (the cache first, checked
+against the view, then the table). "No tenant" is None everywhere above storage; the table
+spells it '' (`storage.types.PLATFORM`) so that it can be part of the key.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, case, literal, or_, select, tuple_
 
-from healthmon.monitors.result import CheckResult
+from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.storage.cache import StatusCache, cache_key
-from healthmon.storage.results import keys_filter, latest_from_row
-from healthmon.storage.tables import ServiceStatus
+from healthmon.storage.db import MAX_CLOCK_SKEW_S, store_now
+from healthmon.storage.tables import SERVICE_STATUS, TIER_RUNS
+from healthmon.storage.tier_runs import SCHEDULE
+from healthmon.storage.types import UtcDateTime, tenant_from_key, tenant_key
 
 
 def cache_entries(results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:
@@ -48,8 +59,267 @@ def current_status(
             found[(service, tenant)] = result
     if missing:
         with engine.connect() as conn:
-            rows = conn.execute(select(ServiceStatus).where(keys_filter(missing))).all()
+            rows = conn.execute(select(SERVICE_STATUS).where(keys_filter(missing))).mappings().all()
         for row in rows:
-            latest = latest_from_row(ServiceStatus.model_validate(row._mapping))
+            latest = latest_from_row(row)
             found[(latest.service, latest.tenant_id)] = latest.to_result()
     return found
+
+
+@dataclass(frozen=True)
+class LatestStatus:
+    service: str
+    tenant_id: str | None
+    tier: Tier
+    status: Status
+    latency_ms: float | None
+    details: dict[str, Any]
+    checked_at: datetime
+    since: datetime
+    consecutive: int = 1
+    flips: int = 0
+    #: the status before the last change, and the run that wrote this row
+    previous_status: str | None = None
+    run_id: str | None = None
+
+    @property
+    def changed_in(self) -> str | None:
+        """The run in which the status changed, if the last write changed it (a first check,
+        with nothing before it, is no change)."""
+        return self.run_id if self.previous_status and self.since == self.checked_at else None
+
+    def to_result(self) -> CheckResult:
+        return CheckResult(
+            self.service,
+            self.tenant_id,
+            self.tier,
+            self.status,
+            self.latency_ms,
+            self.details,
+            self.checked_at,
+        )
+
+
+def latest_from_row(row: Mapping[Any, Any]) -> LatestStatus:
+    """A service_status row (as a mapping of its columns) as the one status type."""
+    return LatestStatus(
+        service=row["service"],
+        tenant_id=tenant_from_key(row["tenant_id"]),
+        tier=Tier(row["tier"]),
+        status=Status(row["status"]),
+        latency_ms=row["latency_ms"],
+        details=dict(row["details"] or {}),
+        checked_at=row["checked_at"],
+        since=row["since"],
+        consecutive=row["consecutive"],
+        flips=row["flips"],
+        previous_status=row["previous_status"],
+        run_id=row["run_id"],
+    )
+
+
+def load_tier(engine: Engine, tier: str) -> list[LatestStatus]:
+    """Every latest status of one tier, in service and tenant order: the tier's current state,
+    whichever run found it (what a run's report shows)."""
+    table = SERVICE_STATUS
+    stmt = select(table).where(table.c.tier == tier).order_by(table.c.service, table.c.tenant_id)
+    with engine.connect() as conn:
+        return [latest_from_row(row) for row in conn.execute(stmt).mappings()]
+
+
+def load_latest(
+    engine: Engine, services: Iterable[str] | None = None, tenants: Iterable[str | None] | None = None
+) -> dict[tuple[str, str | None], LatestStatus]:
+    table = SERVICE_STATUS
+    stmt = select(table)
+    if services is not None:
+        stmt = stmt.where(table.c.service.in_(list(services)))
+    if tenants is not None:
+        stmt = stmt.where(table.c.tenant_id.in_([tenant_key(t) for t in tenants]))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    found = {}
+    for row in rows:
+        latest = latest_from_row(row)
+        found[(latest.service, latest.tenant_id)] = latest
+    return found
+
+
+def status_row(
+    key: tuple[str, str], result: CheckResult, details: str, checked_at: Any, run_id: str | None
+) -> tuple[Any, ...]:
+    """A row in STATUS_COLUMNS order; since, consecutive and flips are a first insert's values."""
+    service, tenant = key
+    return (
+        service,
+        tenant,
+        result.tier.value,
+        result.status.value,
+        result.latency_ms,
+        details,
+        checked_at,
+        checked_at,
+        None,
+        run_id,
+        1,
+        0,
+        None,
+    )
+
+
+STATUS_COLUMNS = (
+    "service",
+    "tenant_id",
+    "tier",
+    "status",
+    "latency_ms",
+    "details",
+    "checked_at",
+    "since",
+    "previous_status",
+    "run_id",
+    "consecutive",
+    "flips",
+    "flips_since",
+)
+
+
+def upsert_latest(insert: Any, table: Any, flap_cutoff: datetime, future: datetime) -> Any:
+    """The latest-status upsert: streaks and flips move in SQL, a late writer changes nothing.
+
+    A row whose checked_at is after `future` (the store's clock plus the allowed skew) was
+    written by a clock that ran ahead: the next result replaces it whatever its own time, and
+    `since` and `flips_since` are never left after the new checked_at.
+    """
+    excluded = insert.excluded
+    changed = table.c.status != excluded.status
+    expired = or_(
+        table.c.flips_since.is_(None),
+        table.c.flips_since < literal(flap_cutoff, UtcDateTime()),
+        # a window that starts in the future would never expire
+        table.c.flips_since > excluded.checked_at,
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.service, table.c.tenant_id],
+        set_={
+            "tier": excluded.tier,
+            "status": excluded.status,
+            "latency_ms": excluded.latency_ms,
+            "details": excluded.details,
+            "checked_at": excluded.checked_at,
+            "run_id": excluded.run_id,
+            "since": case(
+                (changed, excluded.checked_at),
+                (table.c.since > excluded.checked_at, excluded.checked_at),
+                else_=table.c.since,
+            ),
+            "previous_status": case((changed, table.c.status), else_=table.c.previous_status),
+            "consecutive": case((changed, 1), else_=table.c.consecutive + 1),
+            "flips": case(
+                (and_(changed, expired), 1), (changed, table.c.flips + 1), (expired, 0), else_=table.c.flips
+            ),
+            "flips_since": case(
+                (and_(changed, expired), excluded.checked_at), (expired, None), else_=table.c.flips_since
+            ),
+        },
+        # a late writer must not overwrite a newer result, unless that one is from the future
+        where=or_(
+            table.c.checked_at <= excluded.checked_at,
+            table.c.checked_at > literal(future, UtcDateTime()),
+        ),
+    )
+
+
+def keys_filter(keys: Iterable[tuple[str, str | None]]) -> Any:
+    """A WHERE clause matching (service, tenant) pairs in service_status."""
+    table = SERVICE_STATUS
+    return tuple_(table.c.service, table.c.tenant_id).in_([(s, tenant_key(t)) for s, t in keys])
+
+
+def checked_since(engine: Engine, service: str, cutoff: datetime) -> set[str | None]:
+    """Tenants (None for the platform) of a service whose latest result is not older than cutoff.
+    Reads two columns only: the planner asks this for every target of a tier.
+
+    A latest result from the future (beyond MAX_CLOCK_SKEW_S of the store's clock) is not
+    "recently checked": skipping it would keep the target from the check that repairs it."""
+    table = SERVICE_STATUS
+    with engine.connect() as conn:
+        future = store_now(conn) + timedelta(seconds=MAX_CLOCK_SKEW_S)
+        stmt = select(table.c.tenant_id).where(
+            table.c.service == service,
+            table.c.checked_at >= cutoff,
+            table.c.checked_at <= literal(future, UtcDateTime()),
+        )
+        return {tenant_from_key(key) for key in conn.execute(stmt).scalars()}
+
+
+def checked_by_schedule_since(
+    engine: Engine, service: str, tier: str, cutoff: datetime, run_length_s: float
+) -> set[str | None]:
+    """Tenants (None for the platform) of a service whose latest result is not older than
+    `cutoff` and came from a scheduled run of the tier. Only these may be skipped as already
+    checked: a manual run's result never pushes the next scheduled check later.
+    `run_length_s` bounds how long before its results a run can have started."""
+    runs = TIER_RUNS
+    status = SERVICE_STATUS
+    scheduled = select(runs.c.id).where(
+        runs.c.tier == tier,
+        runs.c.trigger == SCHEDULE,
+        runs.c.started_at >= cutoff - timedelta(seconds=run_length_s),
+    )
+    with engine.connect() as conn:
+        # a row from the future (written before results were held to the store's clock) is no
+        # proof of a recent check: it is checked, and its next result repairs it
+        future = store_now(conn) + timedelta(seconds=MAX_CLOCK_SKEW_S)
+        stmt = select(status.c.tenant_id).where(
+            status.c.service == service,
+            status.c.checked_at >= cutoff,
+            status.c.checked_at <= future,
+            status.c.run_id.in_(scheduled),
+        )
+        return {tenant_from_key(key) for key in conn.execute(stmt).scalars()}
+
+
+def view_rows(engine: Engine) -> list[list[Any]]:
+    """Every latest status, narrow (no details but the reason), for the matrix view: the rows
+    of storage.queries.VIEW_FIELDS, in service and tenant order."""
+    table = SERVICE_STATUS
+    stmt = select(
+        table.c.service,
+        table.c.tenant_id,
+        table.c.tier,
+        table.c.status,
+        table.c.latency_ms,
+        table.c.checked_at,
+        table.c.since,
+        table.c.details["reason"].as_string(),
+    ).order_by(table.c.service, table.c.tenant_id)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [
+        [
+            r[0],
+            tenant_from_key(r[1]),
+            r[2],
+            r[3],
+            None if r[4] is None else round(r[4], 1),
+            _iso(r[5]),
+            _iso(r[6]),
+            r[7],
+        ]
+        for r in rows
+    ]
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def older_than(engine: Engine, tier: str, cutoff: datetime) -> dict[tuple[str, str | None], datetime]:
+    """(service, tenant) -> checked_at of every latest result of the tier checked before cutoff."""
+    table = SERVICE_STATUS
+    stmt = select(table.c.service, table.c.tenant_id, table.c.checked_at).where(
+        table.c.tier == tier, table.c.checked_at < cutoff
+    )
+    with engine.connect() as conn:
+        return {(service, tenant_from_key(key)): at for service, key, at in conn.execute(stmt)}

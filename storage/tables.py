@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from healthmon.storage.types import JsonType, UtcDateTime
@@ -198,3 +209,19 @@ class TierRun(SQLModel, table=True):
     not_healthy: int = Field(default=0)
     flow_run_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel declares it untyped
+    return table
+
+
+#: the tables as SQLAlchemy Core sees them: what every query of storage/ is written against
+TENANTS = _table(Tenant)
+HISTORY = _table(HealthCheckHistory)
+SERVICE_STATUS = _table(ServiceStatus)
+THRESHOLDS = _table(AlertThreshold)
+ALERTS = _table(PlatformAlert)
+DELIVERIES = _table(AlertDelivery)
+SILENCES = _table(Silence)
+TIER_RUNS = _table(TierRun)

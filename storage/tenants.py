@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from healthmon.monitors.registry import MONITORS
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import is_postgres
-from healthmon.storage.tables import Tenant
+from healthmon.storage.tables import TENANTS
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def upsert_tenants(
         )
     if not rows:
         return 0
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     insert = pg_insert(table) if is_postgres(engine) else sqlite_insert(table)
     stmt = insert.on_conflict_do_update(
         index_elements=[table.c.id],
@@ -67,7 +67,7 @@ def upsert_tenants(
 
 
 def list_tenants(engine: Engine, enabled_only: bool = False) -> list[TenantInfo]:
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     stmt = select(table.c.id, table.c.name, table.c.enabled, table.c.integrations).order_by(table.c.id)
     if enabled_only:
         stmt = stmt.where(table.c.enabled.is_(True))
@@ -98,14 +98,14 @@ def expected_targets(engine: Engine, services: Iterable[str]) -> list[tuple[str,
 
 def set_enabled(engine: Engine, tenant_id: str, enabled: bool) -> bool:
     """Enable or disable a tenant (a disabled tenant is not checked); False if there is none."""
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     stmt = update(table).where(table.c.id == tenant_id).values(enabled=enabled, updated_at=datetime.now(UTC))
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount > 0
 
 
 def get_tenant(engine: Engine, tenant_id: str) -> TenantInfo | None:
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     columns = (table.c.id, table.c.name, table.c.enabled, table.c.integrations)
     stmt = select(*columns).where(table.c.id == tenant_id)
     with engine.connect() as conn:
@@ -114,7 +114,7 @@ def get_tenant(engine: Engine, tenant_id: str) -> TenantInfo | None:
 
 
 def remove_tenant(engine: Engine, tenant_id: str) -> bool:
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     with engine.begin() as conn:
         return conn.execute(delete(table).where(table.c.id == tenant_id)).rowcount > 0
 
@@ -123,7 +123,7 @@ def load_integration(
     engine: Engine, cipher: Cipher, integration: str, tenant_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     """Public settings merged with decrypted secrets, per tenant id. Call inside the task only."""
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     ids = list(tenant_ids)
     # only this integration's part of each JSON column: a tenant may have many integrations
     public_col = table.c.integrations[integration].label("public")
@@ -148,7 +148,7 @@ def set_integration(
     integration: tuple[str, IntegrationInput] | None,
 ) -> None:
     """Create the tenant or update it, replacing only the one integration given."""
-    table = Tenant.__table__  # type: ignore[attr-defined]
+    table = TENANTS
     now = datetime.now(UTC)
     with engine.begin() as conn:
         row = conn.execute(select(table).where(table.c.id == tenant_id).with_for_update()).mappings().first()

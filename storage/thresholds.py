@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from healthmon.storage.tables import AlertThreshold
+from healthmon.storage.tables import THRESHOLDS
 from healthmon.storage.types import PLATFORM, tenant_key
 
 
@@ -18,7 +18,7 @@ def load_overrides(
     engine: Engine, service: str, tenant_ids: Iterable[str | None]
 ) -> dict[str, list[dict[str, Any]]]:
     """Rows by tenant key ('' = the service-wide layer), as plain rule dicts."""
-    table = AlertThreshold.__table__  # type: ignore[attr-defined]
+    table = THRESHOLDS
     keys = {PLATFORM} | {tenant_key(t) for t in tenant_ids}
     stmt = select(
         table.c.tenant_id, table.c.metric, table.c.degraded, table.c.unhealthy, table.c.inverse
@@ -39,7 +39,7 @@ def load_overrides(
 
 def list_overrides(engine: Engine, service: str | None = None) -> list[dict[str, Any]]:
     """Every override row, for the thresholds page and API (tenant_id '' = service-wide)."""
-    table = AlertThreshold.__table__  # type: ignore[attr-defined]
+    table = THRESHOLDS
     stmt = select(table).order_by(table.c.service, table.c.tenant_id, table.c.metric)
     if service is not None:
         stmt = stmt.where(table.c.service == service)
@@ -61,7 +61,7 @@ def set_override(
     who: str | None,
 ) -> None:
     """Create or replace one override; the caller has validated it as a ThresholdRule."""
-    table = AlertThreshold.__table__  # type: ignore[attr-defined]
+    table = THRESHOLDS
     values = {
         "service": service,
         "tenant_id": tenant_key(tenant_id),
@@ -83,7 +83,7 @@ def set_override(
 
 def clear_override(engine: Engine, service: str, tenant_id: str | None, metric: str) -> bool:
     """Remove one override; False when there was none."""
-    table = AlertThreshold.__table__  # type: ignore[attr-defined]
+    table = THRESHOLDS
     stmt = delete(table).where(
         table.c.service == service, table.c.tenant_id == tenant_key(tenant_id), table.c.metric == metric
     )

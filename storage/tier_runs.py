@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from healthmon.storage.results import MAX_CLOCK_SKEW_S, store_now
-from healthmon.storage.tables import ServiceStatus, TierRun
-from healthmon.storage.types import tenant_from_key
+from healthmon.storage.db import MAX_CLOCK_SKEW_S, store_now
+from healthmon.storage.tables import TIER_RUNS, TierRun
 
 
 def start_run(engine: Engine, run_id: str, tier: str, trigger: str, flow_run_id: str | None = None) -> None:
@@ -17,7 +16,7 @@ def start_run(engine: Engine, run_id: str, tier: str, trigger: str, flow_run_id:
     make a tier look fresh to the watchdog or its targets look just checked to the planner."""
     with engine.begin() as conn:
         conn.execute(
-            TierRun.__table__.insert(),  # type: ignore[attr-defined]
+            TIER_RUNS.insert(),
             {
                 "id": run_id,
                 "tier": tier,
@@ -44,7 +43,7 @@ def finish_run(
     not_healthy: int,
     error: str | None = None,
 ) -> None:
-    table = TierRun.__table__  # type: ignore[attr-defined]
+    table = TIER_RUNS
     with engine.begin() as conn:
         conn.execute(
             update(table)
@@ -62,7 +61,7 @@ def finish_run(
 
 
 def last_runs(engine: Engine, tier: str, limit: int = 10) -> list[TierRun]:
-    table = TierRun.__table__  # type: ignore[attr-defined]
+    table = TIER_RUNS
     stmt = select(table).where(table.c.tier == tier).order_by(table.c.started_at.desc()).limit(limit)
     with engine.connect() as conn:
         return [TierRun.model_validate(r) for r in conn.execute(stmt).mappings()]
@@ -74,37 +73,10 @@ SCHEDULE = "schedule"
 MANUAL = "manual"
 
 
-def checked_by_schedule_since(
-    engine: Engine, service: str, tier: str, cutoff: datetime, run_length_s: float
-) -> set[str | None]:
-    """Tenants (None for the platform) of a service whose latest result is not older than
-    `cutoff` and came from a scheduled run of the tier. Only these may be skipped as already
-    checked: a manual run's result never pushes the next scheduled check later.
-    `run_length_s` bounds how long before its results a run can have started."""
-    runs = TierRun.__table__  # type: ignore[attr-defined]
-    status = ServiceStatus.__table__  # type: ignore[attr-defined]
-    scheduled = select(runs.c.id).where(
-        runs.c.tier == tier,
-        runs.c.trigger == SCHEDULE,
-        runs.c.started_at >= cutoff - timedelta(seconds=run_length_s),
-    )
-    with engine.connect() as conn:
-        # a row from the future (written before results were held to the store's clock) is no
-        # proof of a recent check: it is checked, and its next result repairs it
-        future = store_now(conn) + timedelta(seconds=MAX_CLOCK_SKEW_S)
-        stmt = select(status.c.tenant_id).where(
-            status.c.service == service,
-            status.c.checked_at >= cutoff,
-            status.c.checked_at <= future,
-            status.c.run_id.in_(scheduled),
-        )
-        return {tenant_from_key(key) for key in conn.execute(stmt).scalars()}
-
-
 def last_completed(engine: Engine, tiers: Iterable[str]) -> dict[str, datetime]:
     """When each tier last completed a run (any trigger): what the watchdog holds against
     the tier's interval. One indexed look-up per tier (newest runs first), not a scan."""
-    runs = TierRun.__table__  # type: ignore[attr-defined]
+    runs = TIER_RUNS
     found: dict[str, datetime] = {}
     with engine.connect() as conn:
         future = store_now(conn) + timedelta(seconds=MAX_CLOCK_SKEW_S)

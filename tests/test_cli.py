@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from healthmon.storage.db import make_engine
-from healthmon.storage.results import load_latest
+from healthmon.storage.status import load_latest
 from tests.support.hang import HangingServer
 
 HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]

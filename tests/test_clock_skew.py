@@ -14,15 +14,9 @@ from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
-from healthmon.storage.db import make_engine
-from healthmon.storage.results import (
-    MAX_CLOCK_SKEW_S,
-    checked_since,
-    load_latest,
-    record_results,
-    run_results,
-    store_now,
-)
+from healthmon.storage.db import MAX_CLOCK_SKEW_S, make_engine, store_now
+from healthmon.storage.results import record_results, run_results
+from healthmon.storage.status import checked_since, load_latest
 from tests.support.rows import plant_status
 from tests.support.runtime import RuntimeFactory
 

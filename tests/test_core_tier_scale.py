@@ -13,7 +13,7 @@ from healthmon.flows.tenant_input import read_tenants_file
 from healthmon.monitors.result import Status
 from healthmon.sandbox import SandboxState, start_in_thread, write_bed
 from healthmon.sandbox.server import RunningSandbox
-from healthmon.storage.results import load_latest
+from healthmon.storage.status import load_latest
 from healthmon.storage.tenants import upsert_tenants
 from tests.support.runtime import RuntimeFactory
 

@@ -110,6 +110,7 @@ async def test_delivery_flow_runs_on_prefect(
 
     from healthmon.alerting.lifecycle import AlertChange, Decision
     from healthmon.alerting.notification import Kind, Severity
+    from healthmon.flows import alerts as flow_alerts
     from healthmon.flows.tier_run import deliver_notifications
     from healthmon.storage import alerts as store
 
@@ -119,7 +120,7 @@ async def test_delivery_flow_runs_on_prefect(
         changes=[AlertChange("redis|-|health", "redis", None, "health", Severity.P1, "redis down", {})],
         notify=[("redis|-|health", Kind.TRIGGER)],
     )
-    store.apply_decision(runtime.engine, decision, lambda *_: ["webhook"], datetime.now(UTC))
+    flow_alerts.apply_decision(runtime.engine, decision, lambda *_: ["webhook"], datetime.now(UTC))
     result = await deliver_notifications(ignore_backoff=True)
     assert result == {"delivered": 0, "retrying": 1, "failed": 0}
     (row,) = store.deliveries_of(runtime.engine)

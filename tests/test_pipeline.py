@@ -11,7 +11,8 @@ from sqlalchemy import text
 from healthmon.flows.pipeline import execute_tier
 from healthmon.monitors.result import Status
 from healthmon.storage.cache import CHANGES_CHANNEL, cache_key
-from healthmon.storage.results import load_latest, run_results
+from healthmon.storage.results import run_results
+from healthmon.storage.status import load_latest
 from healthmon.storage.tier_runs import last_runs
 from tests.support.hang import HangingServer
 from tests.support.runtime import RuntimeFactory

@@ -6,6 +6,7 @@ from sqlalchemy import Engine, text
 
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
+from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.storage import alerts as store
 from healthmon.storage.db import is_postgres, make_engine
@@ -123,13 +124,13 @@ def test_resolved_alerts_and_their_deliveries_expire(db_url: str) -> None:
             changes=[AlertChange(sig, "redis", None, "health", Severity.P1, sig, {})],
             notify=[(sig, Kind.TRIGGER)],
         )
-        store.apply_decision(engine, decision, lambda *_: ["webhook"], at)
+        flow_alerts.apply_decision(engine, decision, lambda *_: ["webhook"], at)
         return int(store.list_alerts(engine)[0]["id"])
 
     old = alert("old", NOW - timedelta(days=120))
-    store.resolve(engine, old, "x", NOW - timedelta(days=100), lambda *_: [])
+    flow_alerts.resolve(engine, old, "x", NOW - timedelta(days=100), lambda *_: [])
     recent = alert("recent", NOW - timedelta(days=20))
-    store.resolve(engine, recent, "x", NOW - timedelta(days=10), lambda *_: [])
+    flow_alerts.resolve(engine, recent, "x", NOW - timedelta(days=10), lambda *_: [])
     alert("open", NOW - timedelta(days=200))
     report = apply_retention(engine, alerts_days=90, now=NOW)
     assert report.alerts_deleted == 1

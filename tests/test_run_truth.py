@@ -16,7 +16,7 @@ from healthmon.monitors.result import Status
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
-from healthmon.storage.results import load_latest
+from healthmon.storage.status import load_latest
 from healthmon.storage.tier_runs import MANUAL, SCHEDULE, last_runs
 from tests.support.runtime import RuntimeFactory
 from tests.support.servers import free_port

@@ -16,8 +16,8 @@ from healthmon.storage.partitions import (
     existing_partitions,
     partition_name,
 )
-from healthmon.storage.results import load_latest, record_results, run_results
-from healthmon.storage.status import cache_entries, current_status
+from healthmon.storage.results import record_results, run_results
+from healthmon.storage.status import cache_entries, current_status, load_latest
 from healthmon.storage.tenants import (
     IntegrationInput,
     list_tenants,

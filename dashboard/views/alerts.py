@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
+from healthmon.flows import alerts as flow_alerts
 from healthmon.storage import alerts as store
 
 STATES = ("open", "acknowledged", "resolved")
@@ -151,7 +152,7 @@ with context.guarded():
                 resolve = buttons[1].form_submit_button("Resolve", width="stretch")
             if ack or resolve:
                 st.session_state[SELECTED_KEY] = alert["id"]
-                action = store.acknowledge if ack else store.resolve
+                action = flow_alerts.acknowledge if ack else flow_alerts.resolve
                 built = context.alerting(rt)
                 try:
                     queued = action(
@@ -163,7 +164,7 @@ with context.guarded():
                         built.dashboard_url,
                         note=(note or "").strip() or None,
                     )
-                except store.AlertNotFound:
+                except flow_alerts.AlertNotFound:
                     context.flash(f"Alert #{alert['id']} no longer exists.", "error")
                 else:
                     verb = "acknowledged" if ack else "resolved"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from healthmon.flows.alerts import change_alert, deliver_pending
+from healthmon.flows.alerts import acknowledge, change_alert, deliver_pending, resolve
 from healthmon.flows.pipeline import execute_tier
 from healthmon.flows.tenant_input import read_tenants_file
 from healthmon.sandbox import SandboxState, start_in_thread, write_bed
@@ -115,7 +115,7 @@ async def test_breach_on_three_runs_pages_once_then_ack_and_recovery(
         trigger["body"]["event_action"] == "trigger" and trigger["body"]["dedup_key"] == "postgres|-|health"
     )
 
-    await change_alert(live["id"], "alice", store.acknowledge)
+    await change_alert(live["id"], "alice", acknowledge)
     pd = receivers.state.received("pagerduty")
     assert [e["body"]["event_action"] for e in pd] == ["trigger", "acknowledge"]
     (acked,) = store.list_alerts(runtime.engine, ["acknowledged"])
@@ -299,7 +299,7 @@ async def test_slack_bot_updates_the_original_message_on_ack_and_resolve(
     (posted,) = [m["body"] for m in receivers.state.received("slack")]
     assert posted["method"] == "chat.postMessage"
     (live,) = store.list_alerts(runtime.engine, ["open"])
-    await change_alert(live["id"], "carol", store.acknowledge)
-    await change_alert(live["id"], "carol", store.resolve)
+    await change_alert(live["id"], "carol", acknowledge)
+    await change_alert(live["id"], "carol", resolve)
     updates = [m["body"] for m in receivers.state.received("slack") if m["body"]["method"] == "chat.update"]
     assert len(updates) == 2 and all(u["ts"] == posted["ts"] for u in updates)

@@ -15,6 +15,7 @@ import yaml
 
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
+from healthmon.flows import alerts as flow_alerts
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
@@ -68,7 +69,7 @@ def test_alert_commands(tmp_path: Path, sqlite_url: str, pagerduty: RunningSandb
         ],
         notify=[("redis|-|health", Kind.TRIGGER)],
     )
-    queued = store.apply_decision(engine, decision, lambda *_: ["pagerduty"], datetime.now(UTC))
+    queued = flow_alerts.apply_decision(engine, decision, lambda *_: ["pagerduty"], datetime.now(UTC))
     assert len(queued) == 1
 
     delivered = healthmon("alerts", "deliver", "--now", env=env)

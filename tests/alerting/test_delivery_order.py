@@ -24,10 +24,11 @@ from healthmon.alerting.channels.email import EmailChannel
 from healthmon.alerting.channels.pagerduty import PagerDutyChannel
 from healthmon.alerting.channels.slack import SlackChannel
 from healthmon.alerting.channels.webhook import WebhookChannel
-from healthmon.alerting.delivery import DeliveryReport, deliver
+from healthmon.alerting.delivery import DeliveryReport
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Channel, Kind, Severity
 from healthmon.alerting.policy import AlertPolicy
+from healthmon.flows.alerts import apply_decision, deliver
 from healthmon.sandbox import RunningSandbox, SandboxState
 from healthmon.sandbox.vendors.pagerduty import incidents, open_incidents
 from healthmon.storage import alerts as store
@@ -112,7 +113,7 @@ def open_alert(engine: Engine, service: str, channels: list[str], kind: Kind = K
         {"status": "unhealthy", "reason": "connection refused"},
     )
     decision = Decision(changes=[change], notify=[(signature(service), kind)])
-    return store.apply_decision(engine, decision, lambda *_: list(channels), datetime.now(UTC))
+    return apply_decision(engine, decision, lambda *_: list(channels), datetime.now(UTC))
 
 
 def alert_id(engine: Engine, service: str) -> int:
@@ -133,14 +134,14 @@ def escalate(engine: Engine, service: str, channels: list[str]) -> list[int]:
         id=aid,
     )
     decision = Decision(changes=[change], notify=[(aid, Kind.ESCALATE)])
-    return store.apply_decision(engine, decision, lambda *_: list(channels), datetime.now(UTC))
+    return apply_decision(engine, decision, lambda *_: list(channels), datetime.now(UTC))
 
 
 def resolve_alert(engine: Engine, service: str) -> list[int]:
     """What the lifecycle decides when `service` recovers: resolved, with a notice."""
     aid = alert_id(engine, service)
     decision = Decision(resolve=[aid], notify=[(aid, Kind.RESOLVE)])
-    return store.apply_decision(engine, decision, lambda *_: [], datetime.now(UTC))
+    return apply_decision(engine, decision, lambda *_: [], datetime.now(UTC))
 
 
 # -- what each receiver got, per alert, in arrival order ------------------------------------------
@@ -342,8 +343,7 @@ async def test_a_trigger_that_failed_for_good_neither_blocks_nor_leaves_a_stray_
 
 SENDER = """
 import asyncio, sys
-from healthmon.alerting.delivery import deliver
-from healthmon.flows.alerts import alerting_for
+from healthmon.flows.alerts import alerting_for, deliver
 from healthmon.flows.runtime import build_runtime
 runtime = build_runtime()
 alerting = alerting_for(runtime)

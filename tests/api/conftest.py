@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
 from healthmon.api.app import create_app
+from healthmon.flows import alerts as flow_alerts
 from healthmon.flows.runtime import Runtime
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status
@@ -135,9 +136,9 @@ def seed(runtime: Runtime) -> Seeded:
         ],
         notify=[("shopify|globex|health", Kind.TRIGGER)],
     )
-    store.apply_decision(runtime.engine, decision, lambda *_: ["webhook"], EARLIER)
+    flow_alerts.apply_decision(runtime.engine, decision, lambda *_: ["webhook"], EARLIER)
     ids = {a["signature"]: a["id"] for a in store.list_alerts(runtime.engine)}
-    store.resolve(runtime.engine, ids["stripe|-|health"], "recovery", NOW, lambda *_: [])
+    flow_alerts.resolve(runtime.engine, ids["stripe|-|health"], "recovery", NOW, lambda *_: [])
     return Seeded(runtime, ids["shopify|globex|health"], ids["redis|-|health"], ids["stripe|-|health"])
 
 

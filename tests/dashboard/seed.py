@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
+from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status
 from healthmon.storage import alerts as store
@@ -102,6 +103,6 @@ def open_alert(
         ],
         notify=[(signature, Kind.TRIGGER)],
     )
-    store.apply_decision(engine, decision, lambda *_: ["slack"], NOW)
+    flow_alerts.apply_decision(engine, decision, lambda *_: ["slack"], NOW)
     (row,) = [a for a in store.list_alerts(engine) if a["signature"] == signature]
     return int(row["id"])

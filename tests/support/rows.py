@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from healthmon.storage.tables import HealthCheckHistory, ServiceStatus
+from healthmon.storage.tables import HISTORY, SERVICE_STATUS
 
 
 def plant_history(engine: Engine, service: str, times: list[datetime], status: str = "healthy") -> None:
@@ -27,7 +27,7 @@ def plant_history(engine: Engine, service: str, times: list[datetime], status: s
         for i, at in enumerate(times)
     ]
     with engine.begin() as conn:
-        conn.execute(insert(HealthCheckHistory.__table__), rows)  # type: ignore[attr-defined]
+        conn.execute(insert(HISTORY), rows)
 
 
 def plant_status(
@@ -58,4 +58,4 @@ def plant_status(
         **columns,
     }
     with engine.begin() as conn:
-        conn.execute(insert(ServiceStatus.__table__), [row])  # type: ignore[attr-defined]
+        conn.execute(insert(SERVICE_STATUS), [row])
