@@ -24,7 +24,7 @@ from healthmon.alerting.lifecycle import (
 )
 from healthmon.alerting.policy import AlertPolicy
 from healthmon.alerting.silences import SilenceView
-from healthmon.monitors.result import Status, Tier
+from healthmon.monitors.result import Status, TargetKey, Tier
 
 SERVICE = "healthmon"
 
@@ -48,7 +48,7 @@ class TierFreshness:
     watching_since: datetime | None
     #: targets the tier should check, and those whose latest result is older than the limit
     expected: int
-    stale_targets: Sequence[tuple[str, str | None]] = ()
+    stale_targets: Sequence[TargetKey] = ()
     oldest_checked_at: datetime | None = None
 
     def overdue_s(self, now: datetime) -> float | None:

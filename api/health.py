@@ -34,7 +34,7 @@ from healthmon.api.schemas import (
 )
 from healthmon.flows.runtime import Runtime
 from healthmon.monitors.registry import MONITORS
-from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.monitors.result import CheckResult, Status, TargetKey, Tier
 from healthmon.storage.queries import (
     StaleRule,
     filter_cells,
@@ -133,7 +133,7 @@ def _target(result: CheckResult, since: str | None, now: datetime, rule: StaleRu
     )
 
 
-def _status(targets: list[TargetStatus], expected: Collection[tuple[str, str | None]]) -> Status:
+def _status(targets: list[TargetStatus], expected: Collection[TargetKey]) -> Status:
     """The worst status of the targets; unknown at least while a target that should be
     checked has no fresh result (one nobody checks any more, such as a disabled tenant's, is
     shown stale but does not hold the status down)."""

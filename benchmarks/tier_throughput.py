@@ -84,7 +84,10 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     # the sandbox (and the bed it writes) live in another process, so this process's peak RSS
     # is the bare loop and the tier run, not 10,000 generated tenants
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", str(port), "--tenants", str(n), "--bed", str(bed)],
+        [
+            sys.executable, "-m", "healthmon.sandbox",
+            "--port", str(port), "--tenants", str(n), "--bed", str(bed),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

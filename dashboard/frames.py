@@ -17,7 +17,7 @@ from pandas.io.formats.style import Styler
 
 from healthmon.dashboard import status_style
 from healthmon.dashboard.context import service_sort_key
-from healthmon.monitors.result import CheckResult, Status
+from healthmon.monitors.result import CheckResult, Status, TargetKey
 from healthmon.storage.queries import DEFAULT_RULE, Cell, StaleRule, freshness
 
 TENANT_COLUMN = "tenant"
@@ -110,7 +110,7 @@ def styled(frame: pd.DataFrame, status_columns: Sequence[str]) -> pd.DataFrame |
 
 def cell_target(
     frame: pd.DataFrame, selection: Mapping[str, Any], services: Iterable[str]
-) -> tuple[str, str | None] | None:
+) -> TargetKey | None:
     """(service, tenant) of the cell picked in a matrix table, if it is a status cell."""
     cells = selection.get("cells") or []
     if not cells:

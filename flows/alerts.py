@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Engine
 
 from healthmon.alerting import delivery, outbox
 from healthmon.alerting.delivery import DeliveryReport
@@ -26,11 +26,9 @@ from healthmon.alerting.routing import Router
 from healthmon.alerting.silences import SilenceView
 from healthmon.flows.alerting_runtime import build_channels, build_policy, build_router
 from healthmon.flows.runtime import Runtime, get_runtime
-from healthmon.monitors.result import Status, Tier
+from healthmon.monitors.result import Status, TargetKey
 from healthmon.storage import alerts as store
-from healthmon.storage.status import load_latest
-from healthmon.storage.tables import ServiceStatus
-from healthmon.storage.types import tenant_from_key
+from healthmon.storage.status import load_latest, load_run
 
 
 def apply_decision(
@@ -121,43 +119,28 @@ def alerting_for(runtime: Runtime) -> Alerting:
     return built
 
 
-def _run_states(runtime: Runtime, run_id: str, alerted: set[tuple[str, str | None]]) -> list[TargetState]:
-    """The run's targets as the lifecycle sees them. Details (a JSON decode per row) are read
-    only where an alert can use them: targets that are not healthy, or have a live alert."""
-    table = ServiceStatus.__table__  # type: ignore[attr-defined]
-    light = [c for c in table.c if c.name != "details"]
-    with runtime.engine.connect() as conn:
-        rows = conn.execute(select(*light).where(table.c.run_id == run_id)).mappings().all()
-        wanted = [
-            (r["service"], r["tenant_id"])
-            for r in rows
-            if r["status"] != Status.HEALTHY.value
-            or (r["service"], tenant_from_key(r["tenant_id"])) in alerted
-        ]
-        details: dict[tuple[str, str], dict[str, Any]] = {}
-        for start in range(0, len(wanted), 500):  # bounded IN lists
-            chunk = wanted[start : start + 500]
-            query = select(table.c.service, table.c.tenant_id, table.c.details).where(
-                table.c.run_id == run_id, tuple_(table.c.service, table.c.tenant_id).in_(chunk)
-            )
-            details.update({(d.service, d.tenant_id): dict(d.details or {}) for d in conn.execute(query)})
-    states = []
-    for r in rows:
-        facts = details.get((r["service"], r["tenant_id"]), {})
-        states.append(
-            TargetState(
-                service=r["service"],
-                tenant_id=tenant_from_key(r["tenant_id"]),
-                tier=Tier(r["tier"]),
-                status=Status(r["status"]),
-                consecutive=r["consecutive"],
-                flips=r["flips"],
-                reason=facts.get("reason"),
-                details=facts,
-                since=r["since"],
-            )
+def _run_states(runtime: Runtime, run_id: str, alerted: set[TargetKey]) -> list[TargetState]:
+    """The run's targets as the lifecycle sees them; details only where an alert can use
+    them: targets that are not healthy, or have a live alert."""
+    rows = load_run(
+        runtime.engine,
+        run_id,
+        lambda service, tenant, status: status is not Status.HEALTHY or (service, tenant) in alerted,
+    )
+    return [
+        TargetState(
+            service=r.service,
+            tenant_id=r.tenant_id,
+            tier=r.tier,
+            status=r.status,
+            consecutive=r.consecutive,
+            flips=r.flips,
+            reason=r.details.get("reason"),
+            details=r.details,
+            since=r.since,
         )
-    return states
+        for r in rows
+    ]
 
 
 def _vendor_status(runtime: Runtime) -> dict[str, str]:

@@ -62,6 +62,10 @@ TIERS: Mapping[Tier, TierSpec] = {
 }
 
 
+#: one target: (service, tenant), the tenant None for a platform service. The one spelling of
+#: "no tenant" above storage (which keys its tables with '' and its cache with '-').
+TargetKey = tuple[str, str | None]
+
 #: the config's default for `watchdog.stale_after`, in tier intervals
 DEFAULT_STALE_AFTER = 2.0
 

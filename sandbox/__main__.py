@@ -1,4 +1,4 @@
-"""`python -m sandbox [--host H] [--port P] [--tenants N] [--seed S] [--bed DIR]`."""
+"""`python -m healthmon.sandbox [--host H] [--port P] [--tenants N] [--seed S] [--bed DIR]`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from healthmon.sandbox.state import SandboxState
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m healthmon.sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tenants", type=int, default=5)

@@ -24,7 +24,15 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
-from healthmon.monitors.result import DEFAULT_STALE_AFTER, TIERS, CheckResult, Status, Tier, staleness
+from healthmon.monitors.result import (
+    DEFAULT_STALE_AFTER,
+    TIERS,
+    CheckResult,
+    Status,
+    TargetKey,
+    Tier,
+    staleness,
+)
 from healthmon.storage.cache import KEY_PREFIX, StatusCache
 from healthmon.storage.status import current_status, view_rows
 from healthmon.storage.tables import HISTORY
@@ -78,7 +86,7 @@ class Cell:
     stale: bool
 
     @property
-    def key(self) -> tuple[str, str | None]:
+    def key(self) -> TargetKey:
         return (self.service, self.tenant)
 
     @property
@@ -171,7 +179,7 @@ def platform_health(
     engine: Engine,
     cache: StatusCache,
     services: Sequence[str],
-    expected: Iterable[tuple[str, str | None]] | None = None,
+    expected: Iterable[TargetKey] | None = None,
     now: datetime | None = None,
     rule: StaleRule = DEFAULT_RULE,
 ) -> dict[str, Any]:
@@ -229,7 +237,7 @@ def platform_health(
     }
 
 
-def _checked(cells: Iterable[Cell]) -> dict[tuple[str, str | None], datetime]:
+def _checked(cells: Iterable[Cell]) -> dict[TargetKey, datetime]:
     return {c.key: datetime.fromisoformat(c.checked_at) for c in cells}
 
 
@@ -269,7 +277,7 @@ def freshness(
     return rule.judge(result.checked_at, result.tier, now)
 
 
-def since_of(cells: Iterable[Cell]) -> Mapping[tuple[str, str | None], str]:
+def since_of(cells: Iterable[Cell]) -> Mapping[TargetKey, str]:
     """When each target's status last changed, from the view."""
     return {c.key: c.since for c in cells}
 

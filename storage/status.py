@@ -9,14 +9,14 @@ spells it '' (`storage.types.PLATFORM`) so that it can be part of the key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, literal, or_, select, tuple_
 
-from healthmon.monitors.result import CheckResult, Status, Tier
+from healthmon.monitors.result import CheckResult, Status, TargetKey, Tier
 from healthmon.storage.cache import StatusCache, cache_key
 from healthmon.storage.db import MAX_CLOCK_SKEW_S, store_now
 from healthmon.storage.tables import SERVICE_STATUS, TIER_RUNS
@@ -35,9 +35,9 @@ def _utc(value: datetime) -> datetime:
 def current_status(
     engine: Engine,
     cache: StatusCache,
-    keys: Sequence[tuple[str, str | None]],
-    not_before: Mapping[tuple[str, str | None], datetime] | None = None,
-) -> dict[tuple[str, str | None], CheckResult]:
+    keys: Sequence[TargetKey],
+    not_before: Mapping[TargetKey, datetime] | None = None,
+) -> dict[TargetKey, CheckResult]:
     """Latest result per key; keys found in neither place are absent from the answer.
 
     `not_before`: per key, the checked_at of a result known to be recorded (the matrix view,
@@ -45,7 +45,7 @@ def current_status(
     left over from a cache write that failed (Redis stalled while the writer stored a newer
     result; its TTL would serve it for minutes), so that key is read from service_status.
     """
-    found: dict[tuple[str, str | None], CheckResult] = {}
+    found: dict[TargetKey, CheckResult] = {}
     cached = cache.get_many(cache_key(s, t) for s, t in keys)
     floor = not_before or {}
     missing = []
@@ -129,7 +129,7 @@ def load_tier(engine: Engine, tier: str) -> list[LatestStatus]:
 
 def load_latest(
     engine: Engine, services: Iterable[str] | None = None, tenants: Iterable[str | None] | None = None
-) -> dict[tuple[str, str | None], LatestStatus]:
+) -> dict[TargetKey, LatestStatus]:
     table = SERVICE_STATUS
     stmt = select(table)
     if services is not None:
@@ -230,7 +230,7 @@ def upsert_latest(insert: Any, table: Any, flap_cutoff: datetime, future: dateti
     )
 
 
-def keys_filter(keys: Iterable[tuple[str, str | None]]) -> Any:
+def keys_filter(keys: Iterable[TargetKey]) -> Any:
     """A WHERE clause matching (service, tenant) pairs in service_status."""
     table = SERVICE_STATUS
     return tuple_(table.c.service, table.c.tenant_id).in_([(s, tenant_key(t)) for s, t in keys])
@@ -315,7 +315,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def older_than(engine: Engine, tier: str, cutoff: datetime) -> dict[tuple[str, str | None], datetime]:
+def older_than(engine: Engine, tier: str, cutoff: datetime) -> dict[TargetKey, datetime]:
     """(service, tenant) -> checked_at of every latest result of the tier checked before cutoff."""
     table = SERVICE_STATUS
     stmt = select(table.c.service, table.c.tenant_id, table.c.checked_at).where(
@@ -323,3 +323,30 @@ def older_than(engine: Engine, tier: str, cutoff: datetime) -> dict[tuple[str, s
     )
     with engine.connect() as conn:
         return {(service, tenant_from_key(key)): at for service, key, at in conn.execute(stmt)}
+
+
+def load_run(
+    engine: Engine, run_id: str, wants_details: Callable[[str, str | None, Status], bool]
+) -> list[LatestStatus]:
+    """The latest statuses one run wrote. Details (a JSON decode per row) are read only for the
+    targets `wants_details(service, tenant, status)` names: the alert step needs them only
+    where an alert can use them."""
+    table = SERVICE_STATUS
+    light = [c for c in table.c if c.name != "details"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*light).where(table.c.run_id == run_id)).mappings().all()
+        wanted = [
+            (r["service"], r["tenant_id"])
+            for r in rows
+            if wants_details(r["service"], tenant_from_key(r["tenant_id"]), Status(r["status"]))
+        ]
+        details: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            chunk = wanted[start : start + 500]
+            query = select(table.c.service, table.c.tenant_id, table.c.details).where(
+                table.c.run_id == run_id, tuple_(table.c.service, table.c.tenant_id).in_(chunk)
+            )
+            details.update({(d.service, d.tenant_id): dict(d.details or {}) for d in conn.execute(query)})
+    return [
+        latest_from_row({**r, "details": details.get((r["service"], r["tenant_id"]), {})}) for r in rows
+    ]

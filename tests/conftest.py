@@ -26,6 +26,23 @@ if TYPE_CHECKING:
     from healthmon.flows.runtime import Runtime
 
 
+#: property-based API tests and the plugins they need: loaded only when such tests are collected
+#: (pyproject's addopts leaves them out), so that one module's run does not pay ~1 s for them
+PROPERTY_TESTS = Path(__file__).parent / "api" / "test_schema.py"
+PROPERTY_PLUGINS = {
+    "hypothesispytest": "_hypothesis_pytestplugin",
+    "schemathesis": "schemathesis.pytest.plugin",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    wanted = [Path(str(a).split("::")[0]).resolve() for a in config.args] or [Path.cwd().resolve()]
+    if any(PROPERTY_TESTS == a or a in PROPERTY_TESTS.parents for a in wanted):
+        for name, module in PROPERTY_PLUGINS.items():
+            if config.pluginmanager.get_plugin(name) is None:  # not already loaded by its entry point
+                config.pluginmanager.import_plugin(module)
+
+
 def _pg_answers(url: str) -> bool:
     try:
         with psycopg.connect(url, connect_timeout=3):

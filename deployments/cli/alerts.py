@@ -1,0 +1,122 @@
+"""`healthmon alerts`: list, acknowledge, resolve, deliver."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from healthmon.deployments import exit_codes
+from healthmon.deployments.cli.common import _fail, _who, _with_runtime, err
+
+if TYPE_CHECKING:
+    from healthmon.flows.runtime import Runtime
+
+
+alerts_app = typer.Typer(help="Alerts: list, acknowledge, resolve, deliver.", no_args_is_help=True)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[
+        list[str] | None, typer.Option(help="open, acknowledged, resolved (repeatable)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Alerts, newest first (default: open and acknowledged)."""
+    import json
+
+    from rich.table import Table
+
+    from healthmon.storage.alerts import list_alerts
+
+    chosen = status or ["open", "acknowledged"]
+    bad = sorted(set(chosen) - {"open", "acknowledged", "resolved"})
+    if bad:
+        _fail(exit_codes.USAGE, f"--status: unknown status {bad[0]!r} (open, acknowledged, resolved)")
+    rows = _with_runtime(lambda rt: list_alerts(rt.engine, chosen))
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, default=str))
+        return
+    table = Table(title=f"{len(rows)} alerts")
+    for column in ("id", "severity", "status", "title", "count", "since", "last seen", "held"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["severity"],
+            r["status"],
+            r["title"],
+            str(r["count"]),
+            f"{r['first_seen']:%Y-%m-%d %H:%M}",
+            f"{r['last_seen']:%Y-%m-%d %H:%M}",
+            r["held"] or "",
+        )
+    Console().print(table)
+
+
+def _change(alert_id: int, who: str, action: str) -> None:
+    from healthmon.flows import alerts as flow_alerts
+
+    func = flow_alerts.acknowledge if action == "ack" else flow_alerts.resolve
+    try:
+        sent = _with_runtime(lambda rt: asyncio.run(flow_alerts.change_alert(alert_id, who, func)))
+    except flow_alerts.AlertNotFound:
+        _fail(exit_codes.USAGE, f"no alert {alert_id}")
+    verb = "acknowledged" if action == "ack" else "resolved"
+    err.print(f"alert {alert_id} {verb} by {who}; {len(sent)} notices queued")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: int, by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None
+) -> None:
+    """Acknowledge: stops re-notification; PagerDuty and Slack (bot) are told."""
+    _change(alert_id, by or _who(), "ack")
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: int, by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None
+) -> None:
+    """Resolve by hand; the channels that got the alert get a resolved notice."""
+    _change(alert_id, by or _who(), "resolve")
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(
+    now: Annotated[bool, typer.Option("--now", help="ignore the retry backoff")] = False,
+) -> None:
+    """Send pending notifications once (what the delivery flow does every minute).
+    Exit 1 when rows are still pending afterwards (retrying, waiting behind an earlier row, or
+    leased by another sender) or a row failed for good in this run."""
+    from datetime import UTC, datetime
+
+    from healthmon.alerting.delivery import DeliveryReport
+    from healthmon.flows.alerts import deliver_pending
+    from healthmon.storage.alerts import PendingCount, count_pending
+
+    def work(rt: Runtime) -> tuple[DeliveryReport, PendingCount]:
+        report = asyncio.run(deliver_pending(ignore_backoff=now))
+        return report, count_pending(rt.engine, datetime.now(UTC))
+
+    report, left = _with_runtime(work)
+    line = f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
+    if report.skipped:
+        line += f" (and {report.skipped} acknowledge/resolve not sent: their trigger failed)"
+    if left.pending:
+        line += f"; {left.pending} still pending"
+        if left.leased and left.leased_until is not None:
+            line += f" ({left.leased} leased by another sender until {left.leased_until:%H:%M:%S} UTC)"
+    else:
+        line += "; nothing pending"
+    err.print(line, highlight=False)
+    if left.pending or report.failed or report.skipped:
+        raise typer.Exit(exit_codes.NOT_HEALTHY)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(alerts_app, name="alerts")

@@ -1,0 +1,118 @@
+"""`healthmon serve` and `healthmon watchdog`: the long-running processes. (Not serve.py:
+that name is the module that builds the deployments, healthmon.deployments.serve.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from healthmon.deployments import exit_codes
+from healthmon.deployments.cli.common import _fail, _require_migrated, _runtime, _with_runtime, err
+
+
+def serve(
+    prefect_port: Annotated[
+        int, typer.Option(help="port for the Prefect server started when none is set")
+    ] = 4200,
+    interval_scale: Annotated[
+        float, typer.Option(help="multiply every schedule interval (e.g. 0.1 for a quick demo)")
+    ] = 1.0,
+) -> None:
+    """Run every tier on its schedule, the delivery retries every minute and retention daily.
+
+    Uses PREFECT_API_URL when set; otherwise starts `prefect server` on loopback (its state
+    under HEALTHMON_DATA_DIR/prefect). Retention runs once at start, so a box that was down
+    catches up.
+    """
+    from healthmon.deployments.serve import api_healthy, start_prefect_server
+
+    runtime = _runtime()
+    _require_migrated(runtime)
+    server = None
+    halt_watchdog: Callable[[], None] | None = None
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        if not api_healthy(api):
+            _fail(exit_codes.USAGE, f"PREFECT_API_URL: no Prefect API answers at {api}")
+    else:
+        try:
+            server, api = start_prefect_server(runtime.settings.data_dir / "prefect", prefect_port)
+        except RuntimeError as exc:
+            _fail(exit_codes.USAGE, str(exc))
+        os.environ["PREFECT_API_URL"] = api
+    err.print(f"Prefect API at {api}")
+    err.print(f"Prefect UI: {api.removesuffix('/').removesuffix('/api')}")
+    try:
+        from healthmon.storage.retention import apply_retention
+
+        cfg = runtime.config.retention
+        caught_up = apply_retention(runtime.engine, cfg.history_days, cfg.alerts_days)
+        future = caught_up.future_rows_deleted
+        err.print(
+            f"retention: dropped {len(caught_up.partitions_dropped)} partitions, "
+            f"deleted {caught_up.history_rows_deleted} history rows"
+            + (f" ({future} dated in the future)" if future else "")
+            + f" and {caught_up.alerts_deleted} alerts"
+        )
+        runtime.close()
+        from prefect import serve as prefect_serve
+
+        from healthmon.deployments.serve import build_deployments, start_watchdog, stop_server
+
+        # the watchdog does not wait on Prefect: it looks at the store on its own clock
+        halt_watchdog = start_watchdog(runtime.settings, runtime.config, interval_scale)
+        # Prefect's runner handles SIGTERM itself: it cancels runs in progress and returns
+        prefect_serve(*build_deployments(interval_scale))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        err.print("stopping")
+        if halt_watchdog is not None:
+            halt_watchdog()
+        if server is not None:
+            stop_server(server)
+
+
+def watchdog(
+    once: Annotated[
+        bool, typer.Option("--once", help="look once and exit: 0 fresh, 1 stale, 3 store unreachable")
+    ] = False,
+    interval_scale: Annotated[
+        float, typer.Option(help="the --interval-scale that `healthmon serve` runs with")
+    ] = 1.0,
+) -> None:
+    """Alert when a tier goes stale: no completed run, or targets without a fresh result, for
+    `watchdog.stale_after` intervals. Runs outside Prefect; keep it alive where serve is not."""
+    from healthmon.flows.watchdog import tier_intervals, watch_forever, watch_once
+
+    if interval_scale <= 0:
+        _fail(exit_codes.USAGE, "--interval-scale: must be more than 0")
+    intervals = tier_intervals(interval_scale)
+    if once:
+        report = _with_runtime(lambda rt: asyncio.run(watch_once(rt, intervals)))
+        err.print(report.line(), highlight=False)
+        raise typer.Exit(exit_codes.NOT_HEALTHY if report.stale else exit_codes.OK)
+    runtime = _runtime()
+    err.print(f"watchdog: looking every {runtime.config.watchdog.check_every_s:g} s (Ctrl-C stops)")
+
+    async def loop() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await watch_forever(runtime, intervals, stop)
+
+    try:
+        asyncio.run(loop())
+    finally:
+        runtime.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(watchdog)
