@@ -44,8 +44,8 @@ CALLS: dict[str, tuple[str, ...]] = {
 }
 #: sandbox services no monitor checks: they stand in for the alert channels
 CHANNELS = frozenset({"slack_webhook", "pagerduty", "webhook"})
-#: monitors of real servers, not of the sandbox (their faults: tests/test_monitor_postgres.py,
-#: tests/test_monitor_redis.py); their healthy baseline is below
+#: monitors of real servers, not of the sandbox (their faults: tests/monitors/test_postgres.py,
+#: tests/monitors/test_redis.py); their healthy baseline is below
 REAL_SERVERS = frozenset({"postgres", "redis"})
 
 #: Kinds that model a server that works differently, not one that fails: the monitor must

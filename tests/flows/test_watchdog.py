@@ -25,7 +25,7 @@ from tests.support.rows import plant_status
 from tests.support.runtime import SECRET_KEY, RuntimeFactory
 from tests.support.servers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
 
 

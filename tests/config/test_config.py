@@ -9,7 +9,7 @@ from healthmon.config import ConfigError, Settings, load_config
 from healthmon.config.loader import parse_config
 from healthmon.flows.runtime import build_runtime, secrets_of
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "healthmon.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "healthmon.yaml"
 
 
 def test_example_config_is_valid() -> None:

@@ -1,6 +1,6 @@
 """The watchdog against a real `healthmon serve`: serve stops, one stale alert per channel;
 serve starts again, one resolve. Serve's own runs are recorded as scheduled (a run by hand is
-manual: tests/test_flow_prefect.py)."""
+manual: tests/flows/test_flow_prefect.py)."""
 
 from __future__ import annotations
 

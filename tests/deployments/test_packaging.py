@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: generic names on PyPI that healthmon's parts used to install over
 NEIGHBOURS = ("config==0.5.1", "api==0.0.7")
 

@@ -33,7 +33,7 @@ from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import IntegrationInput, upsert_tenants
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]
 METRICS = service_metrics()
 KEY = "test-secret-key-for-healthmon-0123456789"

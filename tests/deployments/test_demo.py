@@ -23,7 +23,7 @@ from healthmon.deployments.mailcatcher import MailCatcher
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BED = {
     "services": {"stripe": {"enabled": True, "base_url": "http://sandbox/stripe", "api_key": "sk"}},
     "channels": {"webhook": {"url": "http://sandbox/webhook/healthmon"}},

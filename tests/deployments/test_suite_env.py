@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_empty_test_server_variables_mean_the_defaults() -> None:
     env = {**os.environ, "HEALTHMON_TEST_DATABASE_URL": "", "HEALTHMON_TEST_REDIS_URL": ""}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "tests/test_queries.py", "-k", "matrix"],
+        [sys.executable, "-m", "pytest", "-q", "tests/storage/test_queries.py", "-k", "matrix"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -19,7 +19,7 @@ from healthmon.storage.db import make_engine
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_prefect_yaml_declares_every_tier_and_housekeeping() -> None:
