@@ -32,7 +32,6 @@ from healthmon.api.schemas import (
     TenantHealth,
     TenantRef,
 )
-from healthmon.flows.runtime import Runtime
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status, TargetKey, Tier
 from healthmon.storage.queries import (
@@ -59,12 +58,6 @@ router = APIRouter(
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def expected_services(runtime: Runtime) -> list[str]:
-    """What should report in this deployment, as the planner decides it: platform services
-    configured and enabled, per-tenant services enabled with at least one enabled tenant."""
-    return sorted({service for service, _ in expected_targets(runtime.engine, runtime.scheduled_services())})
 
 
 @router.get("", response_model=PlatformHealth, summary="Master status: overall and per service")

@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from healthmon.alerting.watchdog import SERVICE, TierFreshness, decide_staleness
 from healthmon.flows.alerts import active_silences, alerting_for, apply_decision, deliver, live_alerts
 from healthmon.flows.runtime import Runtime
-from healthmon.monitors.result import TIERS, Tier
+from healthmon.monitors.registry import MONITORS
+from healthmon.monitors.result import TIERS, TargetKey, Tier
 from healthmon.storage.status import older_than
 from healthmon.storage.tenants import expected_targets
 from healthmon.storage.tier_runs import last_completed
@@ -60,9 +61,13 @@ def freshness(
     """Every tier with something to check, as the store sees it now."""
     stale_after = runtime.config.watchdog.stale_after
     completed = last_completed(runtime.engine, [t.value for t in intervals])
+    # one read of the tenants for every tier, not one per tier
+    by_tier: dict[Tier, set[TargetKey]] = {tier: set() for tier in intervals}
+    for key in expected_targets(runtime.engine, runtime.scheduled_services()):
+        by_tier.setdefault(MONITORS[key[0]].tier, set()).add(key)
     found = []
     for tier, interval in intervals.items():
-        expected = set(expected_targets(runtime.engine, runtime.scheduled_services(tier)))
+        expected = by_tier[tier]
         limit = stale_after * interval
         old = {
             key: at
