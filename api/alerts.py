@@ -17,13 +17,13 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Pa
 from healthmon.alerting.lifecycle import AlertState
 from healthmon.alerting.notification import Severity
 from healthmon.api.auth import Admin, caller
-from healthmon.api.deps import RuntimeDep
+from healthmon.api.deps import AppDep
 from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
 from healthmon.api.inputs import MAX_ID, ServiceName, TenantId, TimeBound
 from healthmon.api.schemas import Alert, AlertDetail, AlertList, Delivery, NoteIn, Problem
 from healthmon.flows import alerts as flow_alerts
 from healthmon.flows.alerts import AlertNotFound, alerting_for, deliver
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.storage import alerts as store
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def _alert(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "tenant": row.get("tenant_id")}
 
 
-def _detail(runtime: Runtime, alert_id: int) -> AlertDetail:
+def _detail(runtime: App, alert_id: int) -> AlertDetail:
     row = store.get_alert(runtime.engine, alert_id)
     if row is None:
         raise HTTPException(404, f"no alert {alert_id}")
@@ -48,7 +48,7 @@ def _detail(runtime: Runtime, alert_id: int) -> AlertDetail:
 
 @router.get("", response_model=AlertList, dependencies=[Depends(caller)], summary="Alerts, newest first")
 def list_alerts(
-    runtime: RuntimeDep,
+    runtime: AppDep,
     status: Annotated[list[AlertState] | None, Query(description="repeatable; default all")] = None,
     severity: Annotated[list[Severity] | None, Query(description="repeatable")] = None,
     service: ServiceName | None = None,
@@ -83,11 +83,11 @@ def list_alerts(
     responses=NOT_FOUND,
     summary="One alert, with the status of each of its notifications",
 )
-def get_alert(alert_id: AlertId, runtime: RuntimeDep) -> AlertDetail:
+def get_alert(alert_id: AlertId, runtime: AppDep) -> AlertDetail:
     return _detail(runtime, alert_id)
 
 
-async def _send(runtime: Runtime, ids: list[int]) -> None:
+async def _send(runtime: App, ids: list[int]) -> None:
     alerting = alerting_for(runtime)
     try:
         await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
@@ -96,7 +96,7 @@ async def _send(runtime: Runtime, ids: list[int]) -> None:
 
 
 def _change(
-    runtime: Runtime,
+    runtime: App,
     alert_id: int,
     who: str,
     body: NoteIn | None,
@@ -135,7 +135,7 @@ NoteBody = Annotated[NoteIn | None, Body(description="an optional note (up to 1,
     summary="Acknowledge: stops re-notification; records the token's name as who",
 )
 def acknowledge(
-    alert_id: AlertId, who: Admin, runtime: RuntimeDep, background: BackgroundTasks, body: NoteBody = None
+    alert_id: AlertId, who: Admin, runtime: AppDep, background: BackgroundTasks, body: NoteBody = None
 ) -> AlertDetail:
     row = store.get_alert(runtime.engine, alert_id)
     if row is None:
@@ -153,7 +153,7 @@ def acknowledge(
     summary="Resolve by hand; channels that got the alert get a resolved notice",
 )
 def resolve(
-    alert_id: AlertId, who: Admin, runtime: RuntimeDep, background: BackgroundTasks, body: NoteBody = None
+    alert_id: AlertId, who: Admin, runtime: AppDep, background: BackgroundTasks, body: NoteBody = None
 ) -> AlertDetail:
     # resolving a resolved alert changes nothing and answers its current state
     return _change(runtime, alert_id, who.name, body, flow_alerts.resolve, background)

@@ -18,7 +18,7 @@ from healthmon.api import alerts, errors, health, metrics, silences, tenants, th
 from healthmon.api.auth import parse_tokens
 from healthmon.api.matrix import MatrixViews
 from healthmon.config.settings import load_settings
-from healthmon.flows.runtime import Runtime, build_runtime
+from healthmon.flows.app import App, build_app
 
 DESCRIPTION = """\
 Current health of the platform, its vendors and every tenant's integrations; alerts,
@@ -63,7 +63,7 @@ def _version() -> str:
         return "0.0.0"
 
 
-def create_app(runtime: Runtime | None = None, tokens: str | None = None) -> FastAPI:
+def create_app(runtime: App | None = None, tokens: str | None = None) -> FastAPI:
     """The API over `runtime` (default: built from HEALTHMON_* and the config, and closed at
     shutdown) accepting `tokens` (default: HEALTHMON_API_TOKENS).
 
@@ -74,7 +74,7 @@ def create_app(runtime: Runtime | None = None, tokens: str | None = None) -> Fas
         tokens = settings.api_tokens.get_secret_value()
     token_store = parse_tokens(tokens)
     owned = runtime is None
-    active = runtime if runtime is not None else build_runtime(settings)
+    active = runtime if runtime is not None else build_app(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""The process context handed to handlers: the Runtime built once at start (engine, cache, config)."""
+"""The process context handed to handlers: the App built once at start (engine, cache, config)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.storage.queries import StaleRule
 
 
-async def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+async def _runtime(request: Request) -> App:
+    runtime: App = request.app.state.runtime
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+AppDep = Annotated[App, Depends(_runtime)]
 
 
-def stale_rule(runtime: Runtime) -> StaleRule:
+def stale_rule(runtime: App) -> StaleRule:
     """When a latest result is stale, from the config (`watchdog.stale_after`)."""
     return StaleRule(runtime.config.watchdog.stale_after)

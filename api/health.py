@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from healthmon.api.auth import caller
-from healthmon.api.deps import RuntimeDep, stale_rule
+from healthmon.api.deps import AppDep, stale_rule
 from healthmon.api.errors import COMMON_RESPONSES, not_found
 from healthmon.api.inputs import SERVICES, ServiceName, is_tenant_id
 from healthmon.api.matrix import MatrixViews, answer, render
@@ -61,7 +61,7 @@ def _now() -> datetime:
 
 
 @router.get("", response_model=PlatformHealth, summary="Master status: overall and per service")
-def master_status(runtime: RuntimeDep) -> dict[str, Any]:
+def master_status(runtime: AppDep) -> dict[str, Any]:
     # only what should be checked now counts: see storage.queries.platform_health
     expected = expected_targets(runtime.engine, runtime.scheduled_services())
     return platform_health(
@@ -82,7 +82,7 @@ def master_status(runtime: RuntimeDep) -> dict[str, Any]:
 )
 def matrix(
     request: Request,
-    runtime: RuntimeDep,
+    runtime: AppDep,
     tier: Annotated[list[Tier] | None, Query(description="only these tiers (repeatable)")] = None,
     status: Annotated[list[Status] | None, Query(description="only these statuses (repeatable)")] = None,
     tenant: Annotated[
@@ -142,7 +142,7 @@ def _status(targets: list[TargetStatus], expected: Collection[TargetKey]) -> Sta
     responses=not_found("No tenant with this id"),
     summary="One tenant: each of its services",
 )
-def one_tenant(tenant_id: str, runtime: RuntimeDep) -> TenantHealth:
+def one_tenant(tenant_id: str, runtime: AppDep) -> TenantHealth:
     # a malformed id cannot name a tenant; checking it first also keeps odd bytes away from SQL
     info = get_tenant(runtime.engine, tenant_id) if is_tenant_id(tenant_id) else None
     if info is None:
@@ -207,7 +207,7 @@ def _count(statuses: Iterable[str]) -> StatusCounts:
     responses=not_found("No service of that name"),
     summary="One service: every target (each tenant for a per-tenant service)",
 )
-def one_service(service: str, runtime: RuntimeDep) -> ServiceHealth:
+def one_service(service: str, runtime: AppDep) -> ServiceHealth:
     monitor = MONITORS.get(service)
     if monitor is None:
         raise HTTPException(404, f"no service {service!r} (known: {', '.join(SERVICES)})")

@@ -29,11 +29,11 @@ from sqlalchemy import text
 
 from healthmon.alerting.notification import Severity
 from healthmon.api.auth import caller
-from healthmon.api.deps import RuntimeDep, stale_rule
+from healthmon.api.deps import AppDep, stale_rule
 from healthmon.api.errors import COMMON_RESPONSES, INVALID
 from healthmon.api.query import known_query_only
 from healthmon.api.schemas import AlertState, Healthz, Problem
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.monitors.result import Status
 from healthmon.storage.alerts import list_alerts
 from healthmon.storage.queries import matrix_cells
@@ -49,7 +49,7 @@ MAX_LIVE_ALERTS = 100_000
 
 
 class MatrixCollector(Collector):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: App) -> None:
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
@@ -107,7 +107,7 @@ class MatrixCollector(Collector):
         yield alerts
 
 
-def registry_for(runtime: Runtime) -> CollectorRegistry:
+def registry_for(runtime: App) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MatrixCollector(runtime))
     return registry
@@ -138,7 +138,7 @@ def metrics(request: Request) -> Response:
     },
     summary="Liveness of the API and its database (no token needed)",
 )
-def healthz(runtime: RuntimeDep, response: Response) -> Healthz:
+def healthz(runtime: AppDep, response: Response) -> Healthz:
     try:
         with runtime.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

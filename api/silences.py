@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from healthmon.alerting.silences import SilenceInputError, SilenceView, validate_recurrence, validate_silence
 from healthmon.api.auth import Admin, caller
-from healthmon.api.deps import RuntimeDep
+from healthmon.api.deps import AppDep
 from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
 from healthmon.api.inputs import MAX_ID, invalid
 from healthmon.api.schemas import SilenceIn, SilenceList, SilenceOut
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.storage.alerts import add_silence, end_silence, list_silences
 from healthmon.storage.tenants import get_tenant
 
@@ -44,7 +44,7 @@ def _out(row: dict[str, Any], now: datetime) -> SilenceOut:
     )
 
 
-def _one(runtime: Runtime, silence_id: int, now: datetime) -> SilenceOut | None:
+def _one(runtime: App, silence_id: int, now: datetime) -> SilenceOut | None:
     for row in list_silences(runtime.engine):
         if row["id"] == silence_id:
             return _out(row, now)
@@ -77,7 +77,7 @@ def _window(body: SilenceIn, now: datetime) -> tuple[datetime, datetime]:
     responses=FORBIDDEN,
     summary="Hold notifications for a service and/or tenant (or everything), now or in a weekly window",
 )
-def create_silence(body: SilenceIn, who: Admin, runtime: RuntimeDep) -> SilenceOut:
+def create_silence(body: SilenceIn, who: Admin, runtime: AppDep) -> SilenceOut:
     try:
         # the same validation as `healthmon silences add` and the dashboard; the author is the token's name
         request = validate_silence(
@@ -116,7 +116,7 @@ def create_silence(body: SilenceIn, who: Admin, runtime: RuntimeDep) -> SilenceO
 
 @router.get("", response_model=SilenceList, dependencies=[Depends(caller)], summary="Silences, newest first")
 def all_silences(
-    runtime: RuntimeDep,
+    runtime: AppDep,
     active: Annotated[bool, Query(description="only those not ended or expired")] = False,
 ) -> SilenceList:
     now = datetime.now(UTC)
@@ -130,7 +130,7 @@ def all_silences(
     responses={**FORBIDDEN, **not_found("No silence with this id that has not ended")},
     summary="End a silence now; alerts it held are sent on the next run if still open",
 )
-def end(silence_id: Annotated[int, Path(ge=1, le=MAX_ID)], who: Admin, runtime: RuntimeDep) -> SilenceOut:
+def end(silence_id: Annotated[int, Path(ge=1, le=MAX_ID)], who: Admin, runtime: AppDep) -> SilenceOut:
     now = datetime.now(UTC)
     if not end_silence(runtime.engine, silence_id, now):
         raise HTTPException(404, f"no silence {silence_id} that has not ended")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path
 
 from healthmon.api.auth import Admin, caller
-from healthmon.api.deps import RuntimeDep
+from healthmon.api.deps import AppDep
 from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, not_found
 from healthmon.api.inputs import invalid, is_tenant_id
 from healthmon.api.schemas import Problem, Tenant, TenantIn, TenantList
@@ -25,7 +25,7 @@ def _tenant(info: TenantInfo) -> Tenant:
 
 
 @router.get("", response_model=TenantList, dependencies=[Depends(caller)], summary="Every tenant")
-def all_tenants(runtime: RuntimeDep) -> TenantList:
+def all_tenants(runtime: AppDep) -> TenantList:
     return TenantList(tenants=[_tenant(t) for t in list_tenants(runtime.engine)])
 
 
@@ -40,7 +40,7 @@ def all_tenants(runtime: RuntimeDep) -> TenantList:
     },
     summary="Add a tenant with its integrations",
 )
-def add_tenant(body: TenantIn, who: Admin, runtime: RuntimeDep) -> Tenant:
+def add_tenant(body: TenantIn, who: Admin, runtime: AppDep) -> Tenant:
     # the same validation as `healthmon tenants add/import` and the dashboard: every field
     raw = {"id": body.id, "name": body.name, "enabled": body.enabled, "integrations": body.integrations}
     try:
@@ -59,7 +59,7 @@ def add_tenant(body: TenantIn, who: Admin, runtime: RuntimeDep) -> Tenant:
     return _tenant(info)
 
 
-def _switch(runtime: RuntimeDep, tenant_id: str, enabled: bool) -> Tenant:
+def _switch(runtime: AppDep, tenant_id: str, enabled: bool) -> Tenant:
     if not (is_tenant_id(tenant_id) and set_enabled(runtime.engine, tenant_id, enabled)):
         raise HTTPException(404, f"no tenant {tenant_id!r}")
     info = get_tenant(runtime.engine, tenant_id)
@@ -74,7 +74,7 @@ def _switch(runtime: RuntimeDep, tenant_id: str, enabled: bool) -> Tenant:
     responses={**FORBIDDEN, **NO_TENANT},
     summary="Stop checking a tenant (kept, with its credentials)",
 )
-def disable(tenant_id: TenantPath, who: Admin, runtime: RuntimeDep) -> Tenant:
+def disable(tenant_id: TenantPath, who: Admin, runtime: AppDep) -> Tenant:
     return _switch(runtime, tenant_id, False)
 
 
@@ -84,5 +84,5 @@ def disable(tenant_id: TenantPath, who: Admin, runtime: RuntimeDep) -> Tenant:
     responses={**FORBIDDEN, **NO_TENANT},
     summary="Check a tenant again",
 )
-def enable(tenant_id: TenantPath, who: Admin, runtime: RuntimeDep) -> Tenant:
+def enable(tenant_id: TenantPath, who: Admin, runtime: AppDep) -> Tenant:
     return _switch(runtime, tenant_id, True)

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from healthmon.alerting.thresholds import RuleInputError, settable_metrics, validate_rule
 from healthmon.api.auth import Admin, caller
-from healthmon.api.deps import RuntimeDep
+from healthmon.api.deps import AppDep
 from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
 from healthmon.api.inputs import SERVICES, TenantId, invalid
 from healthmon.api.schemas import ThresholdIn, Thresholds
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.monitors.base import Monitor
 from healthmon.monitors.registry import MONITORS
 from healthmon.storage.tenants import get_tenant
@@ -43,7 +43,7 @@ def _check_metric(monitor: Monitor, metric: str) -> None:
         )
 
 
-def _check_tenant(runtime: Runtime, monitor: Monitor, tenant: str | None, field: str) -> None:
+def _check_tenant(runtime: App, monitor: Monitor, tenant: str | None, field: str) -> None:
     if tenant is None:
         return
     if not monitor.per_tenant:
@@ -52,7 +52,7 @@ def _check_tenant(runtime: Runtime, monitor: Monitor, tenant: str | None, field:
         raise FieldError(field, f"no tenant {tenant!r}")
 
 
-def _view(runtime: Runtime, monitor: Monitor, tenant: str | None) -> Thresholds:
+def _view(runtime: App, monitor: Monitor, tenant: str | None) -> Thresholds:
     return Thresholds.model_validate(
         {
             "service": monitor.service,
@@ -76,7 +76,7 @@ TenantQuery = Annotated[
     responses=NO_SERVICE,
     summary="Effective rules of a service (or of one tenant of it), each with its source",
 )
-def read_thresholds(service: str, runtime: RuntimeDep, tenant: TenantQuery = None) -> Thresholds:
+def read_thresholds(service: str, runtime: AppDep, tenant: TenantQuery = None) -> Thresholds:
     monitor = _monitor(service)
     _check_tenant(runtime, monitor, tenant, "tenant")
     return _view(runtime, monitor, tenant)
@@ -89,7 +89,7 @@ def read_thresholds(service: str, runtime: RuntimeDep, tenant: TenantQuery = Non
     summary="Set the service-wide or a tenant's override of one metric's rule",
 )
 def put_threshold(
-    service: str, metric: str, body: ThresholdIn, who: Admin, runtime: RuntimeDep
+    service: str, metric: str, body: ThresholdIn, who: Admin, runtime: AppDep
 ) -> Thresholds:
     monitor = _monitor(service)
     try:
@@ -110,7 +110,7 @@ def put_threshold(
     summary="Remove an override; the rule below it (config or default) applies again",
 )
 def delete_threshold(
-    service: str, metric: str, who: Admin, runtime: RuntimeDep, tenant: TenantQuery = None
+    service: str, metric: str, who: Admin, runtime: AppDep, tenant: TenantQuery = None
 ) -> Thresholds:
     monitor = _monitor(service)
     _check_metric(monitor, metric)

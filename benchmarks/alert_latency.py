@@ -28,8 +28,8 @@ from aiosmtpd.controller import Controller
 from healthmon.config import Settings
 from healthmon.config.loader import parse_config
 from healthmon.flows.alerts import change_alert, resolve
+from healthmon.flows.app import build_app, use_runtime
 from healthmon.flows.pipeline import execute_tier
-from healthmon.flows.runtime import build_runtime, use_runtime
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.storage import alerts as store
 from healthmon.storage.migrate import upgrade
@@ -87,7 +87,7 @@ async def main() -> None:
             env={},
         )
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        runtime = build_runtime(Settings(database_url=url, data_dir=Path(tmp)), config)
+        runtime = build_app(Settings(database_url=url, data_dir=Path(tmp)), config)
         upgrade(runtime.engine)
         lag: dict[str, list[float]] = {"slack": [], "pagerduty": [], "webhook": [], "email": []}
         started = time.perf_counter()

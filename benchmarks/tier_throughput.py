@@ -34,8 +34,8 @@ from pydantic import SecretStr
 
 from healthmon.config import Settings
 from healthmon.config.loader import parse_config
+from healthmon.flows.app import build_app, use_runtime
 from healthmon.flows.pipeline import execute_tier
-from healthmon.flows.runtime import build_runtime, use_runtime
 from tests.support.servers import free_port, wait_port
 
 QUERY = {"query": "{ shop { name myshopifyDomain plan { displayName } } }"}
@@ -138,7 +138,7 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
             )
         settings = Settings(database_url=db, data_dir=tmp)
         settings.secret_key = SecretStr(secret)
-        runtime = build_runtime(settings, config)
+        runtime = build_app(settings, config)
         with use_runtime(runtime):
             started, cpu_before = time.perf_counter(), cpu_s()
             summary = await execute_tier("core", services=["shopify"], force=True, trigger="benchmark")

@@ -1,7 +1,7 @@
 """What every page shares: the runtime, who is signed in, refresh timing, messages across reruns.
 
 Pages read and write only through storage/, flows/ and alerting/ functions; this module hands
-them the process's Runtime and a few Streamlit conveniences.
+them the process's App and a few Streamlit conveniences.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from healthmon.config import ConfigError, Settings
 from healthmon.config.settings import load_settings
 from healthmon.flows.alerts import Alerting, alerting_for, deliver
-from healthmon.flows.runtime import Runtime, build_runtime
+from healthmon.flows.app import App, build_app
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import Tier
 from healthmon.storage.cache import StatusCache
@@ -67,18 +67,18 @@ def _fingerprint(found: Settings) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _close(runtime: Runtime) -> None:
+def _close(runtime: App) -> None:
     runtime.close()
 
 
 @st.cache_resource(max_entries=1, on_release=_close, show_spinner="Connecting to healthmon's database…")
-def _runtime_for(fingerprint: str) -> Runtime:
-    """One Runtime (engine pool, cache client, alert channels) for every session of the process."""
-    return build_runtime(load_settings())
+def _runtime_for(fingerprint: str) -> App:
+    """One App (engine pool, cache client, alert channels) for every session of the process."""
+    return build_app(load_settings())
 
 
-def runtime() -> Runtime:
-    """The process's Runtime, built from HEALTHMON_* and the YAML config on first use."""
+def runtime() -> App:
+    """The process's App, built from HEALTHMON_* and the YAML config on first use."""
     try:
         return _runtime_for(_fingerprint(settings()))
     except ConfigError as exc:
@@ -118,20 +118,20 @@ class ViewCache:
         return self._inner.publish(channel, messages)
 
 
-def view_cache(rt: Runtime) -> ViewCache:
+def view_cache(rt: App) -> ViewCache:
     return ViewCache(rt.cache)
 
 
-def stale_rule(rt: Runtime) -> StaleRule:
+def stale_rule(rt: App) -> StaleRule:
     """When a latest result is stale, from the config (`watchdog.stale_after`)."""
     return StaleRule(rt.config.watchdog.stale_after)
 
 
-def alerting(rt: Runtime) -> Alerting:
+def alerting(rt: App) -> Alerting:
     return alerting_for(rt)
 
 
-def send_now(rt: Runtime, delivery_ids: Sequence[int]) -> str | None:
+def send_now(rt: App, delivery_ids: Sequence[int]) -> str | None:
     """Send queued notices at once, like the CLI; what fails stays queued for the delivery flow.
     Returns a sentence for the user, or None when nothing was queued."""
     if not delivery_ids:

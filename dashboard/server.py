@@ -19,7 +19,7 @@ def main() -> None:
 
     import healthmon.dashboard.context
     import healthmon.dashboard.frames
-    import healthmon.flows.runtime
+    import healthmon.flows.app
     import healthmon.storage.queries  # noqa: F401
 
     _warm()
@@ -28,7 +28,7 @@ def main() -> None:
 
 
 def _warm() -> None:
-    """Build the process's Runtime (st.cache_resource is process-wide) and read the matrix once,
+    """Build the process's App (st.cache_resource is process-wide) and read the matrix once,
     so the first visitor does not wait for the database connection and a cold page cache."""
     import logging
 

@@ -25,7 +25,7 @@ from healthmon.config.loader import load_config
 from healthmon.config.services import SERVICE_MODELS
 from healthmon.config.settings import load_settings_checked
 from healthmon.deployments import exit_codes
-from healthmon.flows.runtime import config_problems, service_metrics
+from healthmon.flows.app import config_problems, service_metrics
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.tenant_settings import split_integration
 from healthmon.storage.crypto import Cipher, CredentialError

@@ -72,10 +72,10 @@ def start_watchdog(settings: Any, config: Any, interval_scale: float) -> Callabl
     import asyncio
     import threading
 
-    from healthmon.flows.runtime import build_runtime
+    from healthmon.flows.app import build_app
     from healthmon.flows.watchdog import tier_intervals, watch_forever
 
-    runtime = build_runtime(settings, config)
+    runtime = build_app(settings, config)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 

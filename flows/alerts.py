@@ -25,7 +25,7 @@ from healthmon.alerting.policy import AlertPolicy
 from healthmon.alerting.routing import Router
 from healthmon.alerting.silences import SilenceView
 from healthmon.flows.alerting_runtime import build_channels, build_policy, build_router
-from healthmon.flows.runtime import Runtime, get_runtime
+from healthmon.flows.app import App, get_runtime
 from healthmon.monitors.result import Status, TargetKey
 from healthmon.storage import alerts as store
 from healthmon.storage.status import load_latest, load_run
@@ -105,7 +105,7 @@ class Alerting:
     dashboard_url: str | None
 
 
-def alerting_for(runtime: Runtime) -> Alerting:
+def alerting_for(runtime: App) -> Alerting:
     """Built once per runtime and kept on it: channels hold settings, not per-run state."""
     built = runtime.extras.get("alerting")
     if not isinstance(built, Alerting):
@@ -119,7 +119,7 @@ def alerting_for(runtime: Runtime) -> Alerting:
     return built
 
 
-def _run_states(runtime: Runtime, run_id: str, alerted: set[TargetKey]) -> list[TargetState]:
+def _run_states(runtime: App, run_id: str, alerted: set[TargetKey]) -> list[TargetState]:
     """The run's targets as the lifecycle sees them; details only where an alert can use
     them: targets that are not healthy, or have a live alert."""
     rows = load_run(
@@ -143,7 +143,7 @@ def _run_states(runtime: Runtime, run_id: str, alerted: set[TargetKey]) -> list[
     ]
 
 
-def _vendor_status(runtime: Runtime) -> dict[str, str]:
+def _vendor_status(runtime: App) -> dict[str, str]:
     """What the vendors' own status pages say, for annotating alerts ("shopify status page: major")."""
     latest = load_latest(runtime.engine, ["statuspage"]).get(("statuspage", None))
     if latest is None:
@@ -163,7 +163,7 @@ def _vendor_status(runtime: Runtime) -> dict[str, str]:
 
 
 def _decide_and_queue(
-    runtime: Runtime, alerting: Alerting, run_id: str, now: datetime
+    runtime: App, alerting: Alerting, run_id: str, now: datetime
 ) -> tuple[AlertSummary, list[int]]:
     live = live_alerts(runtime.engine)
     states = _run_states(runtime, run_id, {(a.service, a.tenant_id) for a in live})

@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow
 
-from healthmon.flows.runtime import get_runtime
+from healthmon.flows.app import get_runtime
 from healthmon.storage.retention import apply_retention
 
 

@@ -22,9 +22,10 @@ import httpx
 from healthmon.alerting.thresholds import ThresholdRule, evaluate, merge_rules
 from healthmon.flows.alerts import AlertSummary
 from healthmon.flows.alerts import alert_step as alert_run
+from healthmon.flows.app import App, get_runtime
 from healthmon.flows.report import RunReport, build_report
-from healthmon.flows.runtime import Runtime, get_runtime, secrets_of
 from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.redaction import secrets_of
 from healthmon.monitors.registry import MONITORS, monitors_for_tier
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import TIERS, CheckResult, Outcome, Status, Tier
@@ -119,7 +120,7 @@ class TierSummary:
         return data
 
 
-def _selected(tier: Tier, services: Sequence[str] | None, runtime: Runtime) -> list[Monitor]:
+def _selected(tier: Tier, services: Sequence[str] | None, runtime: App) -> list[Monitor]:
     if services:
         return [m for m in monitors_for_tier(tier) if m.service in services]
     return [MONITORS[name] for name in runtime.scheduled_services(tier)]
@@ -158,7 +159,7 @@ def plan_tier(
 
 
 def _targets(
-    runtime: Runtime, monitor: Monitor, tenant_ids: Sequence[str | None], tier: Tier
+    runtime: App, monitor: Monitor, tenant_ids: Sequence[str | None], tier: Tier
 ) -> tuple[list[Target], list[CheckResult]]:
     """Settings and decrypted credentials per target, loaded here and never passed around."""
     options = runtime.service_options(monitor.service)
@@ -202,7 +203,7 @@ def _targets(
 
 
 def _rules(
-    runtime: Runtime, service: str, tenant_ids: Sequence[str | None]
+    runtime: App, service: str, tenant_ids: Sequence[str | None]
 ) -> dict[str, dict[str, ThresholdRule]]:
     """Effective rules per tenant key: defaults < config < service-wide table rows < tenant rows."""
     overrides = load_overrides(runtime.engine, service, tenant_ids)
@@ -217,7 +218,7 @@ def _rules(
     }
 
 
-def _record(runtime: Runtime, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
+def _record(runtime: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
     # what was recorded: a result from a clock running ahead is recorded at the store's time
     recorded = record_results(runtime.engine, results, run_id, runtime.config.alerting.flap_window_s)
     runtime.cache.set_many(cache_entries(recorded), ttl_s)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from healthmon.alerting.watchdog import SERVICE, TierFreshness, decide_staleness
 from healthmon.flows.alerts import active_silences, alerting_for, apply_decision, deliver, live_alerts
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import TIERS, TargetKey, Tier
 from healthmon.storage.status import older_than
@@ -56,7 +56,7 @@ class WatchReport:
 
 
 def freshness(
-    runtime: Runtime, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
+    runtime: App, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
 ) -> list[TierFreshness]:
     """Every tier with something to check, as the store sees it now."""
     stale_after = runtime.config.watchdog.stale_after
@@ -89,7 +89,7 @@ def freshness(
 
 
 def _decide_and_queue(
-    runtime: Runtime, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
+    runtime: App, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
 ) -> tuple[WatchReport, list[int]]:
     alerting = alerting_for(runtime)
     tiers = freshness(runtime, intervals, watching_since, now)
@@ -111,7 +111,7 @@ def _decide_and_queue(
 
 
 async def watch_once(
-    runtime: Runtime,
+    runtime: App,
     intervals: Mapping[Tier, float],
     watching_since: datetime | None = None,
     now: datetime | None = None,
@@ -128,7 +128,7 @@ async def watch_once(
 
 
 async def watch_forever(
-    runtime: Runtime,
+    runtime: App,
     intervals: Mapping[Tier, float],
     stop: asyncio.Event,
     every_s: float | None = None,

@@ -7,13 +7,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from healthmon.monitors.base import CheckFailed, Monitor, Target
+from healthmon.monitors.redaction import redact
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import CheckResult, Outcome, Status, Tier
-
-REDACTED = "***"
 
 
 @dataclass(frozen=True)
@@ -24,22 +22,6 @@ class RunPolicy:
     confirm_delay_s: float = 0.2
     #: checks running at once in this batch
     concurrency: int = 20
-
-
-def redact(value: Any, secrets: frozenset[str]) -> Any:
-    """Scrub every secret value out of a details structure, however it got in there."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret and secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
-    return value
 
 
 def _missing(monitor: Monitor, target: Target) -> list[str]:

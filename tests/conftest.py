@@ -18,12 +18,12 @@ import redis
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from tests.support.runtime import SECRET_KEY, RuntimeFactory
+from tests.support.app import SECRET_KEY, AppFactory
 from tests.support.servers import PgServer, RedisServer, start_postgres, start_redis
 
 if TYPE_CHECKING:
     from healthmon.config import HealthmonConfig
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 
 #: property-based API tests and the plugins they need: loaded only when such tests are collected
@@ -147,20 +147,20 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
-    """Build a Runtime from a config dict and install it as the process runtime."""
+def make_app(tmp_path: Path) -> Iterator[AppFactory]:
+    """Build a App from a config dict and install it as the process runtime."""
     from healthmon.config import HealthmonConfig, Settings
     from healthmon.config.loader import parse_config
-    from healthmon.flows.runtime import build_runtime, use_runtime
+    from healthmon.flows.app import build_app, use_runtime
 
-    made: list[tuple[Runtime, Any]] = []
+    made: list[tuple[App, Any]] = []
 
     def factory(
         database_url: str,
         config: dict[str, Any] | HealthmonConfig | None = None,
         redis_url: str | None = None,
         secret_key: str | None = SECRET_KEY,
-    ) -> Runtime:
+    ) -> App:
         settings = Settings(
             database_url=database_url,
             redis_url=redis_url,
@@ -168,7 +168,7 @@ def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
             data_dir=tmp_path,
         )
         cfg = config if isinstance(config, HealthmonConfig) else parse_config(config or {}, env={})
-        runtime = build_runtime(settings, cfg)
+        runtime = build_app(settings, cfg)
         ctx = use_runtime(runtime)
         ctx.__enter__()
         made.append((runtime, ctx))

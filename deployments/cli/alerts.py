@@ -12,7 +12,7 @@ from healthmon.deployments import exit_codes
 from healthmon.deployments.cli.common import _fail, _who, _with_runtime, err
 
 if TYPE_CHECKING:
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 
 alerts_app = typer.Typer(help="Alerts: list, acknowledge, resolve, deliver.", no_args_is_help=True)
@@ -99,7 +99,7 @@ def alerts_deliver(
     from healthmon.flows.alerts import deliver_pending
     from healthmon.storage.alerts import PendingCount, count_pending
 
-    def work(rt: Runtime) -> tuple[DeliveryReport, PendingCount]:
+    def work(rt: App) -> tuple[DeliveryReport, PendingCount]:
         report = asyncio.run(deliver_pending(ignore_backoff=now))
         return report, count_pending(rt.engine, datetime.now(UTC))
 

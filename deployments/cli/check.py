@@ -15,7 +15,7 @@ from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import TIERS, Status, Tier
 
 if TYPE_CHECKING:
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 
 def _tiers_for(tier: str | None, service: str | None) -> list[Tier]:
@@ -54,7 +54,7 @@ def check(
         )
     tiers = _tiers_for(tier, service)
     runtime = _runtime()
-    from healthmon.flows.runtime import use_runtime
+    from healthmon.flows.app import use_runtime
     from healthmon.storage.results import run_results
 
     try:  # the store's errors are mapped to exit 3 (or 2) for every command: _Commands
@@ -76,7 +76,7 @@ def check(
     raise typer.Exit(exit_codes.NOT_HEALTHY if bad else exit_codes.OK)
 
 
-def _require_tenant(runtime: Runtime, tenant: str, tiers: list[Tier], service: str | None) -> None:
+def _require_tenant(runtime: App, tenant: str, tiers: list[Tier], service: str | None) -> None:
     """`--tenant` names an enabled tenant with an integration this check covers, or exit 2:
     a check that silently checks nothing reads as "all healthy"."""
     from healthmon.storage.tenants import get_tenant

@@ -13,7 +13,7 @@ from healthmon.config import ConfigError
 from healthmon.deployments import exit_codes
 
 if TYPE_CHECKING:
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 # one message, one line: wrapped lines break log readers and grep
 err = Console(stderr=True, soft_wrap=True)
@@ -25,26 +25,26 @@ def _fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _runtime() -> Runtime:
-    from healthmon.flows.runtime import build_runtime
+def _runtime() -> App:
+    from healthmon.flows.app import build_app
 
     try:
-        return build_runtime()
+        return build_app()
     except ConfigError as exc:
         _fail(exit_codes.USAGE, str(exc))
 
 
-def _require_migrated(runtime: Runtime) -> None:
+def _require_migrated(runtime: App) -> None:
     from healthmon.storage.migrate import current_revision, head_revision
 
     if current_revision(runtime.engine) != head_revision():
         _fail(exit_codes.USAGE, "the database is not migrated: run `healthmon db upgrade` first")
 
 
-def _with_runtime(work: Callable[[Runtime], T]) -> T:
+def _with_runtime(work: Callable[[App], T]) -> T:
     """`work` with the process runtime installed; the store's errors become exit codes in
     `_Commands`, like every command's."""
-    from healthmon.flows.runtime import use_runtime
+    from healthmon.flows.app import use_runtime
 
     runtime = _runtime()
     try:

@@ -10,7 +10,7 @@ from healthmon.deployments import exit_codes
 from healthmon.deployments.cli.common import _fail, _who, _with_runtime, err
 
 if TYPE_CHECKING:
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 
 silences_app = typer.Typer(
@@ -51,7 +51,7 @@ def silences_add(
     names = {"service": "--service", "tenant": "--tenant", "everything": "--everything"}
     names |= {"reason": "--reason", "created_by": "--by"}
 
-    def checked(rt: Runtime | None) -> SilenceRequest:
+    def checked(rt: App | None) -> SilenceRequest:
         # the same validation as the API and the dashboard; the tenant is looked up once the
         # store is open, so a missing comment is reported without it
         exists = None if rt is None else (lambda t: get_tenant(rt.engine, t) is not None)
@@ -89,7 +89,7 @@ def silences_add(
             _fail(exit_codes.USAGE, "--minutes: must be more than 0")
         ends = now + timedelta(minutes=minutes)
 
-    def store(rt: Runtime) -> int:
+    def store(rt: App) -> int:
         checked(rt)
         return add_silence(
             rt.engine,

@@ -14,13 +14,13 @@ from healthmon.deployments.cli.common import _fail, _runtime, err
 from healthmon.flows.tenant_input import TenantRow
 
 if TYPE_CHECKING:
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 
 tenants_app = typer.Typer(help="Tenants and their integration credentials.", no_args_is_help=True)
 
 
-def _writable_runtime() -> Runtime:
+def _writable_runtime() -> App:
     runtime = _runtime()
     if runtime.cipher is None:
         runtime.close()

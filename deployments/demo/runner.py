@@ -308,9 +308,9 @@ class Demo:
                 env=self.env,
             )
 
-            from healthmon.flows.runtime import build_runtime, use_runtime
+            from healthmon.flows.app import build_app, use_runtime
 
-            runtime = build_runtime(demo_settings(self.paths, self.env), config)
+            runtime = build_app(demo_settings(self.paths, self.env), config)
             tenant_count = await asyncio.to_thread(self.load_store, runtime.engine, runtime.cipher)
             await self.inject_faults()
             if self.ui:

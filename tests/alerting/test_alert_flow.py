@@ -20,7 +20,7 @@ from healthmon.sandbox import SandboxState, start_in_thread, write_bed
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
 from healthmon.storage.tenants import upsert_tenants
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 from tests.support.servers import free_port
 
 
@@ -101,10 +101,10 @@ async def test_breach_on_three_runs_pages_once_then_ack_and_recovery(
     redis_url: str,
     receivers: RunningSandbox,
     smtp: tuple[Inbox, int],
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     inbox, port = smtp
-    runtime = make_runtime(sqlite_url, config(DOWN, redis_url, receivers, port))
+    runtime = make_app(sqlite_url, config(DOWN, redis_url, receivers, port))
     for _ in range(3):
         await execute_tier("critical", force=True)
     assert counts(receivers, inbox) == {"slack": 1, "email": 1, "pagerduty": 1, "webhook": 1}
@@ -121,7 +121,7 @@ async def test_breach_on_three_runs_pages_once_then_ack_and_recovery(
     (acked,) = store.list_alerts(runtime.engine, ["acknowledged"])
     assert acked["acknowledged_by"] == "alice" and acked["acknowledged_at"] is not None
 
-    make_runtime(sqlite_url, config(pg_server_url, redis_url, receivers, port))
+    make_app(sqlite_url, config(pg_server_url, redis_url, receivers, port))
     for _ in range(3):
         await execute_tier("critical", force=True)
     (resolved,) = store.list_alerts(runtime.engine, ["resolved"])
@@ -147,10 +147,10 @@ async def test_a_slack_outage_delays_delivery_and_loses_nothing(
     redis_url: str,
     receivers: RunningSandbox,
     smtp: tuple[Inbox, int],
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     inbox, port = smtp
-    runtime = make_runtime(sqlite_url, config(DOWN, redis_url, receivers, port))
+    runtime = make_app(sqlite_url, config(DOWN, redis_url, receivers, port))
     receivers.state.add_fault("slack_webhook", "http_error", status=503)
     for _ in range(4):  # opens on run 2; Slack is down for runs 2, 3 and 4
         await execute_tier("critical", force=True)
@@ -172,12 +172,12 @@ async def test_escalation_notifies_at_once(
     pg_server_url: str,
     receivers: RunningSandbox,
     smtp: tuple[Inbox, int],
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     inbox, port = smtp
     slow = config(pg_server_url, redis_url, receivers, port)
     slow["services"]["postgres"]["thresholds"] = {"connections_used_pct": {"degraded": 0.0001}}
-    runtime = make_runtime(sqlite_url, slow)
+    runtime = make_app(sqlite_url, slow)
     for _ in range(2):
         await execute_tier("critical", force=True)
     (degraded,) = store.list_alerts(runtime.engine, ["open"])
@@ -185,7 +185,7 @@ async def test_escalation_notifies_at_once(
     assert (
         counts(receivers, inbox)["slack"] == 1 and counts(receivers, inbox)["pagerduty"] == 0
     )  # p3: slack only
-    make_runtime(sqlite_url, config(DOWN, redis_url, receivers, port))
+    make_app(sqlite_url, config(DOWN, redis_url, receivers, port))
     await execute_tier("critical", force=True)
     (escalated,) = store.list_alerts(runtime.engine, ["open"])
     assert escalated["id"] == degraded["id"] and escalated["severity"] == "p1"
@@ -199,10 +199,10 @@ async def test_silence_holds_then_releases(
     redis_url: str,
     receivers: RunningSandbox,
     smtp: tuple[Inbox, int],
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     inbox, port = smtp
-    runtime = make_runtime(sqlite_url, config(DOWN, redis_url, receivers, port))
+    runtime = make_app(sqlite_url, config(DOWN, redis_url, receivers, port))
     now = datetime.now(UTC)
     silence = store.add_silence(
         runtime.engine,
@@ -227,7 +227,7 @@ async def test_fifty_failing_tenants_are_one_alert(
     sqlite_url: str,
     receivers: RunningSandbox,
     smtp: tuple[Inbox, int],
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
     tmp_path: Path,
 ) -> None:
     inbox, port = smtp
@@ -238,7 +238,7 @@ async def test_fifty_failing_tenants_are_one_alert(
         "channels": channels(receivers, port),
         "run": {"confirm_retries": 0},
     }
-    runtime = make_runtime(sqlite_url, cfg)
+    runtime = make_app(sqlite_url, cfg)
     assert runtime.cipher is not None
     upsert_tenants(runtime.engine, runtime.cipher, read_tenants_file(tenants_path, env={}))
     for n in range(1, 51):
@@ -257,12 +257,12 @@ async def test_renotify_after_the_interval(
     redis_url: str,
     receivers: RunningSandbox,
     smtp: tuple[Inbox, int],
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     from sqlalchemy import text
 
     inbox, port = smtp
-    runtime = make_runtime(sqlite_url, config(DOWN, redis_url, receivers, port))
+    runtime = make_app(sqlite_url, config(DOWN, redis_url, receivers, port))
     for _ in range(3):
         await execute_tier("critical", force=True)
     assert counts(receivers, inbox)["slack"] == 1
@@ -281,7 +281,7 @@ async def test_renotify_after_the_interval(
 
 
 async def test_slack_bot_updates_the_original_message_on_ack_and_resolve(
-    sqlite_url: str, redis_url: str, receivers: RunningSandbox, make_runtime: RuntimeFactory
+    sqlite_url: str, redis_url: str, receivers: RunningSandbox, make_app: AppFactory
 ) -> None:
     slack = {
         "bot_token": receivers.state.platform.slack_bot_token,
@@ -293,7 +293,7 @@ async def test_slack_bot_updates_the_original_message_on_ack_and_resolve(
         "channels": {"slack": slack},
         "run": {"confirm_retries": 0},
     }
-    runtime = make_runtime(sqlite_url, cfg)
+    runtime = make_app(sqlite_url, cfg)
     for _ in range(2):
         await execute_tier("critical", force=True)
     (posted,) = [m["body"] for m in receivers.state.received("slack")]

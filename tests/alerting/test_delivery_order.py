@@ -344,8 +344,8 @@ async def test_a_trigger_that_failed_for_good_neither_blocks_nor_leaves_a_stray_
 SENDER = """
 import asyncio, sys
 from healthmon.flows.alerts import alerting_for, deliver
-from healthmon.flows.runtime import build_runtime
-runtime = build_runtime()
+from healthmon.flows.app import build_app
+runtime = build_app()
 alerting = alerting_for(runtime)
 asyncio.run(deliver(runtime.engine, alerting.channels, alerting.policy, lease_s=float(sys.argv[1])))
 """

@@ -15,7 +15,7 @@ from healthmon.storage.alerts import list_silences
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import upsert_tenants
-from tests.support.runtime import SECRET_KEY
+from tests.support.app import SECRET_KEY
 
 KNOWN = {"acme"}
 

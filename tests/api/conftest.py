@@ -14,7 +14,7 @@ from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
 from healthmon.api.app import create_app
 from healthmon.flows import alerts as flow_alerts
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status
 from healthmon.storage import alerts as store
@@ -22,7 +22,7 @@ from healthmon.storage.queries import invalidate_views
 from healthmon.storage.results import record_results
 from healthmon.storage.status import cache_entries
 from healthmon.storage.tenants import IntegrationInput, upsert_tenants
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
@@ -53,7 +53,7 @@ def result(
     return CheckResult(service, tenant, MONITORS[service].tier, status, latency_ms, details, at)
 
 
-def record(runtime: Runtime, results: Sequence[CheckResult], ttl_s: int = 300) -> None:
+def record(runtime: App, results: Sequence[CheckResult], ttl_s: int = 300) -> None:
     """What a tier run's record step does: history and status rows, the cache, the views."""
     record_results(runtime.engine, results, run_id=None)
     runtime.cache.set_many(cache_entries(results), ttl_s)
@@ -70,7 +70,7 @@ def meta(account: str) -> IntegrationInput:
 
 @dataclass
 class Seeded:
-    runtime: Runtime
+    runtime: App
     #: the live p2 alert (shopify for globex), notified to the webhook channel
     shopify_alert: int
     #: the live p3 alert (redis), never notified (held by a silence)
@@ -79,7 +79,7 @@ class Seeded:
     resolved_alert: int
 
 
-def seed(runtime: Runtime) -> Seeded:
+def seed(runtime: App) -> Seeded:
     assert runtime.cipher is not None
     upsert_tenants(
         runtime.engine,
@@ -143,17 +143,17 @@ def seed(runtime: Runtime) -> Seeded:
 
 
 @pytest.fixture
-def runtime(db_url: str, make_runtime: RuntimeFactory) -> Runtime:
-    return make_runtime(db_url, CONFIG)
+def runtime(db_url: str, make_app: AppFactory) -> App:
+    return make_app(db_url, CONFIG)
 
 
 @pytest.fixture
-def seeded(runtime: Runtime) -> Seeded:
+def seeded(runtime: App) -> Seeded:
     return seed(runtime)
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
+def client(runtime: App) -> Iterator[TestClient]:
     with TestClient(create_app(runtime, TOKENS)) as test_client:
         yield test_client
 

@@ -6,12 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from healthmon.api.app import create_app
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from tests.api.conftest import ADMIN, READ, TOKENS
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 
 
-def test_unexpected_errors_do_not_leak(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_errors_do_not_leak(runtime: App, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(runtime, TOKENS)
 
     def boom() -> None:
@@ -27,9 +27,9 @@ def test_unexpected_errors_do_not_leak(runtime: Runtime, caplog: pytest.LogCaptu
     assert "hunter2" in caplog.text  # the operator still sees it
 
 
-def test_database_down(make_runtime: RuntimeFactory) -> None:
+def test_database_down(make_app: AppFactory) -> None:
     # a port nothing listens on: connections are refused at once
-    runtime = make_runtime("postgresql://healthmon@127.0.0.1:1/healthmon", {})
+    runtime = make_app("postgresql://healthmon@127.0.0.1:1/healthmon", {})
     with TestClient(create_app(runtime, TOKENS), raise_server_exceptions=False) as http:
         healthz = http.get("/healthz")
         assert healthz.status_code == 503

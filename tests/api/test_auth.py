@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from healthmon.api.app import create_app
 from healthmon.api.auth import parse_tokens
 from healthmon.config.errors import ConfigError
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.storage.alerts import add_silence
 from tests.api.conftest import ADMIN, ADMIN_TOKEN, NOW, READ, READ_TOKEN, Seeded
 
@@ -108,7 +108,7 @@ def test_tokens_are_never_logged(
         assert secret not in caplog.text
 
 
-def test_token_may_contain_colons(runtime: Runtime) -> None:
+def test_token_may_contain_colons(runtime: App) -> None:
     with TestClient(create_app(runtime, "robot:read:abc:def:0123456789abcdef")) as http:
         assert (
             http.get("/api/tenants", headers={"Authorization": "Bearer abc:def:0123456789abcdef"}).status_code

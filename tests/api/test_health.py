@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.monitors.result import Status
 from healthmon.storage.status import cache_entries
 from tests.api.conftest import EARLIER, NOW, READ, Seeded, field_of, record, result
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 
 
 def test_master_status(client: TestClient, seeded: Seeded) -> None:
@@ -180,7 +180,7 @@ def test_unknown_tenant(client: TestClient, seeded: Seeded) -> None:
         assert response.json()["detail"].startswith("no tenant")
 
 
-def test_matrix_through_redis(db_url: str, make_runtime: RuntimeFactory, redis_url: str) -> None:
+def test_matrix_through_redis(db_url: str, make_app: AppFactory, redis_url: str) -> None:
     """With Redis, the matrix view travels through it as JSON: the answer is the same."""
     from fastapi.testclient import TestClient as Client
 
@@ -190,7 +190,7 @@ def test_matrix_through_redis(db_url: str, make_runtime: RuntimeFactory, redis_u
     # a database index of its own: the matrix key is the same in every deployment sharing a
     # Redis database, and other suites write it on db 0
     own_db = urlsplit(redis_url)._replace(path="/11").geturl()
-    runtime: Runtime = make_runtime(db_url, CONFIG, redis_url=own_db)
+    runtime: App = make_app(db_url, CONFIG, redis_url=own_db)
     assert runtime.cache.backend == "redis"
     seed(runtime)
     with Client(create_app(runtime, TOKENS)) as http:

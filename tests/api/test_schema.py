@@ -25,20 +25,20 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from healthmon.api.app import create_app
 from healthmon.config import HealthmonConfig, Settings
-from healthmon.flows.runtime import Runtime, build_runtime
+from healthmon.flows.app import App, build_app
 from tests.api.conftest import ADMIN, TOKENS, Seeded
 
 
 def _schema_only_app() -> FastAPI:
     settings = Settings(database_url="sqlite://", secret_key=SecretStr("x" * 32), data_dir=Path(gettempdir()))
-    return create_app(build_runtime(settings, HealthmonConfig()), TOKENS)
+    return create_app(build_app(settings, HealthmonConfig()), TOKENS)
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _schema_only_app())
 
 
 @pytest.fixture
-def api(runtime: Runtime, seeded: Seeded) -> Iterator[FastAPI]:
+def api(runtime: App, seeded: Seeded) -> Iterator[FastAPI]:
     yield create_app(runtime, TOKENS)
 
 

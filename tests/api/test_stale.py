@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from healthmon.api.app import create_app
 from healthmon.api.matrix import answer, build
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.monitors.result import Status
 from healthmon.storage.queries import StaleRule
 from healthmon.storage.tenants import set_enabled, upsert_tenants
 from tests.api.conftest import CONFIG, READ, TOKENS, meta, record, result, shopify
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 from tests.support.waiting import wait_until
 
 #: a critical result this old is stale (> 120 s), a core one is not (< 600 s)
@@ -32,7 +32,7 @@ def fresh_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def seed_tenants(runtime: Runtime, enabled: dict[str, bool]) -> None:
+def seed_tenants(runtime: App, enabled: dict[str, bool]) -> None:
     assert runtime.cipher is not None
     upsert_tenants(
         runtime.engine,
@@ -50,7 +50,7 @@ def age_at(generated_at: str, checked_at: datetime) -> float:
 
 
 @pytest.fixture
-def stale_postgres(runtime: Runtime) -> datetime:
+def stale_postgres(runtime: App) -> datetime:
     """Every configured platform service healthy; postgres's result 8 minutes old, the rest new."""
     now = fresh_now()
     record(runtime, [result("postgres", None, Status.HEALTHY, at=now - EIGHT_MIN)])
@@ -95,7 +95,7 @@ def test_the_kept_matrix_answer_does_not_freeze_the_age(client: TestClient, stal
     wait_until(older, 10, "the redis cell's age to grow between two answers of one view")
 
 
-def test_kept_view_ages_like_the_stale_rule(runtime: Runtime) -> None:
+def test_kept_view_ages_like_the_stale_rule(runtime: App) -> None:
     """The matrix route's per-request arithmetic is the rule of monitors.result.staleness."""
     at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     rule = StaleRule(stale_after=2)
@@ -120,7 +120,7 @@ def test_kept_view_ages_like_the_stale_rule(runtime: Runtime) -> None:
 
 
 def test_master_status_is_never_healthy_while_a_target_is_stale(
-    client: TestClient, runtime: Runtime, stale_postgres: datetime
+    client: TestClient, runtime: App, stale_postgres: datetime
 ) -> None:
     body = client.get("/api/platform/health", headers=READ).json()
     # every result is healthy, but postgres has not been checked for 8 minutes
@@ -139,7 +139,7 @@ def test_master_status_is_never_healthy_while_a_target_is_stale(
     assert (body["status"], body["stale"]) == ("healthy", 0)
 
 
-def test_a_stale_failure_stays_a_failure(client: TestClient, runtime: Runtime) -> None:
+def test_a_stale_failure_stays_a_failure(client: TestClient, runtime: App) -> None:
     now = fresh_now()
     record(
         runtime,
@@ -153,8 +153,8 @@ def test_a_stale_failure_stays_a_failure(client: TestClient, runtime: Runtime) -
     assert (body["status"], body["stale"]) == ("unhealthy", 1)
 
 
-def test_stale_rule_follows_the_config(db_url: str, make_runtime: RuntimeFactory) -> None:
-    runtime = make_runtime(db_url, {**CONFIG, "watchdog": {"stale_after": 10}})
+def test_stale_rule_follows_the_config(db_url: str, make_app: AppFactory) -> None:
+    runtime = make_app(db_url, {**CONFIG, "watchdog": {"stale_after": 10}})
     now = fresh_now()
     record(runtime, [result("postgres", None, Status.HEALTHY, at=now - EIGHT_MIN)])
     with TestClient(create_app(runtime, TOKENS)) as http:
@@ -163,7 +163,7 @@ def test_stale_rule_follows_the_config(db_url: str, make_runtime: RuntimeFactory
         assert http.get("/api/platform/health", headers=READ).json()["stale_after"] == 10
 
 
-def test_master_status_counts_expected_targets_only(client: TestClient, runtime: Runtime) -> None:
+def test_master_status_counts_expected_targets_only(client: TestClient, runtime: App) -> None:
     """A tenant without a result yet is missing; a disabled tenant's old result does not count."""
     now = fresh_now()
     seed_tenants(runtime, {"acme": True, "globex": True, "initech": True})
@@ -199,7 +199,7 @@ def test_master_status_counts_expected_targets_only(client: TestClient, runtime:
     assert cells[("shopify", "initech")]["stale"] is True
 
 
-def test_service_route_targets_carry_age_and_stale(client: TestClient, runtime: Runtime) -> None:
+def test_service_route_targets_carry_age_and_stale(client: TestClient, runtime: App) -> None:
     now = fresh_now()
     seed_tenants(runtime, {"acme": True, "globex": True, "initech": False})
     record(
@@ -230,7 +230,7 @@ def test_service_route_targets_carry_age_and_stale(client: TestClient, runtime: 
     assert platform["targets"] == [] and platform["stale"] == 0
 
 
-def test_tenant_route_services_carry_age_and_stale(client: TestClient, runtime: Runtime) -> None:
+def test_tenant_route_services_carry_age_and_stale(client: TestClient, runtime: App) -> None:
     now = fresh_now()
     assert runtime.cipher is not None
     upsert_tenants(

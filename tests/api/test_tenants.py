@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.storage.tenants import get_tenant, load_integration
 from tests.api.conftest import ADMIN, READ, TOKENS, Seeded, field_of
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 
 NEW = {
     "id": "umbrella",
@@ -99,10 +99,10 @@ def test_add_rejects_bad_input(client: TestClient, seeded: Seeded, subtests: pyt
     assert get_tenant(seeded.runtime.engine, "umbrella") is None
 
 
-def test_add_without_a_secret_key(db_url: str, make_runtime: RuntimeFactory) -> None:
+def test_add_without_a_secret_key(db_url: str, make_app: AppFactory) -> None:
     from healthmon.api.app import create_app
 
-    runtime: Runtime = make_runtime(db_url, {}, secret_key=None)
+    runtime: App = make_app(db_url, {}, secret_key=None)
     with TestClient(create_app(runtime, TOKENS)) as http:
         response = http.post("/api/tenants", headers=ADMIN, json=NEW)
     assert response.status_code == 503 and "HEALTHMON_SECRET_KEY" in response.json()["detail"]

@@ -29,7 +29,7 @@ from healthmon.storage import alerts as store
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from tests.dashboard.seed import open_alert, seed_results, seed_tenants
-from tests.support.runtime import SECRET_KEY
+from tests.support.app import SECRET_KEY
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
 

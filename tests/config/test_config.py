@@ -7,7 +7,8 @@ from pydantic import SecretStr
 
 from healthmon.config import ConfigError, Settings, load_config
 from healthmon.config.loader import parse_config
-from healthmon.flows.runtime import build_runtime, secrets_of
+from healthmon.flows.app import build_app
+from healthmon.monitors.redaction import secrets_of
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "healthmon.yaml"
 
@@ -58,7 +59,7 @@ def test_bad_config_names_the_key(raw: dict[str, object], key: str) -> None:
 def test_unknown_service_and_bad_threshold_are_named(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/x.db")
     with pytest.raises(ConfigError, match=r"^services\.postgress: unknown service"):
-        build_runtime(settings, parse_config({"services": {"postgress": {}}}, env={}))
+        build_app(settings, parse_config({"services": {"postgress": {}}}, env={}))
     bad = {
         "services": {
             "postgres": {
@@ -68,7 +69,7 @@ def test_unknown_service_and_bad_threshold_are_named(tmp_path: Path) -> None:
         }
     }
     with pytest.raises(ConfigError) as exc:
-        build_runtime(settings, parse_config(bad, env={}))
+        build_app(settings, parse_config(bad, env={}))
     assert exc.value.key == "services.postgres.thresholds.latency_ms"
     assert "past the unhealthy bound" in exc.value.message
 
@@ -85,7 +86,7 @@ def test_bad_yaml_and_unreadable_file(tmp_path: Path) -> None:
 def test_secret_key_must_be_usable(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/x.db", secret_key=SecretStr("short"))
     with pytest.raises(ConfigError, match=r"^HEALTHMON_SECRET_KEY"):
-        build_runtime(settings, parse_config({}, env={}))
+        build_app(settings, parse_config({}, env={}))
 
 
 def test_secrets_are_found_in_options() -> None:

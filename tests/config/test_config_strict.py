@@ -24,7 +24,7 @@ from healthmon.config.loader import load_config, parse_config
 from healthmon.config.services import MCP_MODERN_VERSION, SERVICE_MODELS, StatuspageOptions
 from healthmon.config.settings import load_settings, load_settings_checked
 from healthmon.deployments.demo import demo_config
-from healthmon.flows.runtime import config_problems, service_metrics
+from healthmon.flows.app import config_problems, service_metrics
 from healthmon.monitors import mcp
 from healthmon.monitors.registry import MONITORS
 from healthmon.sandbox.bed import config_for

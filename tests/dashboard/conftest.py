@@ -1,6 +1,6 @@
 """The dashboard under streamlit.testing.v1.AppTest, against a real, seeded database.
 
-The app builds its Runtime from HEALTHMON_* like `healthmon dashboard` does; each test points
+The app builds its App from HEALTHMON_* like `healthmon dashboard` does; each test points
 those at its own database and drops the cached runtime before and after.
 """
 
@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from healthmon.dashboard import context
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
-from tests.support.runtime import SECRET_KEY
+from tests.support.app import SECRET_KEY
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 #: the first run imports pandas, altair and the app's modules: far more than AppTest's 3 s default

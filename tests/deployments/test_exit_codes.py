@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from healthmon.deployments.cli import app
-from tests.support.runtime import SECRET_KEY
+from tests.support.app import SECRET_KEY
 from tests.support.servers import free_port
 
 runner = CliRunner()

@@ -15,7 +15,7 @@ from healthmon.sandbox import SandboxState, start_in_thread, write_bed
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage.status import load_latest
 from healthmon.storage.tenants import upsert_tenants
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 
 TENANTS = 200
 
@@ -31,14 +31,14 @@ async def test_core_tier_over_200_tenants(
     pg_url: str,
     big_sandbox: RunningSandbox,
     tmp_path: Path,
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     from healthmon.flows.tier_run import tier_check
 
     config_path, tenants_path = write_bed(tmp_path, big_sandbox.base_url, big_sandbox.state)
     config = yaml.safe_load(config_path.read_text())
     config["run"] = {"batch_size": 50}
-    runtime = make_runtime(pg_url, config)
+    runtime = make_app(pg_url, config)
     assert runtime.cipher is not None
     upsert_tenants(runtime.engine, runtime.cipher, read_tenants_file(tenants_path, env={}))
     big_sandbox.state.add_fault("shopify", "revoked", tenant="tenant-0007")

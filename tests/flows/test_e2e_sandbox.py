@@ -16,7 +16,7 @@ import yaml
 from healthmon.monitors.registry import MONITORS
 from healthmon.sandbox import SandboxState, start_in_thread, write_bed
 from healthmon.sandbox.server import RunningSandbox
-from tests.support.runtime import SECRET_KEY
+from tests.support.app import SECRET_KEY
 
 TENANTS = 3
 

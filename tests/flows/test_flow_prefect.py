@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import (
 )
 from sqlalchemy import text
 
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 from tests.support.servers import start_redis
 
 PG_PASSWORD = "pg-Secret-0xC0FFEE"
@@ -38,7 +38,7 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
     sqlite_url: str,
     pg_server_url: str,
     secret_redis: Any,
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from healthmon.flows.tier_run import tier_check
@@ -51,7 +51,7 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
             "redis": {"url": secret_redis.url},
         }
     }
-    runtime = make_runtime(sqlite_url, config)
+    runtime = make_app(sqlite_url, config)
     caplog.set_level(logging.DEBUG)
     state = await tier_check("critical", force=True, trigger="manual", return_state=True)
     assert state.is_completed()
@@ -104,7 +104,7 @@ async def test_flow_run_shows_tasks_and_an_artifact_and_leaks_no_secret(
 
 
 async def test_delivery_flow_runs_on_prefect(
-    prefect_harness: None, sqlite_url: str, make_runtime: RuntimeFactory
+    prefect_harness: None, sqlite_url: str, make_app: AppFactory
 ) -> None:
     from datetime import UTC, datetime
 
@@ -115,7 +115,7 @@ async def test_delivery_flow_runs_on_prefect(
     from healthmon.storage import alerts as store
 
     # a notification queued for a webhook that refuses connections: retried, never lost
-    runtime = make_runtime(sqlite_url, {"channels": {"webhook": {"url": "http://127.0.0.1:1/hook"}}})
+    runtime = make_app(sqlite_url, {"channels": {"webhook": {"url": "http://127.0.0.1:1/hook"}}})
     decision = Decision(
         changes=[AlertChange("redis|-|health", "redis", None, "health", Severity.P1, "redis down", {})],
         notify=[("redis|-|health", Kind.TRIGGER)],
@@ -128,14 +128,14 @@ async def test_delivery_flow_runs_on_prefect(
 
 
 async def test_a_run_by_hand_checks_everything_and_its_state_says_what_it_did(
-    prefect_harness: None, sqlite_url: str, redis_url: str, make_runtime: RuntimeFactory
+    prefect_harness: None, sqlite_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
     from healthmon.flows.tier_run import tier_check
     from healthmon.storage.tier_runs import last_runs
 
     dead = "postgresql://monitor@127.0.0.1:1/postgres"
     config = {"services": {"postgres": {"dsn": dead}, "redis": {"url": redis_url}}}
-    runtime = make_runtime(sqlite_url, config)
+    runtime = make_app(sqlite_url, config)
     # called without force or trigger, as Prefect's Run button or `prefect deployment run` does:
     # not made by the scheduler, so a manual run that checks every target, twice in a row
     states = [await tier_check("critical", return_state=True) for _ in range(2)]

@@ -14,8 +14,8 @@ from healthmon.storage.cache import CHANGES_CHANNEL, cache_key
 from healthmon.storage.results import run_results
 from healthmon.storage.status import load_latest
 from healthmon.storage.tier_runs import last_runs
+from tests.support.app import AppFactory
 from tests.support.hang import HangingServer
-from tests.support.runtime import RuntimeFactory
 from tests.support.servers import start_redis
 
 
@@ -24,9 +24,9 @@ def critical(pg: str, redis_url: str, **extra: Any) -> dict[str, Any]:
 
 
 async def test_critical_tier_records_history_status_and_cache(
-    db_url: str, pg_server_url: str, redis_url: str, make_runtime: RuntimeFactory
+    db_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    runtime = make_runtime(db_url, critical(pg_server_url, redis_url), redis_url=redis_url)
+    runtime = make_app(db_url, critical(pg_server_url, redis_url), redis_url=redis_url)
     summary = await execute_tier("critical", force=True, trigger="manual")
     assert (summary.targets, summary.checked, summary.not_healthy) == (2, 2, 0)
     results = run_results(runtime.engine, [summary.run_id])
@@ -43,9 +43,9 @@ async def test_critical_tier_records_history_status_and_cache(
 
 
 async def test_a_second_run_skips_targets_checked_within_the_interval(
-    sqlite_url: str, pg_server_url: str, redis_url: str, make_runtime: RuntimeFactory
+    sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    runtime = make_runtime(sqlite_url, critical(pg_server_url, redis_url))
+    runtime = make_app(sqlite_url, critical(pg_server_url, redis_url))
     await execute_tier("critical")
     again = await execute_tier("critical")
     assert (again.targets, again.skipped, again.checked) == (2, 2, 0)
@@ -56,10 +56,10 @@ async def test_a_second_run_skips_targets_checked_within_the_interval(
 
 
 async def test_thresholds_from_config_and_table_turn_metrics_into_status(
-    sqlite_url: str, pg_server_url: str, redis_url: str, make_runtime: RuntimeFactory
+    sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
     config = critical(pg_server_url, redis_url, thresholds={"connections_used_pct": {"degraded": 0.0001}})
-    runtime = make_runtime(sqlite_url, config)
+    runtime = make_app(sqlite_url, config)
     summary = await execute_tier("critical", force=True)
     latest = load_latest(runtime.engine)
     assert latest[("postgres", None)].status is Status.DEGRADED
@@ -79,7 +79,7 @@ async def test_thresholds_from_config_and_table_turn_metrics_into_status(
 
 
 async def test_hanging_postgres_and_redis_dying_mid_run(
-    sqlite_url: str, make_runtime: RuntimeFactory
+    sqlite_url: str, make_app: AppFactory
 ) -> None:
     """Postgres hangs; the Redis that is both monitored and the cache dies while checks run."""
     doomed = start_redis()
@@ -87,7 +87,7 @@ async def test_hanging_postgres_and_redis_dying_mid_run(
     try:
         config = critical(f"postgresql://postgres:hunter2pw@127.0.0.1:{hang.port}/postgres", doomed.url)
         config["services"]["redis"]["connect_timeout_s"] = 0.5
-        runtime = make_runtime(sqlite_url, config, redis_url=doomed.url)
+        runtime = make_app(sqlite_url, config, redis_url=doomed.url)
         summary = await execute_tier("critical", force=True)
     finally:
         hang.close()
@@ -105,12 +105,12 @@ async def test_hanging_postgres_and_redis_dying_mid_run(
 
 
 async def test_status_changes_are_reported(
-    sqlite_url: str, pg_server_url: str, redis_url: str, make_runtime: RuntimeFactory
+    sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    make_runtime(sqlite_url, critical(pg_server_url, redis_url))
+    make_app(sqlite_url, critical(pg_server_url, redis_url))
     first = await execute_tier("critical", force=True)
     assert first.report.changes == []  # a first check is not a change
-    make_runtime(sqlite_url, critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url))
+    make_app(sqlite_url, critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url))
     second = await execute_tier("critical", force=True)
     assert [(c.service, c.previous, c.current) for c in second.report.changes] == [
         ("postgres", "healthy", "unhealthy")
@@ -118,9 +118,9 @@ async def test_status_changes_are_reported(
 
 
 async def test_status_changes_are_published_on_redis_for_live_views(
-    sqlite_url: str, pg_server_url: str, redis_url: str, make_runtime: RuntimeFactory
+    sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    make_runtime(sqlite_url, critical(pg_server_url, redis_url), redis_url=redis_url)
+    make_app(sqlite_url, critical(pg_server_url, redis_url), redis_url=redis_url)
     await execute_tier("critical", force=True)
     client = redis.Redis.from_url(redis_url)
     listener = client.pubsub()
@@ -128,7 +128,7 @@ async def test_status_changes_are_published_on_redis_for_live_views(
     confirmed = listener.get_message(timeout=10)
     assert confirmed is not None and confirmed["type"] == "subscribe"
     broken = critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url)
-    make_runtime(sqlite_url, broken, redis_url=redis_url)
+    make_app(sqlite_url, broken, redis_url=redis_url)
     second = await execute_tier("critical", force=True)
     client.publish(CHANGES_CHANNEL, "end")  # marks the end of what the run published
 

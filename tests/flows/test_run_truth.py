@@ -18,7 +18,7 @@ from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
 from healthmon.storage.status import load_latest
 from healthmon.storage.tier_runs import MANUAL, SCHEDULE, last_runs
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 from tests.support.servers import free_port
 
 
@@ -37,9 +37,9 @@ def stripe(vendors: RunningSandbox) -> Iterator[dict[str, Any]]:
 
 
 async def test_a_fault_right_after_a_manual_run_is_found_by_the_next_scheduled_run(
-    db_url: str, stripe: dict[str, Any], vendors: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, stripe: dict[str, Any], vendors: RunningSandbox, make_app: AppFactory
 ) -> None:
-    runtime = make_runtime(db_url, {"services": {"stripe": stripe}})
+    runtime = make_app(db_url, {"services": {"stripe": stripe}})
     await execute_tier("core", trigger=SCHEDULE)
     manual = await execute_tier("core", trigger=MANUAL)  # healthmon check, or Prefect's Run button
     assert (manual.checked, manual.skipped) == (1, 0)  # by hand: checked whatever the last run
@@ -58,9 +58,9 @@ async def test_a_fault_right_after_a_manual_run_is_found_by_the_next_scheduled_r
 
 
 async def test_a_duplicate_scheduled_run_skips_and_says_why_and_what_is_down(
-    db_url: str, stripe: dict[str, Any], vendors: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, stripe: dict[str, Any], vendors: RunningSandbox, make_app: AppFactory
 ) -> None:
-    make_runtime(db_url, {"services": {"stripe": stripe}})
+    make_app(db_url, {"services": {"stripe": stripe}})
     vendors.state.add_fault("stripe", "http_error", status=503)
     await execute_tier("core", trigger=SCHEDULE)
     duplicate = await execute_tier("core", trigger=SCHEDULE)
@@ -74,9 +74,9 @@ async def test_a_duplicate_scheduled_run_skips_and_says_why_and_what_is_down(
 
 
 async def test_the_skip_window_follows_the_interval_scale(
-    sqlite_url: str, stripe: dict[str, Any], make_runtime: RuntimeFactory
+    sqlite_url: str, stripe: dict[str, Any], make_app: AppFactory
 ) -> None:
-    make_runtime(sqlite_url, {"services": {"stripe": stripe}})
+    make_app(sqlite_url, {"services": {"stripe": stripe}})
     await execute_tier("core", trigger=SCHEDULE, interval_scale=0.00001)  # served every 3 ms
     again = await execute_tier("core", trigger=SCHEDULE, interval_scale=0.00001)
     assert (again.checked, again.skipped) == (1, 0)  # 3 ms later: due again
@@ -103,20 +103,20 @@ async def heartbeat() -> AsyncIterator[tuple[str, list[str]]]:
 
 
 async def test_every_completed_run_pings_the_heartbeat(
-    sqlite_url: str, stripe: dict[str, Any], heartbeat: tuple[str, list[str]], make_runtime: RuntimeFactory
+    sqlite_url: str, stripe: dict[str, Any], heartbeat: tuple[str, list[str]], make_app: AppFactory
 ) -> None:
     url, pings = heartbeat
-    make_runtime(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
+    make_app(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
     await execute_tier("core", trigger=SCHEDULE)
     await execute_tier("core", trigger=SCHEDULE)  # skips everything, and still completed
     assert pings == ["GET", "GET"]
 
 
 async def test_a_failing_heartbeat_is_logged_without_its_url_and_never_fails_the_run(
-    sqlite_url: str, stripe: dict[str, Any], make_runtime: RuntimeFactory, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, stripe: dict[str, Any], make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/ping/secret-check-uuid"  # nothing listens there
-    make_runtime(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
+    make_app(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
     with caplog.at_level(logging.WARNING, logger="healthmon.tier"):
         summary = await execute_tier("core", trigger=SCHEDULE)
     assert summary.checked == 1

@@ -15,14 +15,14 @@ import pytest
 import yaml
 
 from healthmon.alerting.watchdog import TierFreshness
-from healthmon.flows.runtime import Runtime
+from healthmon.flows.app import App
 from healthmon.flows.watchdog import tier_intervals, watch_once
 from healthmon.monitors.result import Tier
 from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
 from healthmon.storage import alerts as store
 from healthmon.storage.tier_runs import SCHEDULE, finish_run, start_run
+from tests.support.app import SECRET_KEY, AppFactory
 from tests.support.rows import plant_status
-from tests.support.runtime import SECRET_KEY, RuntimeFactory
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def sent(receiver: RunningSandbox) -> list[tuple[str, str]]:
     ]
 
 
-def critical_run_at(runtime: Runtime, at: datetime) -> None:
+def critical_run_at(runtime: App, at: datetime) -> None:
     """A completed scheduled critical run and postgres' result, as of `at`."""
     run_id = f"run-{at.timestamp():.0f}"
     start_run(runtime.engine, run_id, "critical", SCHEDULE)
@@ -67,15 +67,15 @@ def critical_run_at(runtime: Runtime, at: datetime) -> None:
     plant_status(runtime.engine, "postgres", "healthy", at, tier="critical")
 
 
-def _bind(runtime: Runtime, at: datetime) -> Any:
+def _bind(runtime: App, at: datetime) -> Any:
     return at.replace(tzinfo=None).isoformat(" ") if runtime.engine.dialect.name == "sqlite" else at
 
 
 async def test_a_stale_tier_opens_one_alert_and_a_fresh_one_resolves_it(
-    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_app: AppFactory
 ) -> None:
     receiver.state.clear_received()
-    runtime = make_runtime(db_url, config(pg_server_url, receiver))
+    runtime = make_app(db_url, config(pg_server_url, receiver))
     intervals = tier_intervals()
     critical_run_at(runtime, NOW - timedelta(minutes=3))  # 3 intervals ago; the limit is 2
 
@@ -100,11 +100,11 @@ async def test_a_stale_tier_opens_one_alert_and_a_fresh_one_resolves_it(
 
 
 async def test_a_target_without_a_fresh_result_makes_its_tier_stale(
-    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_app: AppFactory
 ) -> None:
     cfg = config(pg_server_url, receiver)
     cfg["services"]["redis"] = {"url": "redis://127.0.0.1:1"}
-    runtime = make_runtime(db_url, cfg)
+    runtime = make_app(db_url, cfg)
     critical_run_at(runtime, NOW - timedelta(seconds=10))  # the tier ran, postgres is fresh...
     plant_status(runtime.engine, "redis", "healthy", NOW - timedelta(minutes=10), tier="critical")
     report = await watch_once(runtime, tier_intervals(), now=NOW)  # ...redis has not been checked
@@ -114,9 +114,9 @@ async def test_a_target_without_a_fresh_result_makes_its_tier_stale(
 
 
 async def test_a_restarted_watchdog_settles_before_it_opens_or_resolves(
-    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_app: AppFactory
 ) -> None:
-    runtime = make_runtime(db_url, config(pg_server_url, receiver))
+    runtime = make_app(db_url, config(pg_server_url, receiver))
     critical_run_at(runtime, NOW - timedelta(hours=1))  # healthmon was down for an hour
     started = NOW - timedelta(seconds=30)  # serve (and its watchdog) started 30 s ago
     settling = await watch_once(runtime, tier_intervals(), watching_since=started, now=NOW)
@@ -129,12 +129,12 @@ async def test_a_restarted_watchdog_settles_before_it_opens_or_resolves(
 
 
 async def test_stale_severity_follows_the_tier_and_a_tier_with_nothing_to_check_is_fresh(
-    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, pg_server_url: str, receiver: RunningSandbox, make_app: AppFactory
 ) -> None:
     key = receiver.state.platform.stripe_key
     cfg = config(pg_server_url, receiver)
     cfg["services"] = {"stripe": {"base_url": f"{receiver.base_url}/stripe", "api_key": key}}
-    runtime = make_runtime(db_url, cfg)
+    runtime = make_app(db_url, cfg)
     report = await watch_once(runtime, tier_intervals(), now=NOW)
     assert report.watched == ["core"]  # no postgres or redis configured; no tenants
     (alert,) = store.list_alerts(runtime.engine)

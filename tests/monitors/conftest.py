@@ -45,7 +45,7 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def secrets(settings: dict[str, Any]) -> frozenset[str]:
-    from healthmon.flows.runtime import secrets_of
+    from healthmon.monitors.redaction import secrets_of
 
     return secrets_of(settings)
 

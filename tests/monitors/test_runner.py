@@ -4,9 +4,10 @@ import asyncio
 from typing import ClassVar
 
 from healthmon.monitors.base import Monitor, Target
+from healthmon.monitors.redaction import redact
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Status, Tier
-from healthmon.monitors.runner import RunPolicy, redact, run_batch, run_check
+from healthmon.monitors.runner import RunPolicy, run_batch, run_check
 
 
 class Scripted(Monitor):

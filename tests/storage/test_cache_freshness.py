@@ -31,8 +31,8 @@ from healthmon.storage.queries import (
 from healthmon.storage.results import record_results
 from healthmon.storage.status import cache_entries, current_status
 from tests.api.conftest import CONFIG, READ, TOKENS
+from tests.support.app import AppFactory
 from tests.support.hang import HangingServer
-from tests.support.runtime import RuntimeFactory
 from tests.support.waiting import wait_until
 
 #: the external tier's TTL: what a failed write would leave the older entry served for
@@ -114,10 +114,10 @@ def test_the_api_serves_the_newer_status_after_a_failed_write(
     redis_url: str,
     shared_redis: redis.Redis,
     stalled: RedisCache,
-    make_runtime: RuntimeFactory,
+    make_app: AppFactory,
 ) -> None:
     """The observed case: `GET /api/platform/health/stripe` served the old entry for 121 s."""
-    runtime = make_runtime(pg_url, CONFIG, redis_url=redis_url)
+    runtime = make_app(pg_url, CONFIG, redis_url=redis_url)
     assert runtime.cache.backend == "redis"
     before = datetime.now(UTC) - timedelta(minutes=1)
     record(pg_url, runtime.cache, [result("stripe", None, Status.HEALTHY, before)])

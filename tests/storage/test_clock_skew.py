@@ -17,8 +17,8 @@ from healthmon.storage import alerts as store
 from healthmon.storage.db import MAX_CLOCK_SKEW_S, make_engine, store_now
 from healthmon.storage.results import record_results, run_results
 from healthmon.storage.status import checked_since, load_latest
+from tests.support.app import AppFactory
 from tests.support.rows import plant_status
-from tests.support.runtime import RuntimeFactory
 
 
 def clock(engine: Engine) -> datetime:
@@ -125,11 +125,11 @@ def vendors() -> Iterator[RunningSandbox]:
 
 
 async def test_a_tier_run_after_a_future_row_turns_the_target_unhealthy(
-    db_url: str, vendors: RunningSandbox, make_runtime: RuntimeFactory
+    db_url: str, vendors: RunningSandbox, make_app: AppFactory
 ) -> None:
     key = vendors.state.platform.stripe_key
     stripe = {"enabled": True, "base_url": f"{vendors.base_url}/stripe", "api_key": key}
-    runtime = make_runtime(db_url, {"services": {"stripe": stripe}})
+    runtime = make_app(db_url, {"services": {"stripe": stripe}})
     engine = runtime.engine
     plant_status(engine, "stripe", "healthy", clock(engine) + timedelta(days=2), consecutive=40)
     vendors.state.add_fault("stripe", "http_error", status=500)

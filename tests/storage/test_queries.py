@@ -27,7 +27,7 @@ from healthmon.storage.queries import (
 from healthmon.storage.results import record_results
 from healthmon.storage.tenants import IntegrationInput, get_tenant, set_enabled, tenants_with, upsert_tenants
 from healthmon.storage.thresholds import clear_override, list_overrides, set_override
-from tests.support.runtime import RuntimeFactory
+from tests.support.app import AppFactory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -127,8 +127,8 @@ def test_latency_series_and_status_changes() -> None:
     ]
 
 
-def test_threshold_overrides_and_their_sources(db_url: str, make_runtime: RuntimeFactory) -> None:
-    runtime = make_runtime(
+def test_threshold_overrides_and_their_sources(db_url: str, make_app: AppFactory) -> None:
+    runtime = make_app(
         db_url,
         {
             "services": {

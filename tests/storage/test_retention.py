@@ -18,8 +18,8 @@ from healthmon.storage.partitions import (
 )
 from healthmon.storage.results import record_results
 from healthmon.storage.retention import apply_retention, delete_old_history
+from tests.support.app import AppFactory
 from tests.support.rows import plant_history
-from tests.support.runtime import RuntimeFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -138,10 +138,10 @@ def test_resolved_alerts_and_their_deliveries_expire(db_url: str) -> None:
     assert all(d["alert_id"] != old for d in store.deliveries_of(engine))
 
 
-async def test_the_retention_flow_reports_what_it_removed(db_url: str, make_runtime: RuntimeFactory) -> None:
+async def test_the_retention_flow_reports_what_it_removed(db_url: str, make_app: AppFactory) -> None:
     from healthmon.flows.housekeeping import retention
 
-    runtime = make_runtime(db_url, {})
+    runtime = make_app(db_url, {})
     now = datetime.now(UTC)
     plant_history(runtime.engine, "shopify", [now - timedelta(days=400)] * 3 + [now + timedelta(days=30)])
     record_results(runtime.engine, rows_at(1, now=now))

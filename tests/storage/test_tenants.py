@@ -22,7 +22,7 @@ from healthmon.flows.tenant_input import (
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import load_integration
-from tests.support.runtime import SECRET_KEY
+from tests.support.app import SECRET_KEY
 
 GOOD = {
     "id": "acme",

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from healthmon.flows.runtime import Runtime
+    from healthmon.flows.app import App
 
 SECRET_KEY = "test-secret-key-for-healthmon-0123456789"
 
-#: make_runtime(database_url, config=None, redis_url=None, secret_key=SECRET_KEY) -> Runtime
-RuntimeFactory = Callable[..., "Runtime"]
+#: make_app(database_url, config=None, redis_url=None, secret_key=SECRET_KEY) -> App
+AppFactory = Callable[..., "App"]

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import ValidationError
@@ -39,56 +38,6 @@ from healthmon.storage.crypto import Cipher, CredentialError
 from healthmon.storage.db import make_engine
 from healthmon.storage.thresholds import load_overrides
 
-#: option keys whose values are secrets wherever they appear
-SECRET_KEYS = frozenset(
-    {
-        "password",
-        "api_key",
-        "api_token",
-        "token",
-        "secret",
-        "signing_key",
-        "token_secret",
-        "bot_token",
-        "access_token",
-        "refresh_token",
-        "client_secret",
-        "app_secret",
-        "developer_token",
-        "routing_key",
-    }
-)
-#: option keys that hold URLs/DSNs whose password part is a secret
-URL_KEYS = frozenset({"dsn", "url"})
-
-
-def secrets_of(options: Mapping[str, Any]) -> frozenset[str]:
-    found: set[str] = set()
-    for key, value in options.items():
-        if not isinstance(value, str) or not value:
-            continue
-        if key in SECRET_KEYS:
-            found.add(value)
-        elif key in URL_KEYS:
-            password = _url_password(value)
-            if password:
-                found.add(password)
-    return frozenset(found)
-
-
-def _url_password(value: str) -> str | None:
-    try:
-        password = urlsplit(value).password
-    except ValueError:
-        password = None
-    if password:
-        return password
-    # libpq key=value DSNs
-    for part in value.split():
-        if part.startswith("password="):
-            return part.split("=", 1)[1].strip("'\"") or None
-    return None
-
 
 @dataclass
 class _SessionLease:
@@ -97,7 +46,7 @@ class _SessionLease:
 
 
 @dataclass
-class Runtime:
+class App:
     settings: Settings
     config: HealthmonConfig
     engine: Engine
@@ -205,7 +154,7 @@ class Runtime:
             close()
 
 
-def _from_config(runtime: Runtime, service: str, rule: ThresholdRule) -> bool:
+def _from_config(runtime: App, service: str, rule: ThresholdRule) -> bool:
     svc = runtime.config.services.get(service)
     return svc is not None and rule.metric in svc.thresholds
 
@@ -249,7 +198,7 @@ def config_problems(config: HealthmonConfig) -> list[ConfigError]:
     return problems
 
 
-def build_runtime(settings: Settings | None = None, config: HealthmonConfig | None = None) -> Runtime:
+def build_app(settings: Settings | None = None, config: HealthmonConfig | None = None) -> App:
     """Raises ConfigError (ConfigProblems: every problem found) before anything is checked,
     so that a configuration mistake never becomes a health result."""
     settings = settings or load_settings()
@@ -269,7 +218,7 @@ def build_runtime(settings: Settings | None = None, config: HealthmonConfig | No
         raise ConfigError(
             "HEALTHMON_DATABASE_URL", f"not a usable database URL ({type(exc).__name__})"
         ) from None
-    return Runtime(
+    return App(
         settings=settings,
         config=config,
         engine=engine,
@@ -280,19 +229,19 @@ def build_runtime(settings: Settings | None = None, config: HealthmonConfig | No
 
 
 _lock = threading.Lock()
-_current: Runtime | None = None
+_current: App | None = None
 
 
-def get_runtime() -> Runtime:
+def get_runtime() -> App:
     global _current
     with _lock:
         if _current is None:
-            _current = build_runtime()
+            _current = build_app()
         return _current
 
 
 @contextmanager
-def use_runtime(runtime: Runtime) -> Iterator[Runtime]:
+def use_runtime(runtime: App) -> Iterator[App]:
     """Make `runtime` the process's runtime for the duration (tests, the CLI)."""
     global _current
     with _lock:
