@@ -34,6 +34,12 @@ def signature(service: str, tenant_id: str | None, condition: str) -> str:
     return f"{service}|{tenant_id or '-'}|{condition}"
 
 
+def group_key(service: str, condition: str) -> str:
+    """The alert group: one service and condition across tenants (the signature without its
+    tenant), e.g. "meta_ads|health"."""
+    return f"{service}|{condition}"
+
+
 @dataclass(frozen=True)
 class TargetState:
     service: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Path, Query
@@ -22,7 +21,7 @@ from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_fo
 from healthmon.api.inputs import MAX_ID, ServiceName, TenantId, TimeBound
 from healthmon.api.schemas import Alert, AlertDetail, AlertList, Delivery, NoteIn, Problem
 from healthmon.flows import alerts as flow_alerts
-from healthmon.flows.alerts import AlertNotFound, alerting_for, deliver
+from healthmon.flows.alerts import AlertNotFound, send_now
 from healthmon.flows.app import App
 from healthmon.storage import alerts as store
 
@@ -88,9 +87,8 @@ def get_alert(alert_id: AlertId, runtime: AppDep) -> AlertDetail:
 
 
 async def _send(runtime: App, ids: list[int]) -> None:
-    alerting = alerting_for(runtime)
     try:
-        await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
+        await send_now(runtime, ids)
     except Exception:  # the rows stay pending; the delivery flow sends them later
         log.exception("sending %d alert notices failed; they stay queued", len(ids))
 
@@ -103,17 +101,8 @@ def _change(
     action: Callable[..., list[int]],
     background: BackgroundTasks,
 ) -> AlertDetail:
-    alerting = alerting_for(runtime)
     try:
-        ids = action(
-            runtime.engine,
-            alert_id,
-            who,
-            datetime.now(UTC),
-            alerting.router,
-            alerting.dashboard_url,
-            note=body.note if body else None,
-        )
+        ids = action(runtime, alert_id, who, note=body.note if body else None)
     except AlertNotFound:
         raise HTTPException(404, f"no alert {alert_id}") from None
     if ids:

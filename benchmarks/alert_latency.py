@@ -27,9 +27,11 @@ from aiosmtpd.controller import Controller
 
 from healthmon.config import Settings
 from healthmon.config.loader import parse_config
-from healthmon.flows.alerts import change_alert, resolve
-from healthmon.flows.app import build_app, use_runtime
-from healthmon.flows.pipeline import execute_tier
+from healthmon.flows.alerts import resolve, send_now
+from healthmon.flows.app import build_app
+from healthmon.flows.pipeline import run_tier
+from healthmon.flows.refs import TierRequest
+from healthmon.monitors.result import Tier
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.storage import alerts as store
 from healthmon.storage.migrate import upgrade
@@ -91,18 +93,17 @@ async def main() -> None:
         upgrade(runtime.engine)
         lag: dict[str, list[float]] = {"slack": [], "pagerduty": [], "webhook": [], "email": []}
         started = time.perf_counter()
-        with use_runtime(runtime):
-            for _ in range(args.alerts):
-                sandbox.state.clear_received()
-                inbox.times.clear()
-                summary = await execute_tier("critical", force=True)
-                (result,) = run_results(runtime.engine, [summary.run_id])
-                observed = result.checked_at.timestamp()
-                for channel in ("slack", "pagerduty", "webhook"):
-                    lag[channel].append(sandbox.state.received(channel)[0]["received_at"] - observed)
-                lag["email"].append(inbox.times[0] - observed)
-                (alert,) = store.list_alerts(runtime.engine, ["open"])
-                await change_alert(alert["id"], "bench", resolve)
+        for _ in range(args.alerts):
+            sandbox.state.clear_received()
+            inbox.times.clear()
+            summary = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
+            (result,) = run_results(runtime.engine, [summary.run_id])
+            observed = result.checked_at.timestamp()
+            for channel in ("slack", "pagerduty", "webhook"):
+                lag[channel].append(sandbox.state.received(channel)[0]["received_at"] - observed)
+            lag["email"].append(inbox.times[0] - observed)
+            (alert,) = store.list_alerts(runtime.engine, ["open"])
+            await send_now(runtime, resolve(runtime, alert["id"], "bench"))
         wall = time.perf_counter() - started
         runtime.close()
     smtp.stop()

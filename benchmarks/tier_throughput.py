@@ -34,8 +34,10 @@ from pydantic import SecretStr
 
 from healthmon.config import Settings
 from healthmon.config.loader import parse_config
-from healthmon.flows.app import build_app, use_runtime
-from healthmon.flows.pipeline import execute_tier
+from healthmon.flows.app import build_app
+from healthmon.flows.pipeline import run_tier
+from healthmon.flows.refs import TierRequest
+from healthmon.monitors.result import Tier
 from tests.support.servers import free_port, wait_port
 
 QUERY = {"query": "{ shop { name myshopifyDomain plan { displayName } } }"}
@@ -139,10 +141,10 @@ async def measure(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
         settings = Settings(database_url=db, data_dir=tmp)
         settings.secret_key = SecretStr(secret)
         runtime = build_app(settings, config)
-        with use_runtime(runtime):
-            started, cpu_before = time.perf_counter(), cpu_s()
-            summary = await execute_tier("core", services=["shopify"], force=True, trigger="benchmark")
-            tier_s, tier_cpu = time.perf_counter() - started, cpu_s() - cpu_before
+        request = TierRequest(Tier.CORE, services=("shopify",), force=True, trigger="benchmark")
+        started, cpu_before = time.perf_counter(), cpu_s()
+        summary = await run_tier(runtime, request)
+        tier_s, tier_cpu = time.perf_counter() - started, cpu_s() - cpu_before
         reasons = sorted({str(r.reason) for r in summary.report.not_healthy})[:5]
         runtime.close()
         assert summary.checked == n and summary.not_healthy == 0, (summary.not_healthy, reasons)

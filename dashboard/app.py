@@ -77,44 +77,25 @@ if not signed_in():
     ).run()
     st.stop()
 
-pages = {
+#: section -> (view script and URL path, title, icon)
+DEFAULT = "matrix"
+PAGES = {
     "Monitor": [
-        st.Page(
-            HERE / "views" / "matrix.py",
-            title="Matrix",
-            icon=":material/grid_view:",
-            url_path="matrix",
-            default=True,
-        ),
-        st.Page(
-            HERE / "views" / "service.py",
-            title="Service detail",
-            icon=":material/monitoring:",
-            url_path="service",
-        ),
+        ("matrix", "Matrix", ":material/grid_view:"),
+        ("service", "Service detail", ":material/monitoring:"),
     ],
-    "Respond": [
-        st.Page(
-            HERE / "views" / "alerts.py",
-            title="Alerts",
-            icon=":material/notifications_active:",
-            url_path="alerts",
-        )
-    ],
+    "Respond": [("alerts", "Alerts", ":material/notifications_active:")],
     "Configure": [
-        st.Page(
-            HERE / "views" / "thresholds.py",
-            title="Thresholds",
-            icon=":material/tune:",
-            url_path="thresholds",
-        ),
-        st.Page(
-            HERE / "views" / "tenants.py",
-            title="Tenants & silences",
-            icon=":material/groups:",
-            url_path="tenants",
-        ),
+        ("thresholds", "Thresholds", ":material/tune:"),
+        ("tenants", "Tenants & silences", ":material/groups:"),
     ],
+}
+pages = {
+    section: [
+        st.Page(HERE / "views" / f"{name}.py", title=title, icon=icon, url_path=name, default=name == DEFAULT)
+        for name, title, icon in entries
+    ]
+    for section, entries in PAGES.items()
 }
 page = st.navigation(pages)
 sidebar()

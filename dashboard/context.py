@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from healthmon.config import ConfigError, Settings
 from healthmon.config.settings import load_settings
-from healthmon.flows.alerts import Alerting, alerting_for, deliver
+from healthmon.flows import alerts as flow_alerts
 from healthmon.flows.app import App, build_app
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import Tier
@@ -127,17 +127,12 @@ def stale_rule(rt: App) -> StaleRule:
     return StaleRule(rt.config.watchdog.stale_after)
 
 
-def alerting(rt: App) -> Alerting:
-    return alerting_for(rt)
-
-
 def send_now(rt: App, delivery_ids: Sequence[int]) -> str | None:
     """Send queued notices at once, like the CLI; what fails stays queued for the delivery flow.
     Returns a sentence for the user, or None when nothing was queued."""
     if not delivery_ids:
         return None
-    built = alerting(rt)
-    report = asyncio.run(deliver(rt.engine, built.channels, built.policy, ids=list(delivery_ids)))
+    report = asyncio.run(flow_alerts.send_now(rt, delivery_ids))
     text = f"{report.delivered} notice(s) sent"
     if report.retrying:
         text += f", {report.retrying} will be retried"

@@ -10,12 +10,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from healthmon.monitors.result import Tier
 
 #: each tier's deployment runs at most once at a time; a run due while one runs is cancelled
 #: (last-run tracking already makes a late extra run skip fresh targets)
@@ -23,14 +26,20 @@ RETENTION_CRON = "17 3 * * *"
 DELIVERY_INTERVAL_S = 60
 
 
-def build_deployments(interval_scale: float = 1.0) -> list[Any]:
+def build_deployments(
+    intervals: Mapping[Tier, float] | None = None, delivery_interval_s: float = DELIVERY_INTERVAL_S
+) -> list[Any]:
+    """One deployment per tier in `intervals` (tier -> seconds; every tier at its own interval
+    when None), the delivery retries every `delivery_interval_s` and retention daily."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Interval
 
     from healthmon.flows.housekeeping import retention
     from healthmon.flows.tier_run import deliver_notifications, tier_check
+    from healthmon.flows.watchdog import tier_intervals
     from healthmon.monitors.result import TIERS
 
+    served = tier_intervals() if intervals is None else intervals
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     # anchored just ahead of now (runs are scheduled at anchor + k * interval, k >= 0, in the
     # future), so every tier runs right after start instead of one interval later: a box that
@@ -39,21 +48,19 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
     deployments = [
         tier_check.to_deployment(
             name=f"tier-{tier.value}",
-            schedule=Interval(
-                timedelta(seconds=max(1.0, spec.interval_s * interval_scale)), anchor_date=anchor
-            ),
+            schedule=Interval(timedelta(seconds=max(1.0, interval_s)), anchor_date=anchor),
             # the skip window of a duplicate scheduled run follows the served interval
-            parameters={"tier": tier.value, "interval_scale": interval_scale},
+            parameters={"tier": tier.value, "interval_scale": interval_s / TIERS[tier].interval_s},
             concurrency_limit=one_at_a_time,
             tags=["healthmon", f"tier:{tier.value}"],
-            description=f"The {tier.value} tier every {spec.interval_s} s",
+            description=f"The {tier.value} tier every {interval_s:g} s",
         )
-        for tier, spec in TIERS.items()
+        for tier, interval_s in served.items()
     ]
     deployments.append(
         deliver_notifications.to_deployment(
             name="deliver",
-            interval=timedelta(seconds=max(1.0, DELIVERY_INTERVAL_S * interval_scale)),
+            interval=timedelta(seconds=max(1.0, delivery_interval_s)),
             concurrency_limit=one_at_a_time,
             tags=["healthmon"],
         )
@@ -66,14 +73,15 @@ def build_deployments(interval_scale: float = 1.0) -> list[Any]:
     return deployments
 
 
-def start_watchdog(settings: Any, config: Any, interval_scale: float) -> Callable[[], None]:
+def start_watchdog(settings: Any, config: Any, intervals: Mapping[Tier, float]) -> Callable[[], None]:
     """The watchdog loop in a thread of its own, with its own runtime and event loop, so it
-    keeps looking whatever Prefect's scheduler and runner do. Returns a function that stops it."""
+    keeps looking whatever Prefect's scheduler and runner do; `intervals` are the served ones.
+    Returns a function that stops it."""
     import asyncio
     import threading
 
     from healthmon.flows.app import build_app
-    from healthmon.flows.watchdog import tier_intervals, watch_forever
+    from healthmon.flows.watchdog import watch_forever
 
     runtime = build_app(settings, config)
     loop = asyncio.new_event_loop()
@@ -81,7 +89,7 @@ def start_watchdog(settings: Any, config: Any, interval_scale: float) -> Callabl
 
     def run() -> None:
         try:
-            loop.run_until_complete(watch_forever(runtime, tier_intervals(interval_scale), stop))
+            loop.run_until_complete(watch_forever(runtime, intervals, stop))
         finally:
             loop.close()
             runtime.close()
@@ -112,28 +120,33 @@ def api_healthy(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def start_prefect_server(
-    home: Path, port: int, timeout_s: float = 60.0
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`prefect server start` on loopback, its state under `home`; returns once it answers."""
+def prefect_server_command(
+    home: Path, port: int, given: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of `prefect server start` on loopback with its state (the
+    embedded SQLite database) under `home`; `given` is the environment to start from."""
     home.mkdir(parents=True, exist_ok=True)
     env = {
         # the scheduler creates due runs every 60 s by default: a fresh box waited that long
         # before its first run
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10",
-        **os.environ,
+        **given,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+        "PREFECT_UI_ENABLED": given.get("PREFECT_UI_ENABLED", "true"),
     }
     env.pop("PREFECT_API_URL", None)
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    return argv, env
+
+
+def start_prefect_server(
+    home: Path, port: int, timeout_s: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`prefect server start` on loopback, its state under `home`; returns once it answers."""
+    argv, env = prefect_server_command(home, port, os.environ)
     log = (home / "server.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

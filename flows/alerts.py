@@ -1,8 +1,9 @@
 """The alert step of a tier run, delivery retries, and acknowledge/resolve for the entry layer.
 
 Here alerting's functions meet storage's implementation of their ports (alerting/ports.py,
-storage.alerts.SqlAlertStore): `apply_decision`, `acknowledge`, `resolve` and `deliver` take
-an engine and are what every face calls.
+storage.alerts.SqlAlertStore): `apply_decision` and `deliver` take an engine; `acknowledge`,
+`resolve` and `send_now` take the App and are the one way the CLI, the API and the dashboard
+change an alert.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -22,13 +22,12 @@ from healthmon.alerting.notification import Channel, Kind
 from healthmon.alerting.outbox import AlertNotFound as AlertNotFound  # raised by acknowledge/resolve
 from healthmon.alerting.outbox import ChannelsFor
 from healthmon.alerting.policy import AlertPolicy
-from healthmon.alerting.routing import Router
 from healthmon.alerting.silences import SilenceView
-from healthmon.flows.alerting_runtime import build_channels, build_policy, build_router
-from healthmon.flows.app import App, get_runtime
-from healthmon.monitors.result import Status, TargetKey
+from healthmon.flows.app import App
+from healthmon.flows.refs import RunRef
+from healthmon.monitors.result import Status, staleness
 from healthmon.storage import alerts as store
-from healthmon.storage.status import load_latest, load_run
+from healthmon.storage.status import LatestStatus, load_latest, load_tier
 
 
 def apply_decision(
@@ -39,29 +38,40 @@ def apply_decision(
 
 
 def acknowledge(
-    engine: Engine,
-    alert_id: int,
-    who: str,
-    now: datetime,
-    route: ChannelsFor,
-    dashboard_url: str | None = None,
-    note: str | None = None,
+    app: App, alert_id: int, who: str, note: str | None = None, now: datetime | None = None
 ) -> list[int]:
-    """alerting.outbox.acknowledge on this store; raises AlertNotFound."""
-    return outbox.acknowledge(store.SqlAlertStore(engine), alert_id, who, now, route, dashboard_url, note)
+    """Open -> acknowledged (alerting.outbox.acknowledge), for the CLI, the API and the
+    dashboard alike; returns the notices queued for `send_now`. Raises AlertNotFound."""
+    return _by_hand(outbox.acknowledge, app, alert_id, who, note, now)
 
 
 def resolve(
-    engine: Engine,
+    app: App, alert_id: int, who: str, note: str | None = None, now: datetime | None = None
+) -> list[int]:
+    """-> resolved by hand (alerting.outbox.resolve), like `acknowledge`."""
+    return _by_hand(outbox.resolve, app, alert_id, who, note, now)
+
+
+def _by_hand(
+    change: Callable[..., list[int]],
+    app: App,
     alert_id: int,
     who: str,
-    now: datetime,
-    route: ChannelsFor,
-    dashboard_url: str | None = None,
-    note: str | None = None,
+    note: str | None,
+    now: datetime | None,
 ) -> list[int]:
-    """alerting.outbox.resolve on this store; raises AlertNotFound."""
-    return outbox.resolve(store.SqlAlertStore(engine), alert_id, who, now, route, dashboard_url, note)
+    alerting = app.alerting
+    at = now or datetime.now(UTC)
+    return change(
+        store.SqlAlertStore(app.engine), alert_id, who, at, alerting.router, alerting.dashboard_url, note
+    )
+
+
+async def send_now(app: App, ids: Sequence[int]) -> DeliveryReport:
+    """Send these queued notices at once; what fails stays queued for the delivery flow."""
+    if not ids:
+        return DeliveryReport()
+    return await deliver(app.engine, app.alerting.channels, app.alerting.policy, ids=list(ids))
 
 
 async def deliver(
@@ -97,55 +107,63 @@ class AlertSummary:
     notifications: int = 0
 
 
-@dataclass
-class Alerting:
-    policy: AlertPolicy
-    router: Router
-    channels: dict[str, Channel]
-    dashboard_url: str | None
+@dataclass(frozen=True)
+class RunState:
+    """A run's results as the alert and report steps see them, read once after its checks:
+    the tier's latest statuses (details where an alert or the report uses them) and the
+    live alerts."""
+
+    run: RunRef
+    rows: list[LatestStatus]
+    live: list[AlertView]
+    read_at: datetime
+
+    def target_states(self) -> list[TargetState]:
+        """The targets this run checked, as the lifecycle sees them."""
+        return [
+            TargetState(
+                service=r.service,
+                tenant_id=r.tenant_id,
+                tier=r.tier,
+                status=r.status,
+                consecutive=r.consecutive,
+                flips=r.flips,
+                reason=r.details.get("reason"),
+                details=r.details,
+                since=r.since,
+            )
+            for r in self.rows
+            if r.run_id == self.run.run_id
+        ]
 
 
-def alerting_for(runtime: App) -> Alerting:
-    """Built once per runtime and kept on it: channels hold settings, not per-run state."""
-    built = runtime.extras.get("alerting")
-    if not isinstance(built, Alerting):
-        cfg = runtime.config
-        built = runtime.extras["alerting"] = Alerting(
-            build_policy(cfg.alerting),
-            build_router(cfg.channels, cfg.routes),
-            build_channels(cfg.channels),
-            cfg.dashboard_url,
+@dataclass(frozen=True)
+class Alerted:
+    """What the alert step did, and the run's results it read (the report is made from them)."""
+
+    summary: AlertSummary
+    state: RunState
+
+
+def read_run(app: App, run: RunRef, now: datetime) -> RunState:
+    live = live_alerts(app.engine)
+    alerted = {(a.service, a.tenant_id) for a in live}
+    stale_after = app.config.watchdog.stale_after
+
+    def wants_details(row: LatestStatus) -> bool:
+        return (
+            row.status is not Status.HEALTHY
+            or (row.service, row.tenant_id) in alerted
+            or row.changed_in == run.run_id
+            or staleness(row.checked_at, row.tier, now, stale_after, run.interval_scale)[1]
         )
-    return built
+
+    return RunState(run, load_tier(app.engine, run.tier, wants_details), live, now)
 
 
-def _run_states(runtime: App, run_id: str, alerted: set[TargetKey]) -> list[TargetState]:
-    """The run's targets as the lifecycle sees them; details only where an alert can use
-    them: targets that are not healthy, or have a live alert."""
-    rows = load_run(
-        runtime.engine,
-        run_id,
-        lambda service, tenant, status: status is not Status.HEALTHY or (service, tenant) in alerted,
-    )
-    return [
-        TargetState(
-            service=r.service,
-            tenant_id=r.tenant_id,
-            tier=r.tier,
-            status=r.status,
-            consecutive=r.consecutive,
-            flips=r.flips,
-            reason=r.details.get("reason"),
-            details=r.details,
-            since=r.since,
-        )
-        for r in rows
-    ]
-
-
-def _vendor_status(runtime: App) -> dict[str, str]:
+def _vendor_status(app: App) -> dict[str, str]:
     """What the vendors' own status pages say, for annotating alerts ("shopify status page: major")."""
-    latest = load_latest(runtime.engine, ["statuspage"]).get(("statuspage", None))
+    latest = load_latest(app.engine, ["statuspage"]).get(("statuspage", None))
     if latest is None:
         return {}
     notes: dict[str, str] = {}
@@ -162,23 +180,21 @@ def _vendor_status(runtime: App) -> dict[str, str]:
     return notes
 
 
-def _decide_and_queue(
-    runtime: App, alerting: Alerting, run_id: str, now: datetime
-) -> tuple[AlertSummary, list[int]]:
-    live = live_alerts(runtime.engine)
-    states = _run_states(runtime, run_id, {(a.service, a.tenant_id) for a in live})
+def _decide_and_queue(app: App, state: RunState) -> tuple[AlertSummary, list[int]]:
+    states = state.target_states()
     if not states:
         return AlertSummary(), []
     services = {s.service for s in states}
+    alerting = app.alerting
     decision = decide(
         states,
-        [a for a in live if a.service in services],
-        active_silences(runtime.engine, now),
+        [a for a in state.live if a.service in services],
+        active_silences(app.engine, state.read_at),
         alerting.policy,
-        now,
-        _vendor_status(runtime),
+        state.read_at,
+        _vendor_status(app),
     )
-    ids = apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
+    ids = apply_decision(app.engine, decision, alerting.router, state.read_at, alerting.dashboard_url)
     summary = AlertSummary(
         opened=sum(1 for c in decision.changes if c.id is None),
         resolved=len(decision.resolve),
@@ -188,33 +204,16 @@ def _decide_and_queue(
     return summary, ids
 
 
-async def alert_step(tier: str, run_id: str) -> AlertSummary:
-    """Open, update and resolve alerts for one run's results; send what is new at once."""
-    runtime = get_runtime()
-    alerting = alerting_for(runtime)
-    summary, ids = await asyncio.to_thread(_decide_and_queue, runtime, alerting, run_id, datetime.now(UTC))
-    if ids:
-        await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
-    return summary
+async def alert_run(app: App, run: RunRef) -> Alerted:
+    """The alert step: read the run's results, open, update and resolve alerts for them, and
+    send what is new at once."""
+    state = await asyncio.to_thread(read_run, app, run, datetime.now(UTC))
+    summary, ids = await asyncio.to_thread(_decide_and_queue, app, state)
+    await send_now(app, ids)
+    return Alerted(summary, state)
 
 
-async def deliver_pending(ignore_backoff: bool = False) -> DeliveryReport:
-    runtime = get_runtime()
-    alerting = alerting_for(runtime)
-    return await deliver(runtime.engine, alerting.channels, alerting.policy, ignore_backoff=ignore_backoff)
-
-
-async def change_alert(alert_id: int, who: str, action: Callable[..., list[int]]) -> list[int]:
-    """Acknowledge or resolve (`acknowledge` / `resolve` above) and send the notices at once."""
-    runtime = get_runtime()
-    alerting = alerting_for(runtime)
-    ids = await asyncio.to_thread(
-        action, runtime.engine, alert_id, who, datetime.now(UTC), alerting.router, alerting.dashboard_url
-    )
-    if ids:
-        await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
-    return ids
-
-
-def alert_rows(status: list[str] | None = None) -> list[dict[str, Any]]:
-    return store.list_alerts(get_runtime().engine, status)
+async def deliver_pending(app: App, ignore_backoff: bool = False) -> DeliveryReport:
+    """Retry what is queued, with backoff (the deliver flow, `healthmon alerts deliver`)."""
+    alerting = app.alerting
+    return await deliver(app.engine, alerting.channels, alerting.policy, ignore_backoff=ignore_backoff)

@@ -1,4 +1,5 @@
-"""Everything a run needs, built once per process from HEALTHMON_* and the YAML config.
+"""The application object: everything a run or a face needs, built once per process from
+HEALTHMON_* and the YAML config by the entry layer, and passed explicitly from there.
 
 This is the only place below the entry layer that reads configuration; monitors,
 alerting and storage are handed what they need from here.
@@ -12,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import aiohttp
@@ -29,6 +31,7 @@ from healthmon.config import ConfigError, HealthmonConfig, Settings, load_config
 from healthmon.config.errors import ConfigProblems
 from healthmon.config.schema import threshold_metric_problems
 from healthmon.config.settings import load_settings
+from healthmon.flows.alerting_setup import Alerting, build_alerting
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.resources import open_session
 from healthmon.monitors.result import Tier
@@ -60,8 +63,12 @@ class App:
     _http: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SessionLease] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False
     )
-    #: objects built from this runtime's config by the layers above (the alerting channels)
-    extras: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def alerting(self) -> Alerting:
+        """Policy, router and channels from the config, built on first use: the faces that
+        never alert do not import the channels' libraries."""
+        return build_alerting(self.config)
 
     def service_options(self, service: str) -> dict[str, Any]:
         svc = self.config.services.get(service)
@@ -229,25 +236,29 @@ def build_app(settings: Settings | None = None, config: HealthmonConfig | None =
 
 
 _lock = threading.Lock()
-_current: App | None = None
+_hosted: App | None = None
 
 
-def get_runtime() -> App:
-    global _current
+def hosted_app() -> App:
+    """The App of this process, for the code Prefect starts (a flow or a task run), which
+    gets only JSON parameters. Called once at each such boundary and passed down from there:
+    the App the entry layer hosts (`hosting`), else one built from HEALTHMON_* and the config
+    on first use (a flow run that `healthmon serve` started in a process of its own)."""
+    global _hosted
     with _lock:
-        if _current is None:
-            _current = build_app()
-        return _current
+        if _hosted is None:
+            _hosted = build_app()
+        return _hosted
 
 
 @contextmanager
-def use_runtime(runtime: App) -> Iterator[App]:
-    """Make `runtime` the process's runtime for the duration (tests, the CLI)."""
-    global _current
+def hosting(app: App) -> Iterator[App]:
+    """Make `app` the one Prefect-started code finds for the duration (the CLI, the tests)."""
+    global _hosted
     with _lock:
-        previous, _current = _current, runtime
+        previous, _hosted = _hosted, app
     try:
-        yield runtime
+        yield app
     finally:
         with _lock:
-            _current = previous
+            _hosted = previous

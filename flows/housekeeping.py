@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow
 
-from healthmon.flows.app import get_runtime
+from healthmon.flows.app import hosted_app
 from healthmon.storage.retention import apply_retention
 
 
@@ -19,7 +19,7 @@ async def retention() -> dict[str, Any]:
     range either way deleted; resolved alerts older than retention.alerts_days deleted with
     their deliveries. Returns the RetentionReport as a dict: `history_rows_deleted` counts
     every history row removed (`future_rows_deleted` of them dated after the range)."""
-    runtime = get_runtime()
-    cfg = runtime.config.retention
-    report = await asyncio.to_thread(apply_retention, runtime.engine, cfg.history_days, cfg.alerts_days)
+    app = hosted_app()
+    cfg = app.config.retention
+    report = await asyncio.to_thread(apply_retention, app.engine, cfg.history_days, cfg.alerts_days)
     return asdict(report)

@@ -1,9 +1,10 @@
-"""One tier run: plan -> check -> evaluate -> record -> report, free of Prefect.
+"""One tier run: plan -> check -> alert -> report, free of Prefect.
 
-flows/tier_run.py runs these steps as Prefect tasks; `healthmon check` runs them directly
-when no Prefect API is configured (importing Prefect alone costs ~2 s). A check step
-carries ids and counts only: it loads its targets' settings and credentials itself,
-checks one batch concurrently, evaluates and records it in bulk, and returns counts.
+`run_tier` is the pipeline; its steps come as one `Steps`, chosen once by the caller:
+`DirectSteps` calls them here (`healthmon check` without a Prefect API: importing Prefect
+alone costs ~2 s), flows/tier_run.py's steps run them as Prefect tasks. A check step is
+handed a `BatchRef` (ids and counts only): it loads its targets' settings and credentials
+itself, checks the batch concurrently, evaluates and records it in bulk, and returns counts.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from healthmon.alerting.thresholds import ThresholdRule, evaluate, merge_rules
-from healthmon.flows.alerts import AlertSummary
-from healthmon.flows.alerts import alert_step as alert_run
-from healthmon.flows.app import App, get_runtime
+from healthmon.flows.alerts import Alerted, AlertSummary, alert_run
+from healthmon.flows.app import App
+from healthmon.flows.refs import BatchRef, RunRef, TierRequest
 from healthmon.flows.report import RunReport, build_report
 from healthmon.monitors.base import Monitor, Target
 from healthmon.monitors.redaction import secrets_of
@@ -37,7 +38,7 @@ from healthmon.storage.results import record_results
 from healthmon.storage.status import cache_entries, checked_by_schedule_since, load_latest
 from healthmon.storage.tenants import load_integration, tenants_with
 from healthmon.storage.thresholds import load_overrides
-from healthmon.storage.tier_runs import SCHEDULE, finish_run, start_run
+from healthmon.storage.tier_runs import finish_run, start_run
 from healthmon.storage.types import tenant_key
 
 log = logging.getLogger("healthmon.tier")
@@ -50,15 +51,8 @@ CHECK_SHARE_OF_DEADLINE = 0.8
 
 
 @dataclass(frozen=True)
-class Batch:
-    service: str
-    tenant_ids: tuple[str | None, ...]
-    number: int
-
-
-@dataclass(frozen=True)
 class Plan:
-    batches: tuple[Batch, ...]
+    batches: tuple[BatchRef, ...]
     targets: int
     skipped: int
     #: why targets were skipped, for the run's report (None when none were)
@@ -120,50 +114,49 @@ class TierSummary:
         return data
 
 
-def _selected(tier: Tier, services: Sequence[str] | None, runtime: App) -> list[Monitor]:
+def _selected(app: App, tier: Tier, services: Sequence[str] | None) -> list[Monitor]:
     if services:
         return [m for m in monitors_for_tier(tier) if m.service in services]
-    return [MONITORS[name] for name in runtime.scheduled_services(tier)]
+    return [MONITORS[name] for name in app.scheduled_services(tier)]
 
 
-def plan_tier(
-    tier: str, services: list[str] | None, tenant: str | None, force: bool, interval_scale: float = 1.0
-) -> Plan:
+def plan_tier(app: App, request: TierRequest, run: RunRef) -> Plan:
     """The run's batches. A scheduled (not forced) run skips targets that a scheduled run of
     this tier checked within SKIP_WITHIN_SHARE of the served interval: a duplicate scheduled
     run. A result of a manual run never counts here, so it never pushes a scheduled check later."""
-    runtime = get_runtime()
-    spec = TIERS[Tier(tier)]
-    batch_size = runtime.config.run.batch_size
-    window_s = spec.interval_s * interval_scale * SKIP_WITHIN_SHARE
+    spec = TIERS[request.tier]
+    batch_size = app.config.run.batch_size
+    window_s = spec.interval_s * request.interval_scale * SKIP_WITHIN_SHARE
     cutoff = datetime.now(UTC) - timedelta(seconds=window_s)
-    batches: list[Batch] = []
+    batches: list[BatchRef] = []
     targets = skipped = 0
-    for monitor in _selected(Tier(tier), services, runtime):
+    for monitor in _selected(app, request.tier, request.services):
         if monitor.per_tenant:
-            ids: list[str | None] = list(tenants_with(runtime.engine, monitor.service))
-            if tenant is not None:
-                ids = [t for t in ids if t == tenant]
+            ids: list[str | None] = list(tenants_with(app.engine, monitor.service))
+            if request.tenant is not None:
+                ids = [t for t in ids if t == request.tenant]
         else:
             ids = [None]
         targets += len(ids)
-        if not force:
-            fresh = checked_by_schedule_since(runtime.engine, monitor.service, tier, cutoff, spec.deadline_s)
+        if not request.forced:
+            fresh = checked_by_schedule_since(
+                app.engine, monitor.service, request.tier, cutoff, spec.deadline_s
+            )
             kept = [t for t in ids if t not in fresh]
             skipped += len(ids) - len(kept)
             ids = kept
         for number, start in enumerate(range(0, len(ids), batch_size), start=1):
-            batches.append(Batch(monitor.service, tuple(ids[start : start + batch_size]), number))
+            batches.append(BatchRef(run, monitor.service, number, tuple(ids[start : start + batch_size])))
     reason = f"checked by a scheduled run in the last {window_s:.0f} s" if skipped else None
     return Plan(tuple(batches), targets, skipped, reason)
 
 
 def _targets(
-    runtime: App, monitor: Monitor, tenant_ids: Sequence[str | None], tier: Tier
+    app: App, monitor: Monitor, tenant_ids: Sequence[str | None], tier: Tier
 ) -> tuple[list[Target], list[CheckResult]]:
     """Settings and decrypted credentials per target, loaded here and never passed around."""
-    options = runtime.service_options(monitor.service)
-    previous = load_latest(runtime.engine, [monitor.service], tenant_ids) if monitor.uses_previous else {}
+    options = app.service_options(monitor.service)
+    previous = load_latest(app.engine, [monitor.service], tenant_ids) if monitor.uses_previous else {}
     targets: list[Target] = []
     failed: list[CheckResult] = []
     if not monitor.per_tenant:
@@ -174,9 +167,9 @@ def _targets(
         return targets, failed
     ids = [t for t in tenant_ids if t is not None]
     try:
-        if runtime.cipher is None:
+        if app.cipher is None:
             raise CredentialError("HEALTHMON_SECRET_KEY is not set, tenant credentials cannot be read")
-        loaded = load_integration(runtime.engine, runtime.cipher, monitor.service, ids)
+        loaded = load_integration(app.engine, app.cipher, monitor.service, ids)
     except CredentialError as exc:
         outcome = Outcome.unknown(str(exc), error="credentials")
         now = datetime.now(UTC)
@@ -203,12 +196,12 @@ def _targets(
 
 
 def _rules(
-    runtime: App, service: str, tenant_ids: Sequence[str | None]
+    app: App, service: str, tenant_ids: Sequence[str | None]
 ) -> dict[str, dict[str, ThresholdRule]]:
     """Effective rules per tenant key: defaults < config < service-wide table rows < tenant rows."""
-    overrides = load_overrides(runtime.engine, service, tenant_ids)
+    overrides = load_overrides(app.engine, service, tenant_ids)
     base = merge_rules(
-        runtime.rules_for(service).values(), [ThresholdRule(**r) for r in overrides.get("", [])]
+        app.rules_for(service).values(), [ThresholdRule(**r) for r in overrides.get("", [])]
     )
     return {
         tenant_key(t): merge_rules(
@@ -218,98 +211,105 @@ def _rules(
     }
 
 
-def _record(runtime: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
+def _record(app: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
     # what was recorded: a result from a clock running ahead is recorded at the store's time
-    recorded = record_results(runtime.engine, results, run_id, runtime.config.alerting.flap_window_s)
-    runtime.cache.set_many(cache_entries(recorded), ttl_s)
-    invalidate_views(runtime.cache)
+    recorded = record_results(app.engine, results, run_id, app.config.alerting.flap_window_s)
+    app.cache.set_many(cache_entries(recorded), ttl_s)
+    invalidate_views(app.cache)
 
 
-async def check_batch(
-    tier: str, service: str, tenant_ids: list[str | None], run_id: str, number: int, deadline_epoch: float
-) -> BatchSummary:
-    runtime = get_runtime()
-    monitor = MONITORS[service]
-    tier_enum = Tier(tier)
-    targets, failed = await asyncio.to_thread(_targets, runtime, monitor, tenant_ids, tier_enum)
-    deadline = time.monotonic() + (deadline_epoch - time.time())
-    run = runtime.config.run
+async def check_batch(app: App, batch: BatchRef) -> BatchSummary:
+    monitor = MONITORS[batch.service]
+    tier = batch.run.tier
+    targets, failed = await asyncio.to_thread(_targets, app, monitor, batch.tenant_ids, tier)
+    deadline = time.monotonic() + (batch.run.checks_end_at - time.time())
+    run = app.config.run
     in_flight = min(len(targets), run.max_in_flight_per_service, run.batch_in_flight)
-    async with BatchResources(http_limit=max(1, in_flight), session=runtime.shared_http()) as resources:
+    async with BatchResources(http_limit=max(1, in_flight), session=app.shared_http()) as resources:
         checked = await run_batch(
             monitor,
             targets,
             resources,
-            tier_enum,
-            runtime.policy(service),
+            tier,
+            app.policy(batch.service),
             deadline,
-            upstream=runtime.upstream_gate(service),
+            upstream=app.upstream_gate(batch.service),
         )
-    rules = await asyncio.to_thread(_rules, runtime, service, tenant_ids)
+    rules = await asyncio.to_thread(_rules, app, batch.service, batch.tenant_ids)
     results = [evaluate(r, rules[tenant_key(r.tenant_id)]) for r in checked] + failed
-    await asyncio.to_thread(_record, runtime, results, run_id, TIERS[tier_enum].cache_ttl_s)
-    return BatchSummary(service, number, len(results), sum(r.status is not Status.HEALTHY for r in results))
+    await asyncio.to_thread(_record, app, results, batch.run.run_id, TIERS[tier].cache_ttl_s)
+    return BatchSummary(
+        batch.service, batch.number, len(results), sum(r.status is not Status.HEALTHY for r in results)
+    )
 
 
-PlanStep = Callable[[str, list[str] | None, str | None, bool, float], Awaitable[Plan]]
-AlertStep = Callable[[str, str], Awaitable[AlertSummary]]
-CheckStep = Callable[[str, str, list[str | None], str, int, float], Awaitable[BatchSummary]]
+class Steps(Protocol):
+    """The three steps a tier run hands out; with Prefect each is a task (flows/tier_run.py)."""
+
+    async def plan(self, request: TierRequest, run: RunRef) -> Plan: ...
+
+    async def check(self, batch: BatchRef) -> BatchSummary: ...
+
+    async def alert(self, run: RunRef) -> Alerted: ...
 
 
-async def plan_tier_async(
-    tier: str, services: list[str] | None, tenant: str | None, force: bool, interval_scale: float = 1.0
-) -> Plan:
-    return await asyncio.to_thread(plan_tier, tier, services, tenant, force, interval_scale)
+@dataclass(frozen=True)
+class DirectSteps:
+    """The steps as plain calls in this process, on `app`."""
+
+    app: App
+
+    async def plan(self, request: TierRequest, run: RunRef) -> Plan:
+        return await asyncio.to_thread(plan_tier, self.app, request, run)
+
+    async def check(self, batch: BatchRef) -> BatchSummary:
+        return await check_batch(self.app, batch)
+
+    async def alert(self, run: RunRef) -> Alerted:
+        return await alert_run(self.app, run)
 
 
-async def execute_tier(
-    tier: str,
-    services: list[str] | None = None,
-    tenant: str | None = None,
-    force: bool = False,
-    trigger: str = SCHEDULE,
-    flow_run_id: str | None = None,
-    interval_scale: float = 1.0,
-    plan_step: PlanStep | None = None,
-    check_step: CheckStep | None = None,
-    alert_step: AlertStep | None = None,
-) -> TierSummary:
-    """Run one tier; the steps default to plain calls, flows/tier_run.py hands in Prefect tasks.
-    A run started by hand (`trigger` manual) checks every target it names, whatever `force`."""
-    runtime = get_runtime()
-    spec = TIERS[Tier(tier)]
+async def run_tier(app: App, request: TierRequest, steps: Steps | None = None) -> TierSummary:
+    """Run one tier: record the run, plan it, check its batches (at most
+    `run.batches_per_service` of a service at once, sharing one HTTP session), alert on the
+    results, report the tier's state, and record how it ended."""
+    steps = steps or DirectSteps(app)
+    spec = TIERS[request.tier]
     started = time.time()
-    run_id = str(uuid.uuid4())
-    await asyncio.to_thread(start_run, runtime.engine, run_id, tier, trigger, flow_run_id)
+    run = RunRef(
+        str(uuid.uuid4()),
+        request.tier,
+        started + spec.deadline_s * CHECK_SHARE_OF_DEADLINE,
+        request.interval_scale,
+    )
+    await asyncio.to_thread(
+        start_run, app.engine, run.run_id, request.tier, request.trigger, request.flow_run_id
+    )
     try:
-        forced = force or trigger != SCHEDULE
-        plan = await (plan_step or plan_tier_async)(tier, services, tenant, forced, interval_scale)
-        deadline = started + spec.deadline_s * CHECK_SHARE_OF_DEADLINE
-        check = check_step or check_batch
-        lanes = {s: asyncio.Semaphore(runtime.config.run.batches_per_service) for s in plan.services}
+        plan = await steps.plan(request, run)
+        lanes = {s: asyncio.Semaphore(app.config.run.batches_per_service) for s in plan.services}
 
-        async def one(b: Batch) -> BatchSummary:
-            async with lanes[b.service]:
-                return await check(tier, b.service, list(b.tenant_ids), run_id, b.number, deadline)
+        async def one(batch: BatchRef) -> BatchSummary:
+            async with lanes[batch.service]:
+                return await steps.check(batch)
 
-        async with runtime.http_lease():
+        async with app.http_lease():
             summaries: list[BatchSummary] = list(await asyncio.gather(*(one(b) for b in plan.batches)))
-        alerts = await (alert_step or alert_run)(tier, run_id)
-        report = await asyncio.to_thread(
-            build_report, runtime.engine, run_id, tier, runtime.config.watchdog.stale_after, interval_scale
+        alerted = await steps.alert(run)
+        state = alerted.state
+        report = build_report(
+            state.rows, run.run_id, state.read_at, app.config.watchdog.stale_after, run.interval_scale
         )
         if report.changes:
-            at = datetime.now(UTC).isoformat()
+            stamp = {"tier": request.tier.value, "run_id": run.run_id, "at": datetime.now(UTC).isoformat()}
             await asyncio.to_thread(
-                runtime.cache.publish,
-                CHANGES_CHANNEL,
-                [{**asdict(c), "tier": tier, "run_id": run_id, "at": at} for c in report.changes],
+                app.cache.publish, CHANGES_CHANNEL, [{**asdict(c), **stamp} for c in report.changes]
             )
     except BaseException as exc:
         await asyncio.to_thread(
             finish_run,
-            runtime.engine,
-            run_id,
+            app.engine,
+            run.run_id,
             state="failed",
             targets=0,
             checked=0,
@@ -319,30 +319,30 @@ async def execute_tier(
         )
         raise
     summary = TierSummary(
-        run_id=run_id,
-        tier=tier,
-        trigger=trigger,
+        run_id=run.run_id,
+        tier=request.tier.value,
+        trigger=request.trigger,
         targets=plan.targets,
         skipped=plan.skipped,
         skip_reason=plan.skip_reason,
         checked=sum(s.checked for s in summaries),
         not_healthy=sum(s.not_healthy for s in summaries),
         duration_s=round(time.time() - started, 3),
-        alerts=alerts,
+        alerts=alerted.summary,
         report=report,
     )
     await asyncio.to_thread(
         finish_run,
-        runtime.engine,
-        run_id,
+        app.engine,
+        run.run_id,
         state="completed",
         targets=summary.targets,
         checked=summary.checked,
         skipped=summary.skipped,
         not_healthy=summary.not_healthy,
     )
-    if runtime.config.watchdog.heartbeat_url:
-        await ping_heartbeat(runtime.config.watchdog.heartbeat_url)
+    if app.config.watchdog.heartbeat_url:
+        await ping_heartbeat(app.config.watchdog.heartbeat_url)
     return summary
 
 

@@ -4,14 +4,13 @@ it), so a run that skipped every target still shows what is down."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from healthmon.monitors.result import DEFAULT_STALE_AFTER, Status, staleness
-from healthmon.storage.status import load_tier
+from healthmon.storage.status import LatestStatus
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,15 @@ class RunReport:
 
 
 def build_report(
-    engine: Engine,
+    rows: Iterable[LatestStatus],
     run_id: str,
-    tier: str,
+    now: datetime,
     stale_after: float = DEFAULT_STALE_AFTER,
     interval_scale: float = 1.0,
 ) -> RunReport:
-    now = datetime.now(UTC)
+    """From the tier's latest statuses as the run left them (flows.alerts.read_run)."""
     report = RunReport()
-    for row in load_tier(engine, tier):
+    for row in rows:
         reason = row.details.get("reason")
         _age, stale = staleness(row.checked_at, row.tier, now, stale_after, interval_scale)
         report.stale += stale

@@ -1,4 +1,5 @@
-"""The tier-check flow: the pipeline's steps as Prefect tasks, a report for the Prefect UI."""
+"""The tier-check flow: the pipeline (flows/pipeline.py) with its steps as Prefect tasks, and a
+report for the Prefect UI; the delivery-retry flow."""
 
 from __future__ import annotations
 
@@ -11,34 +12,48 @@ from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
-from healthmon.flows.alerts import AlertSummary, alert_step, deliver_pending
-from healthmon.flows.pipeline import BatchSummary, Plan, check_batch, execute_tier, plan_tier_async
+from healthmon.flows.alerts import Alerted, alert_run, deliver_pending
+from healthmon.flows.app import hosted_app
+from healthmon.flows.pipeline import BatchSummary, DirectSteps, Plan, check_batch, run_tier
+from healthmon.flows.refs import BatchRef, RunRef, TierRequest
 from healthmon.flows.report import publish_report
 from healthmon.monitors.result import Tier
 from healthmon.storage.tier_runs import MANUAL, SCHEDULE
 
-# cache_policy=NONE: a repeated identical call must check again, never be a cache hit
-plan_task = task(name="plan", cache_policy=NONE, persist_result=False)(plan_tier_async)
-check_batch_task = task(name="check-batch", cache_policy=NONE, persist_result=False)(check_batch)
-alert_task = task(name="alert", cache_policy=NONE, persist_result=False)(alert_step)
+
+# cache_policy=NONE: a repeated identical call must check again, never be a cache hit.
+# Each task looks up the process's App once, at its boundary, and passes it down.
+@task(name="plan", cache_policy=NONE, persist_result=False, task_run_name="plan {run.tier}")
+async def plan_task(request: TierRequest, run: RunRef) -> Plan:
+    return await DirectSteps(hosted_app()).plan(request, run)
 
 
-async def _alert(tier: str, run_id: str) -> AlertSummary:
-    return await alert_task.with_options(task_run_name=f"alert {tier}")(tier, run_id)
+@task(
+    name="check-batch",
+    cache_policy=NONE,
+    persist_result=False,
+    task_run_name="{batch.run.tier}/{batch.service} batch {batch.number}",
+)
+async def check_batch_task(batch: BatchRef) -> BatchSummary:
+    return await check_batch(hosted_app(), batch)
 
 
-async def _plan(
-    tier: str, services: list[str] | None, tenant: str | None, force: bool, interval_scale: float
-) -> Plan:
-    named = plan_task.with_options(task_run_name=f"plan {tier}")
-    return await named(tier, services, tenant, force, interval_scale)
+@task(name="alert", cache_policy=NONE, persist_result=False, task_run_name="alert {run.tier}")
+async def alert_task(run: RunRef) -> Alerted:
+    return await alert_run(hosted_app(), run)
 
 
-async def _check(
-    tier: str, service: str, tenant_ids: list[str | None], run_id: str, number: int, deadline_epoch: float
-) -> BatchSummary:
-    named = check_batch_task.with_options(task_run_name=f"{tier}/{service} batch {number}")
-    return await named(tier, service, tenant_ids, run_id, number, deadline_epoch)
+class PrefectSteps:
+    """The pipeline's steps as this flow run's tasks."""
+
+    async def plan(self, request: TierRequest, run: RunRef) -> Plan:
+        return await plan_task(request, run)
+
+    async def check(self, batch: BatchRef) -> BatchSummary:
+        return await check_batch_task(batch)
+
+    async def alert(self, run: RunRef) -> Alerted:
+        return await alert_task(run)
 
 
 def _flow_run_name() -> str:
@@ -56,7 +71,7 @@ def _trigger() -> str:
 
 @flow(name="tier-check", flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
 async def tier_check(
-    tier: str,
+    tier: Tier,
     services: list[str] | None = None,
     tenant: str | None = None,
     force: bool = False,
@@ -67,23 +82,21 @@ async def tier_check(
 
     `trigger` is read from the run itself unless given: a run started by hand checks every
     target; a scheduled one skips what a scheduled run checked moments ago. `interval_scale`
-    is what `healthmon serve --interval-scale` served the schedules with.
+    is what `healthmon serve --interval-scale` served the schedules with. A tier Prefect cannot
+    read as one fails the run before anything is written.
 
     It ends in a Completed state whose message is the run's one-line summary; a direct call
     (`await tier_check(...)`) gets that state's data, the summary as a dict."""
-    Tier(tier)  # a bad tier name fails the run before anything is written
-    summary = await execute_tier(
+    request = TierRequest(
         tier,
-        services,
+        tuple(services) if services else None,
         tenant,
         force,
         trigger or _trigger(),
         flow_run_id=str(flow_run.id) if flow_run.id else None,
         interval_scale=interval_scale,
-        plan_step=_plan,
-        check_step=_check,
-        alert_step=_alert,
     )
+    summary = await run_tier(hosted_app(), request, PrefectSteps())
     line = summary.line()
     get_run_logger().info("%s: %s", tier, line)
     await publish_report(summary.tier, summary.report, line)
@@ -93,5 +106,5 @@ async def tier_check(
 @flow(name="deliver-notifications", log_prints=False, persist_result=False)
 async def deliver_notifications(ignore_backoff: bool = False) -> dict[str, int]:
     """Retry notifications whose channel failed, with backoff; runs every minute when served."""
-    report = await deliver_pending(ignore_backoff)
+    report = await deliver_pending(hosted_app(), ignore_backoff)
     return {"delivered": report.delivered, "retrying": report.retrying, "failed": report.failed}

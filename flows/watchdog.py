@@ -3,7 +3,7 @@
 It reads only healthmon's own store (tier_runs, service_status) and sends through the same
 outbox, routes and channels as every alert, so it keeps working when Prefect's server,
 scheduler or workers do not. `healthmon watchdog` runs it on its own (the process to keep
-alive on another box); `healthmon serve` and `healthmon demo` run it as a loop of their own.
+alive on another box); `healthmon serve` runs it as a loop of its own (so does the demo, through serve).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from healthmon.alerting.watchdog import SERVICE, TierFreshness, decide_staleness
-from healthmon.flows.alerts import active_silences, alerting_for, apply_decision, deliver, live_alerts
+from healthmon.flows.alerts import active_silences, apply_decision, deliver, live_alerts
 from healthmon.flows.app import App
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import TIERS, TargetKey, Tier
@@ -91,7 +91,7 @@ def freshness(
 def _decide_and_queue(
     runtime: App, intervals: Mapping[Tier, float], watching_since: datetime | None, now: datetime
 ) -> tuple[WatchReport, list[int]]:
-    alerting = alerting_for(runtime)
+    alerting = runtime.alerting
     tiers = freshness(runtime, intervals, watching_since, now)
     report = WatchReport(watched=[f.tier.value for f in tiers if f.expected])
     for fresh in tiers:
@@ -122,7 +122,7 @@ async def watch_once(
         _decide_and_queue, runtime, intervals, watching_since, now or datetime.now(UTC)
     )
     if ids:
-        alerting = alerting_for(runtime)
+        alerting = runtime.alerting
         await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
     return report
 

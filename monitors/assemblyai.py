@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import error_message, failure, fetch
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import HttpMonitor, error_message, failure, fetch, http_metrics
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
 
-class AssemblyAIMonitor(Monitor):
+class AssemblyAIMonitor(HttpMonitor):
     service = "assemblyai"
     tier = Tier.EXTERNAL
     required = ("api_key",)
-    default_timeout_s = 10.0
     description = "GET /v2/transcript?limit=1 (raw API key in Authorization)"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "latest_transcript_error",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("latest_transcript_error")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or "https://api.assemblyai.com").rstrip("/")
+        base = self.base_url(s, "https://api.assemblyai.com")
         version = s.get("api_version") or "v2"
         reply = await fetch(
             resources,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,6 +36,17 @@ class CheckFailed(Exception):
         self.outcome = outcome
 
 
+@dataclass(frozen=True)
+class TenantKeyFormat:
+    """How one tenant setting must look: `pattern` matches the whole of `normal(value)`."""
+
+    key: str
+    pattern: re.Pattern[str]
+    #: ends the refusal "<service>: <key> must ..."
+    must: str
+    normal: Callable[[Any], str] = str
+
+
 class Monitor(ABC):
     service: ClassVar[str]
     tier: ClassVar[Tier]
@@ -52,6 +64,8 @@ class Monitor(ABC):
     #: (encrypted at rest). `healthmon tenants add/import` accepts exactly these keys.
     tenant_public_keys: ClassVar[tuple[str, ...]] = ()
     tenant_secret_keys: ClassVar[tuple[str, ...]] = ()
+    #: what some of those keys must look like, checked once none is missing
+    tenant_formats: ClassVar[tuple[TenantKeyFormat, ...]] = ()
 
     @classmethod
     def validate_tenant(cls, settings: Mapping[str, Any]) -> None:
@@ -59,6 +73,9 @@ class Monitor(ABC):
         missing = [k for k in (*cls.tenant_public_keys, *cls.tenant_secret_keys) if not settings.get(k)]
         if missing:
             raise ValueError(f"{cls.service}: missing {', '.join(missing)}")
+        for form in cls.tenant_formats:
+            if not form.pattern.fullmatch(form.normal(settings[form.key])):
+                raise ValueError(f"{cls.service}: {form.key} must {form.must}")
 
     @abstractmethod
     async def check(self, target: Target, resources: BatchResources) -> Outcome:

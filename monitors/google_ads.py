@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, error_message, failure, fetch, retry_after_s
+from healthmon.monitors.base import Target, TenantKeyFormat
+from healthmon.monitors.http import (
+    HttpMonitor,
+    Reply,
+    error_message,
+    failure,
+    fetch,
+    http_metrics,
+    retry_after_s,
+)
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -130,29 +137,18 @@ def api_failure(reply: Reply, **facts: Any) -> Outcome:
     return failure(reply, f"{text} ({code})" if text and code else text or code, **extra)
 
 
-class GoogleAdsMonitor(Monitor):
+class GoogleAdsMonitor(HttpMonitor):
     service = "google_ads"
     tier = Tier.INTEGRATION
     per_tenant = True
     required = ("customer_id", "refresh_token", "client_id", "client_secret")
-    default_timeout_s = 10.0
     description = "POST oauth2 token (refresh grant), then GET /{v}/customers:listAccessibleCustomers"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "token_refresh_ms",
-        "http_status",
-        "accessible_customers",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("token_refresh_ms", "accessible_customers")
     tenant_public_keys = ("customer_id",)
     tenant_secret_keys = ("refresh_token",)
-
-    @classmethod
-    def validate_tenant(cls, settings: Mapping[str, Any]) -> None:
-        super().validate_tenant(settings)
-        if not CUSTOMER_ID.fullmatch(customer_digits(settings["customer_id"])):
-            raise ValueError(f"{cls.service}: customer_id must be 10 digits (dashes allowed)")
+    tenant_formats = (
+        TenantKeyFormat("customer_id", CUSTOMER_ID, "be 10 digits (dashes allowed)", customer_digits),
+    )
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
@@ -182,7 +178,7 @@ class GoogleAdsMonitor(Monitor):
         # developer tokens were sunset in 2026 and the header is optional; send it only when configured
         if s.get("developer_token"):
             headers["developer-token"] = str(s["developer_token"])
-        base = str(s.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        base = self.base_url(s, DEFAULT_BASE_URL)
         version = s.get("api_version") or DEFAULT_API_VERSION
         reply = await fetch(
             resources, "GET", f"{base}/{version}/customers:listAccessibleCustomers", headers=headers

@@ -1,8 +1,8 @@
 """Shared HTTP handling for service monitors: one request, a size cap, errors as outcomes.
 
-A service monitor calls `fetch(...)`; anything that goes wrong on the way (timeout, refused
-connection, DNS or TLS failure, reset, an oversize body) comes back as an `UpstreamFailure`
-carrying the Outcome to return, so the monitor itself only reads and decides.
+A service monitor (an `HttpMonitor`) calls `fetch(...)`; anything that goes wrong on the way
+(timeout, refused connection, DNS or TLS failure, reset, an oversize body) comes back as an
+`UpstreamFailure` carrying the Outcome to return, so the monitor itself only reads and decides.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
-from healthmon.monitors.base import CheckFailed
+from healthmon.monitors.base import CheckFailed, Monitor
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome
 
@@ -37,31 +37,23 @@ class Reply:
     body: bytes
     latency_ms: float
 
+    def bad_body(self, reason: str) -> UpstreamFailure:
+        """The failure to raise when this answer cannot be read as the vendor documents it."""
+        return UpstreamFailure(
+            Outcome.unhealthy(reason, self.latency_ms, error="bad_body", http_status=self.status)
+        )
+
     def json(self) -> Any:
         """The body as JSON, or an UpstreamFailure saying it is not."""
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
-            raise UpstreamFailure(
-                Outcome.unhealthy(
-                    f"malformed JSON in a {self.status} answer",
-                    self.latency_ms,
-                    error="bad_body",
-                    http_status=self.status,
-                )
-            ) from None
+            raise self.bad_body(f"malformed JSON in a {self.status} answer") from None
 
     def json_object(self) -> dict[str, Any]:
         data = self.json()
         if not isinstance(data, dict):
-            raise UpstreamFailure(
-                Outcome.unhealthy(
-                    f"expected a JSON object, got {type(data).__name__}",
-                    self.latency_ms,
-                    error="bad_body",
-                    http_status=self.status,
-                )
-            )
+            raise self.bad_body(f"expected a JSON object, got {type(data).__name__}")
         return data
 
 
@@ -244,3 +236,26 @@ def remaining_pct(
     """Rate-limit headroom in percent from a remaining/limit header pair, when both are sent."""
     left, total = header_float(headers, remaining), header_float(headers, limit)
     return None if left is None or total is None else pct(left, total)
+
+
+#: what every HTTP monitor reports of the call that decides: its round trip and its status
+CALL_METRICS = ("latency_ms", "http_status")
+#: what `failure` adds to its verdict on a 429
+RATE_LIMIT_METRICS = ("rate_limited", "retry_after_s")
+
+
+def http_metrics(*own: str) -> tuple[str, ...]:
+    """An HTTP monitor's metrics: the call's, its `own`, and those of `failure` on a 429."""
+    return (*CALL_METRICS, *own, *RATE_LIMIT_METRICS)
+
+
+class HttpMonitor(Monitor):
+    """A monitor of a vendor's HTTP API, read through `fetch`."""
+
+    #: a vendor across the internet gets longer than the platform's own services
+    default_timeout_s: ClassVar[float] = 10.0
+
+    @staticmethod
+    def base_url(settings: Mapping[str, Any], default: str) -> str:
+        """The API root: `base_url` from the settings (a sandbox, another region), else `default`."""
+        return str(settings.get("base_url") or default).rstrip("/")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import CheckFailed, Monitor, Target
-from healthmon.monitors.http import Reply, error_message, failure, fetch
+from healthmon.monitors.base import CheckFailed, Target
+from healthmon.monitors.http import HttpMonitor, Reply, error_message, failure, fetch, http_metrics
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -19,25 +19,16 @@ PAGE_LIMIT = 100
 MAX_FUNCTION_IDS = 10
 
 
-class InngestMonitor(Monitor):
+class InngestMonitor(HttpMonitor):
     service = "inngest"
     tier = Tier.CORE
     required = ("signing_key",)
-    default_timeout_s = 10.0
     description = "GET /v1/events?limit=1, then GET /v1/events?name=inngest/function.failed&received_after="
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "failed_runs",
-        "failed_functions",
-        "failed_runs_capped",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("failed_runs", "failed_functions", "failed_runs_capped")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        url = f"{str(s.get('base_url') or DEFAULT_BASE_URL).rstrip('/')}/v1/events"
+        url = f"{self.base_url(s, DEFAULT_BASE_URL)}/v1/events"
         headers = {"Authorization": f"Bearer {s['signing_key']}", "Accept": "application/json"}
         if s.get("env"):
             headers["X-Inngest-Env"] = str(s["env"])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, failure, fetch, remaining_pct
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import HttpMonitor, Reply, failure, fetch, http_metrics, remaining_pct
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -70,26 +70,19 @@ def _refused(reply: Reply, message: str | None) -> Outcome:
     )
 
 
-class LoopMonitor(Monitor):
+class LoopMonitor(HttpMonitor):
     service = "loop"
     tier = Tier.EXTERNAL
     required = ("api_key",)
-    default_timeout_s = 10.0
     description = "GET /warehouse/return/list?paginate=true&pageSize=1 (X-Authorization API key)"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "rate_limit_remaining_pct",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("rate_limit_remaining_pct")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
         reply = await fetch(
             resources,
             "GET",
-            f"{str(s.get('base_url') or DEFAULT_BASE_URL).rstrip('/')}/warehouse/return/list",
+            f"{self.base_url(s, DEFAULT_BASE_URL)}/warehouse/return/list",
             headers={"X-Authorization": str(s["api_key"]), "Accept": "application/json"},
             params={"paginate": "true", "pageSize": 1},
         )

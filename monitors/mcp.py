@@ -1,7 +1,7 @@
 """MCP server over Streamable HTTP: the stateless 2026-07-28 `server/discover`, or the
 initialize handshake of the 2025 revisions, then `tools/list`.
 
-Plain httpx through the shared `fetch` (the `mcp` package is not a dependency, and its
+Plain HTTP through the shared `fetch` (the `mcp` package is not a dependency, and its
 1.x/2.x APIs differ), so timeouts, size caps and error mapping match every other monitor.
 """
 
@@ -10,10 +10,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import Any
 
-from healthmon.monitors.base import CheckFailed, Monitor, Target
-from healthmon.monitors.http import Reply, UpstreamFailure, error_message, failure, fetch
+from healthmon.monitors.base import CheckFailed, Target
+from healthmon.monitors.http import (
+    HttpMonitor,
+    Reply,
+    UpstreamFailure,
+    error_message,
+    failure,
+    fetch,
+    http_metrics,
+)
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -28,18 +37,12 @@ FALLBACK_STATUSES = frozenset({400, 404})
 FALLBACK_CODES = frozenset({-32601, -32022, -32600, -32602})
 
 
-def _bad_body(reply: Reply, reason: str) -> CheckFailed:
-    return CheckFailed(
-        Outcome.unhealthy(reason, reply.latency_ms, error="bad_body", http_status=reply.status)
-    )
-
-
 def _sse_messages(reply: Reply) -> list[Any]:
     """The JSON payloads of the `message` events in an event-stream body."""
     try:
         text = reply.body.decode("utf-8")
     except UnicodeDecodeError:
-        raise _bad_body(reply, "event stream is not UTF-8") from None
+        raise reply.bad_body("event stream is not UTF-8") from None
     messages: list[Any] = []
     for block in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
         event, data = "message", []
@@ -59,7 +62,7 @@ def _sse_messages(reply: Reply) -> list[Any]:
         try:
             messages.append(json.loads(payload))
         except ValueError:
-            raise _bad_body(reply, "malformed JSON in an event-stream message") from None
+            raise reply.bad_body("malformed JSON in an event-stream message") from None
     return messages
 
 
@@ -79,7 +82,7 @@ def _response(reply: Reply, rid: int) -> dict[str, Any]:
     for message in answers:
         if "error" in message and not isinstance(message.get("id"), int):
             return message
-    raise _bad_body(reply, f"no JSON-RPC response to request {rid} in the answer")
+    raise reply.bad_body(f"no JSON-RPC response to request {rid} in the answer")
 
 
 def _rpc_error(error: Any) -> tuple[int | None, str | None]:
@@ -132,7 +135,7 @@ def _result(reply: Reply, rid: int, step: str, in_session: bool) -> dict[str, An
         raise _protocol(reply, f"{step}: JSON-RPC error {code}: {text or 'no message'}", code)
     result = message.get("result")
     if not isinstance(result, dict):
-        raise _bad_body(reply, f"{step}: result is not an object")
+        raise reply.bad_body(f"{step}: result is not an object")
     return result
 
 
@@ -150,7 +153,7 @@ def _no_modern_era(reply: Reply) -> str | None:
 def _tool_count(reply: Reply, result: Mapping[str, Any]) -> int:
     tools = result.get("tools")
     if not isinstance(tools, list):
-        raise _bad_body(reply, "tools/list: result has no tools list")
+        raise reply.bad_body("tools/list: result has no tools list")
     return len(tools)
 
 
@@ -161,23 +164,32 @@ def _server_facts(result: Mapping[str, Any]) -> dict[str, Any]:
     return {"server_name": info.get("name"), "server_version": info.get("version")}
 
 
-class McpMonitor(Monitor):
+@dataclass(frozen=True)
+class _Server:
+    """The server as one check reaches it: where, with which headers, and since when."""
+
+    resources: BatchResources
+    url: str
+    headers: Mapping[str, str]
+    started: float
+
+    async def post(self, message: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Reply:
+        return await fetch(
+            self.resources, "POST", self.url, headers={**self.headers, **(headers or {})}, json_body=message
+        )
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 2)
+
+
+class McpMonitor(HttpMonitor):
     service = "mcp"
     tier = Tier.INTEGRATION
     required = ("base_url",)
-    default_timeout_s = 10.0
     description = (
         "POST server/discover (2026-07-28) or initialize + notifications/initialized, then tools/list"
     )
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "tools",
-        "handshake_ms",
-        "stateful",
-        "retry_after_s",
-        "rate_limited",
-    )
+    metrics = http_metrics("tools", "handshake_ms", "stateful")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
@@ -189,26 +201,16 @@ class McpMonitor(Monitor):
         headers = {"Accept": ACCEPT, "Content-Type": "application/json"}
         if s.get("token"):
             headers["Authorization"] = f"Bearer {s['token']}"
-        started = time.perf_counter()
+        server = _Server(resources, url, headers, time.perf_counter())
         facts: dict[str, Any] = {}
         if mode != "legacy":
-            outcome = await self._stateless(resources, url, headers, modern, started, mode == "auto")
+            outcome = await self._stateless(server, modern, mode == "auto")
             if isinstance(outcome, Outcome):
                 return outcome
             facts["discover_refused"] = outcome
-        return await self._handshake(
-            resources, url, headers, str(s.get("protocol_version") or LEGACY_VERSION), started, facts
-        )
+        return await self._handshake(server, str(s.get("protocol_version") or LEGACY_VERSION), facts)
 
-    async def _stateless(
-        self,
-        resources: BatchResources,
-        url: str,
-        headers: Mapping[str, str],
-        version: str,
-        started: float,
-        may_fall_back: bool,
-    ) -> Outcome | str:
+    async def _stateless(self, server: _Server, version: str, may_fall_back: bool) -> Outcome | str:
         """The 2026-07-28 exchange; a string (why) when the server wants the handshake instead."""
         meta = {
             "io.modelcontextprotocol/protocolVersion": version,
@@ -217,12 +219,9 @@ class McpMonitor(Monitor):
         }
 
         async def call(rid: int, method: str) -> Reply:
-            return await fetch(
-                resources,
-                "POST",
-                url,
-                headers={**headers, "MCP-Protocol-Version": version, "Mcp-Method": method},
-                json_body={"jsonrpc": "2.0", "id": rid, "method": method, "params": {"_meta": meta}},
+            return await server.post(
+                {"jsonrpc": "2.0", "id": rid, "method": method, "params": {"_meta": meta}},
+                {"MCP-Protocol-Version": version, "Mcp-Method": method},
             )
 
         discover = await call(1, "server/discover")
@@ -239,44 +238,31 @@ class McpMonitor(Monitor):
             era=version,
             protocol_version=version,
             tools=tools,
-            handshake_ms=round((time.perf_counter() - started) * 1000, 2),
+            handshake_ms=server.elapsed_ms(),
             stateful=False,
             **_server_facts(found),
         )
 
-    async def _handshake(
-        self,
-        resources: BatchResources,
-        url: str,
-        headers: Mapping[str, str],
-        version: str,
-        started: float,
-        facts: dict[str, Any],
-    ) -> Outcome:
+    async def _handshake(self, server: _Server, version: str, facts: dict[str, Any]) -> Outcome:
         """The handshake era: initialize, notifications/initialized, tools/list, end the session."""
         params = {"protocolVersion": version, "capabilities": {}, "clientInfo": CLIENT_INFO}
-        init = await fetch(
-            resources,
-            "POST",
-            url,
-            headers=headers,
-            json_body={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params},
-        )
+        init = await server.post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})
         result = _result(init, 1, "initialize", in_session=False)
         agreed = result.get("protocolVersion")
         if not isinstance(agreed, str) or not agreed:
             raise _protocol(init, "initialize: result has no protocolVersion")
         session = init.headers.get("mcp-session-id")
-        in_session = {**headers, "MCP-Protocol-Version": agreed}
+        headers = {**server.headers, "MCP-Protocol-Version": agreed}
         if session:
-            in_session["Mcp-Session-Id"] = session
+            headers["Mcp-Session-Id"] = session
+        in_session = replace(server, headers=headers)
         try:
-            tools = await self._after_initialize(resources, url, in_session, result)
+            tools = await self._after_initialize(in_session, result)
         except CheckFailed:
-            await self._end(resources, url, in_session)
+            await self._end(in_session)
             raise
-        handshake_ms = round((time.perf_counter() - started) * 1000, 2)
-        await self._end(resources, url, in_session)
+        handshake_ms = in_session.elapsed_ms()
+        await self._end(in_session)
         return Outcome.healthy(
             init.latency_ms,
             http_status=init.status,
@@ -289,36 +275,22 @@ class McpMonitor(Monitor):
             **facts,
         )
 
-    async def _after_initialize(
-        self, resources: BatchResources, url: str, headers: Mapping[str, str], init: Mapping[str, Any]
-    ) -> int | None:
-        note = await fetch(
-            resources,
-            "POST",
-            url,
-            headers=headers,
-            json_body={"jsonrpc": "2.0", "method": "notifications/initialized"},
-        )
+    async def _after_initialize(self, session: _Server, init: Mapping[str, Any]) -> int | None:
+        note = await session.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
         if not 200 <= note.status < 300:
             raise _refused(note, "notifications/initialized", in_session=True)
         capabilities = init.get("capabilities")
         # A server without the tools capability may answer tools/list with -32601: not a fault.
         if not isinstance(capabilities, dict) or "tools" not in capabilities:
             return None
-        listing = await fetch(
-            resources,
-            "POST",
-            url,
-            headers=headers,
-            json_body={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        )
+        listing = await session.post({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         return _tool_count(listing, _result(listing, 2, "tools/list", in_session=True))
 
-    async def _end(self, resources: BatchResources, url: str, headers: Mapping[str, str]) -> None:
-        if "Mcp-Session-Id" not in headers:
+    async def _end(self, session: _Server) -> None:
+        if "Mcp-Session-Id" not in session.headers:
             return
         try:
             # Servers may answer 405 (they do not let clients end sessions); nothing to decide.
-            await fetch(resources, "DELETE", url, headers=headers)
+            await fetch(session.resources, "DELETE", session.url, headers=session.headers)
         except UpstreamFailure:
             pass  # cleanup only: the handshake already decided the verdict

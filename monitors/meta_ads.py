@@ -7,10 +7,10 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, failure, fetch
+from healthmon.monitors.base import Target, TenantKeyFormat
+from healthmon.monitors.http import HttpMonitor, Reply, failure, fetch, http_metrics
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -210,38 +210,24 @@ def invalid_token(token: Mapping[str, Any], reply: Reply, usage: Usage) -> Outco
     )
 
 
-class MetaAdsMonitor(Monitor):
+class MetaAdsMonitor(HttpMonitor):
     service = "meta_ads"
     tier = Tier.INTEGRATION
     per_tenant = True
     required = ("ad_account_id", "access_token", "app_id", "app_secret")
-    default_timeout_s = 10.0
     description = (
         "GET /{v}/debug_token (app token), then GET /{v}/act_<id>?fields=account_status,... (tenant)"
     )
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "debug_token_ms",
-        "http_status",
-        "token_expires_in_days",
-        "data_access_expires_in_days",
-        "rate_limit_remaining_pct",
-        "rate_limited",
-        "retry_after_s",
+    metrics = http_metrics(
+        "debug_token_ms", "token_expires_in_days", "data_access_expires_in_days", "rate_limit_remaining_pct"
     )
     tenant_public_keys = ("ad_account_id",)
     tenant_secret_keys = ("access_token",)
-
-    @classmethod
-    def validate_tenant(cls, settings: Mapping[str, Any]) -> None:
-        super().validate_tenant(settings)
-        if not ACCOUNT_ID.fullmatch(str(settings["ad_account_id"])):
-            raise ValueError(f"{cls.service}: ad_account_id must look like act_<digits>")
+    tenant_formats = (TenantKeyFormat("ad_account_id", ACCOUNT_ID, "look like act_<digits>"),)
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        root = f"{base}/{s.get('api_version') or DEFAULT_API_VERSION}"
+        root = f"{self.base_url(s, DEFAULT_BASE_URL)}/{s.get('api_version') or DEFAULT_API_VERSION}"
         debug = await fetch(
             resources,
             "GET",

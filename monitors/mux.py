@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import error_message, failure, fetch, remaining_pct
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import HttpMonitor, error_message, failure, fetch, http_metrics, remaining_pct
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
 
-class MuxMonitor(Monitor):
+class MuxMonitor(HttpMonitor):
     service = "mux"
     tier = Tier.EXTERNAL
     required = ("token_id", "token_secret")
-    default_timeout_s = 10.0
     description = "GET /video/v1/assets?limit=1 (HTTP Basic token id:secret)"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "rate_limit_remaining_pct",
-        "latest_asset_errored",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("rate_limit_remaining_pct", "latest_asset_errored")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or "https://api.mux.com").rstrip("/")
+        base = self.base_url(s, "https://api.mux.com")
         version = s.get("api_version") or "v1"
         reply = await fetch(
             resources,

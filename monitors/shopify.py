@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, dig, failure, fetch, pct
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import HttpMonitor, Reply, dig, failure, fetch, http_metrics, pct
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -76,23 +76,15 @@ def _message(raw: bytes) -> str | None:
     return errors[:200] if isinstance(errors, str) and errors else None
 
 
-class ShopifyMonitor(Monitor):
+class ShopifyMonitor(HttpMonitor):
     service = "shopify"
     tier = Tier.CORE
     per_tenant = True
     required = ("shop", "access_token")
     tenant_public_keys = ("shop",)
     tenant_secret_keys = ("access_token",)
-    default_timeout_s = 10.0
     description = "POST /admin/api/{version}/graphql.json `{ shop { name plan } }` (X-Shopify-Access-Token)"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "rate_limit_remaining_pct",
-        "throttle_restore_rate",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("rate_limit_remaining_pct", "throttle_restore_rate")
 
     @classmethod
     def validate_tenant(cls, settings: Mapping[str, Any]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import error_message, failure, fetch
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import HttpMonitor, error_message, failure, fetch, http_metrics
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -40,23 +40,16 @@ def _not_ok(code: str, latency_ms: float) -> Outcome:
     return Outcome.unhealthy(f"Slack refused the call: {code}", latency_ms, error="client_error", **facts)
 
 
-class SlackMonitor(Monitor):
+class SlackMonitor(HttpMonitor):
     service = "slack"
     tier = Tier.EXTERNAL
     required = ("bot_token",)
-    default_timeout_s = 10.0
     description = "POST /api/auth.test (Bearer bot token)"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "token_expires_in_days",
-        "retry_after_s",
-        "rate_limited",
-    )
+    metrics = http_metrics("token_expires_in_days")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or "https://slack.com/api").rstrip("/")
+        base = self.base_url(s, "https://slack.com/api")
         reply = await fetch(
             resources, "POST", f"{base}/auth.test", headers={"Authorization": f"Bearer {s['bot_token']}"}
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import CheckFailed, Monitor, Target
-from healthmon.monitors.http import failure, fetch
+from healthmon.monitors.base import CheckFailed, Target
+from healthmon.monitors.http import HttpMonitor, failure, fetch
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Status, Tier
 
@@ -43,15 +43,14 @@ class Page:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-class StatuspageMonitor(Monitor):
+class StatuspageMonitor(HttpMonitor):
     service = "statuspage"
     tier = Tier.EXTERNAL
     required = ()
-    default_timeout_s = 10.0
     description = (
         "GET {page}/api/v2/summary.json per status page (status.json on 404), Slack /api/v2.0.0/current"
     )
-    metrics: ClassVar[tuple[str, ...]] = (
+    metrics = (
         "latency_ms",
         "pages_checked",
         "pages_with_incidents",

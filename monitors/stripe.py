@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import error_message, failure, fetch
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import CALL_METRICS, HttpMonitor, error_message, failure, fetch
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
 
-class StripeMonitor(Monitor):
+class StripeMonitor(HttpMonitor):
     service = "stripe"
     tier = Tier.CORE
     required = ("api_key",)
-    default_timeout_s = 10.0
     description = "GET /v1/balance (Bearer secret or restricted key)"
-    metrics: ClassVar[tuple[str, ...]] = ("latency_ms", "http_status", "available_currencies", "livemode")
+    metrics = (*CALL_METRICS, "available_currencies", "livemode")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, error_message, failure, fetch
+from healthmon.monitors.base import Target, TenantKeyFormat
+from healthmon.monitors.http import CALL_METRICS, HttpMonitor, Reply, error_message, failure, fetch
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -46,6 +45,10 @@ def code_failure(code: int, message: str | None, reply: Reply) -> Outcome:
     )
 
 
+def advertiser_digits(value: Any) -> str:
+    return str(value).strip()
+
+
 def _code_of(body: bytes) -> str | None:
     try:
         data: Any = json.loads(body)
@@ -64,31 +67,25 @@ def _number(value: Any) -> float | None:
         return None
 
 
-class TikTokAdsMonitor(Monitor):
+class TikTokAdsMonitor(HttpMonitor):
     service = "tiktok_ads"
     tier = Tier.INTEGRATION
     per_tenant = True
     # app_id / secret are platform settings for the OAuth endpoints; advertiser/info needs only the token
     required = ("advertiser_id", "access_token")
-    default_timeout_s = 10.0
     description = 'GET /advertiser/info/?advertiser_ids=["<id>"] (Access-Token header)'
-    metrics: ClassVar[tuple[str, ...]] = ("latency_ms", "http_status", "balance", "rate_limited")
+    metrics = (*CALL_METRICS, "balance", "rate_limited")
     tenant_public_keys = ("advertiser_id",)
     tenant_secret_keys = ("access_token",)
-
-    @classmethod
-    def validate_tenant(cls, settings: Mapping[str, Any]) -> None:
-        super().validate_tenant(settings)
-        if not ADVERTISER_ID.fullmatch(str(settings["advertiser_id"]).strip()):
-            raise ValueError(f"{cls.service}: advertiser_id must be digits")
+    tenant_formats = (TenantKeyFormat("advertiser_id", ADVERTISER_ID, "be digits", advertiser_digits),)
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        advertiser = str(s["advertiser_id"]).strip()
+        advertiser = advertiser_digits(s["advertiser_id"])
         reply = await fetch(
             resources,
             "GET",
-            f"{str(s.get('base_url') or DEFAULT_BASE_URL).rstrip('/')}/advertiser/info/",
+            f"{self.base_url(s, DEFAULT_BASE_URL)}/advertiser/info/",
             headers={"Access-Token": str(s["access_token"])},
             params={"advertiser_ids": json.dumps([advertiser]), "fields": json.dumps(FIELDS)},
         )

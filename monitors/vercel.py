@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, UpstreamFailure, error_message, failure, fetch, remaining_pct
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import (
+    HttpMonitor,
+    Reply,
+    UpstreamFailure,
+    error_message,
+    failure,
+    fetch,
+    http_metrics,
+    remaining_pct,
+)
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -14,24 +23,16 @@ BUILDING_STATES = frozenset({"QUEUED", "INITIALIZING", "BUILDING"})
 FAILED_STATES = frozenset({"ERROR", "CANCELED"})
 
 
-class VercelMonitor(Monitor):
+class VercelMonitor(HttpMonitor):
     service = "vercel"
     tier = Tier.EXTERNAL
     required = ("token",)
-    default_timeout_s = 10.0
     description = "GET /v2/user (Bearer token), then GET /v6/deployments?projectId=&target=production&limit=1"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "rate_limit_remaining_pct",
-        "deployment_age_min",
-        "retry_after_s",
-        "rate_limited",
-    )
+    metrics = http_metrics("rate_limit_remaining_pct", "deployment_age_min")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or "https://api.vercel.com").rstrip("/")
+        base = self.base_url(s, "https://api.vercel.com")
         headers = {"Authorization": f"Bearer {s['token']}"}
         # teamId selects the team's projects; /v2/user is account-wide and must not get it
         user = await fetch(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from healthmon.monitors.base import Monitor, Target
-from healthmon.monitors.http import Reply, error_message, failure, fetch
+from healthmon.monitors.base import Target
+from healthmon.monitors.http import HttpMonitor, Reply, error_message, failure, fetch, http_metrics
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -34,24 +34,16 @@ def _refused(reply: Reply) -> Outcome:
     return failure(reply, _vendor_message(reply.body))
 
 
-class WiseMonitor(Monitor):
+class WiseMonitor(HttpMonitor):
     service = "wise"
     tier = Tier.INTEGRATION
     required = ("api_token",)
-    default_timeout_s = 10.0
     description = "GET /v2/profiles (Bearer API token); the configured profile must be listed and active"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "http_status",
-        "profiles",
-        "profiles_deactivated",
-        "retry_after_s",
-        "rate_limited",
-    )
+    metrics = http_metrics("profiles", "profiles_deactivated")
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or "https://api.wise.com").rstrip("/")
+        base = self.base_url(s, "https://api.wise.com")
         path = str(s.get("api_path") or "/v2/profiles")
         reply = await fetch(
             resources, "GET", f"{base}{path}", headers={"Authorization": f"Bearer {s['api_token']}"}

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
-from healthmon.monitors.base import CheckFailed, Monitor, Target
-from healthmon.monitors.http import Reply, error_message, failure, fetch, header_float, remaining_pct
+from healthmon.monitors.base import CheckFailed, Target
+from healthmon.monitors.http import (
+    HttpMonitor,
+    Reply,
+    error_message,
+    failure,
+    fetch,
+    header_float,
+    http_metrics,
+    remaining_pct,
+)
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome, Tier
 
@@ -36,23 +45,14 @@ def _rate_limit(reply: Reply) -> dict[str, Any]:
     return found
 
 
-class YotpoMonitor(Monitor):
+class YotpoMonitor(HttpMonitor):
     service = "yotpo"
     tier = Tier.EXTERNAL
     required = ("store_id", "secret")
-    default_timeout_s = 10.0
     description = (
         "POST /core/v3/stores/{store_id}/access_tokens, then GET /core/v3/stores/{store_id}/products?limit=1"
     )
-    metrics: ClassVar[tuple[str, ...]] = (
-        "latency_ms",
-        "token_ms",
-        "http_status",
-        "rate_limit_remaining",
-        "rate_limit_remaining_pct",
-        "rate_limited",
-        "retry_after_s",
-    )
+    metrics = http_metrics("token_ms", "rate_limit_remaining", "rate_limit_remaining_pct")
 
     async def _access_token(self, resources: BatchResources, store: str, secret: str) -> tuple[str, float]:
         reply = await fetch(resources, "POST", f"{store}/access_tokens", json_body={"secret": secret})
@@ -78,7 +78,7 @@ class YotpoMonitor(Monitor):
 
     async def check(self, target: Target, resources: BatchResources) -> Outcome:
         s = target.settings
-        base = str(s.get("base_url") or "https://api.yotpo.com").rstrip("/")
+        base = self.base_url(s, "https://api.yotpo.com")
         store = f"{base}/core/{s.get('api_version') or 'v3'}/stores/{quote(str(s['store_id']), safe='')}"
         token, token_ms = await self._access_token(resources, store, str(s["secret"]))
         reply = await fetch(

@@ -1,7 +1,7 @@
 """How one vendor request runs: count it, find its tenant, apply faults, answer, decorate.
 
-Each vendor module subclasses `Vendor`, declares its routes through `Vendor.route`, and
-overrides the hooks that shape faults into that vendor's own error answers.
+Each vendor module subclasses `Vendor`, marks its handlers with `serves`, and overrides the
+hooks that refuse bad credentials and shape faults into that vendor's own error answers.
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from healthmon.sandbox.faults import Fault
+from healthmon.sandbox.limits import retry_after
 from healthmon.sandbox.responses import json_response
 from healthmon.sandbox.state import SandboxState, Tenant
 from healthmon.sandbox.transport import ConnectionReset, hang, oversized, truncated
@@ -38,6 +41,45 @@ Handler = Callable[[Call], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 TenantOf = Callable[[Request], Tenant | None]
 ScopeOf = Callable[[Request], str | None]
+# Unbound vendor methods: `serves` runs in the class body, before any vendor exists.
+TenantMethod = Callable[[Any, Request], Tenant | None]
+ScopeMethod = Callable[[Any, Request], str | None]
+H = TypeVar("H", bound=Callable[..., Awaitable[Response]])
+
+_SERVES = "_sandbox_serves"
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One route a handler answers, as `serves` recorded it."""
+
+    path: str
+    methods: tuple[str, ...]
+    authed: bool
+    tenant_of: TenantMethod | None
+    scope_of: ScopeMethod | None
+
+
+def serves(
+    path: str,
+    *methods: str,
+    authed: bool = True,
+    tenant_of: TenantMethod | None = None,
+    scope_of: ScopeMethod | None = None,
+) -> Callable[[H], H]:
+    """Mark a vendor handler as the answer to `path` (GET unless `methods` are given).
+
+    `authed=False` routes take no credentials: the vendor's `refuse` hook and the credential
+    faults (`revoked`, `expired`) pass them by.
+    """
+    served = Served(path, methods or ("GET",), authed, tenant_of, scope_of)
+
+    def mark(handler: H) -> H:
+        # Stacked decorators apply bottom-up; prepend so a handler's routes keep their written order.
+        setattr(handler, _SERVES, (served, *getattr(handler, _SERVES, ())))
+        return handler
+
+    return mark
 
 
 class Vendor:
@@ -50,7 +92,22 @@ class Vendor:
         self.state = state
 
     def routes(self) -> list[BaseRoute]:
-        raise NotImplementedError
+        """A route for every handler marked with `serves`, in the order the class defines them."""
+        members: dict[str, Any] = {}
+        for klass in reversed(type(self).__mro__):
+            members.update(vars(klass))
+        return [
+            self.route(
+                served.path,
+                getattr(self, name),
+                list(served.methods),
+                authed=served.authed,
+                tenant_of=partial(served.tenant_of, self) if served.tenant_of is not None else None,
+                scope_of=partial(served.scope_of, self) if served.scope_of is not None else None,
+            )
+            for name, member in members.items()
+            for served in getattr(member, _SERVES, ())
+        ]
 
     def mount(self) -> Mount:
         return Mount(self.prefix, routes=self.routes())
@@ -66,20 +123,35 @@ class Vendor:
         scope_of: ScopeOf | None = None,
         service: str | None = None,
     ) -> Route:
+        if authed:
+            handler = self._refusing(handler)
         endpoint = run_through_faults(
             self, handler, authed=authed, tenant_of=tenant_of, scope_of=scope_of, service=service
         )
         return Route(path, endpoint, methods=methods)
 
+    def _refusing(self, handler: Handler) -> Handler:
+        async def refusing(call: Call) -> Response:
+            refused = await self.refuse(call)
+            return refused if refused is not None else await handler(call)
+
+        return refusing
+
     # Hooks. The defaults are plain JSON; every vendor replaces them with its own shapes.
+
+    async def refuse(self, call: Call) -> Response | None:
+        """The vendor's answer to missing or wrong credentials on an authed route, else None.
+
+        It runs in the handler's place, after the faults that come first, so a refusal can
+        still be truncated or padded like any answer.
+        """
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         return json_response({"error": "internal error"}, fault.params["status"])
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
-        return json_response({"error": "rate limited"}, 429, headers)
+        return json_response({"error": "rate limited"}, 429, retry_after(fault))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return json_response({"error": "unauthorized"}, 401)
@@ -121,6 +193,10 @@ def run_through_faults(
     return endpoint
 
 
+_ANSWERED = ("http_error", "rate_limited")
+_ANSWERED_AUTHED = (*_ANSWERED, "revoked", "expired")
+
+
 async def _with_faults(vendor: Vendor, handler: Handler, call: Call, authed: bool) -> Response:
     faults = call.faults
     latency = faults.get("latency")
@@ -137,19 +213,12 @@ async def _with_faults(vendor: Vendor, handler: Handler, call: Call, authed: boo
     reset = faults.get("reset")
     if reset is not None:
         return ConnectionReset(reset.params["mode"])
-    error = faults.get("http_error")
-    if error is not None:
-        return vendor.http_error(call, error)
-    limited = faults.get("rate_limited")
-    if limited is not None:
-        return vendor.rate_limited(call, limited)
-    if authed:
-        revoked = faults.get("revoked")
-        if revoked is not None:
-            return vendor.revoked(call, revoked)
-        expired = faults.get("expired")
-        if expired is not None:
-            return vendor.expired(call, expired)
+    # The hook that answers each of these kinds has the kind's name.
+    for kind in _ANSWERED_AUTHED if authed else _ANSWERED:
+        fault = faults.get(kind)
+        if fault is not None:
+            answer: Callable[[Call, Fault], Response] = getattr(vendor, kind)
+            return answer(call, fault)
     response = await handler(call)
     if "malformed_json" in faults:
         return truncated(response)

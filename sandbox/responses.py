@@ -72,6 +72,16 @@ def basic(request: Request) -> tuple[str, str] | None:
     return user, password
 
 
+def count_param(request: Request, name: str, default: int, most: int | None = None) -> int | None:
+    """A page size from the query string, raised to 1 and capped at `most`; None if not an integer."""
+    raw = request.query_params.get(name)
+    try:
+        count = max(1, default if raw is None else int(raw))
+    except ValueError:
+        return None
+    return count if most is None else min(most, count)
+
+
 async def json_body(request: Request) -> Any:
     """The parsed JSON body, or a `ValueError` if it is not JSON."""
     raw = await request.body()

@@ -10,7 +10,7 @@ spells it '' (`storage.types.PLATFORM`) so that it can be part of the key.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,13 +118,35 @@ def latest_from_row(row: Mapping[Any, Any]) -> LatestStatus:
     )
 
 
-def load_tier(engine: Engine, tier: str) -> list[LatestStatus]:
+def load_tier(
+    engine: Engine, tier: str, wants_details: Callable[[LatestStatus], bool] | None = None
+) -> list[LatestStatus]:
     """Every latest status of one tier, in service and tenant order: the tier's current state,
-    whichever run found it (what a run's report shows)."""
+    whichever run found it. With `wants_details`, the details (a JSON decode per row) are read
+    only for the rows it names, judged on the row without them: after a run, the alert and
+    report steps need them only for targets that are not healthy, alerted or changed."""
     table = SERVICE_STATUS
-    stmt = select(table).where(table.c.tier == tier).order_by(table.c.service, table.c.tenant_id)
+    order = (table.c.service, table.c.tenant_id)
     with engine.connect() as conn:
-        return [latest_from_row(row) for row in conn.execute(stmt).mappings()]
+        if wants_details is None:
+            stmt = select(table).where(table.c.tier == tier).order_by(*order)
+            return [latest_from_row(row) for row in conn.execute(stmt).mappings()]
+        light = [c for c in table.c if c.name != "details"]
+        rows = [
+            latest_from_row({**r, "details": None})
+            for r in conn.execute(select(*light).where(table.c.tier == tier).order_by(*order)).mappings()
+        ]
+        wanted = [(r.service, tenant_key(r.tenant_id)) for r in rows if wants_details(r)]
+        details: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            query = select(table.c.service, table.c.tenant_id, table.c.details).where(
+                tuple_(table.c.service, table.c.tenant_id).in_(wanted[start : start + 500])
+            )
+            details.update({(d.service, d.tenant_id): dict(d.details or {}) for d in conn.execute(query)})
+    return [
+        replace(r, details=details[key]) if (key := (r.service, tenant_key(r.tenant_id))) in details else r
+        for r in rows
+    ]
 
 
 def load_latest(
@@ -323,30 +345,3 @@ def older_than(engine: Engine, tier: str, cutoff: datetime) -> dict[TargetKey, d
     )
     with engine.connect() as conn:
         return {(service, tenant_from_key(key)): at for service, key, at in conn.execute(stmt)}
-
-
-def load_run(
-    engine: Engine, run_id: str, wants_details: Callable[[str, str | None, Status], bool]
-) -> list[LatestStatus]:
-    """The latest statuses one run wrote. Details (a JSON decode per row) are read only for the
-    targets `wants_details(service, tenant, status)` names: the alert step needs them only
-    where an alert can use them."""
-    table = SERVICE_STATUS
-    light = [c for c in table.c if c.name != "details"]
-    with engine.connect() as conn:
-        rows = conn.execute(select(*light).where(table.c.run_id == run_id)).mappings().all()
-        wanted = [
-            (r["service"], r["tenant_id"])
-            for r in rows
-            if wants_details(r["service"], tenant_from_key(r["tenant_id"]), Status(r["status"]))
-        ]
-        details: dict[tuple[str, str], dict[str, Any]] = {}
-        for start in range(0, len(wanted), 500):  # bounded IN lists
-            chunk = wanted[start : start + 500]
-            query = select(table.c.service, table.c.tenant_id, table.c.details).where(
-                table.c.run_id == run_id, tuple_(table.c.service, table.c.tenant_id).in_(chunk)
-            )
-            details.update({(d.service, d.tenant_id): dict(d.details or {}) for d in conn.execute(query)})
-    return [
-        latest_from_row({**r, "details": details.get((r["service"], r["tenant_id"]), {})}) for r in rows
-    ]

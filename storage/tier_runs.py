@@ -68,7 +68,8 @@ def last_runs(engine: Engine, tier: str, limit: int = 10) -> list[TierRun]:
 
 
 #: what a tier run records as its trigger: started by Prefect's scheduler, or by hand
-#: (Prefect's Run button, `prefect deployment run`, `healthmon check`); the demo's own loop says "demo"
+#: (Prefect's Run button, `prefect deployment run`, `healthmon check`); the demo's runs are served
+#: by `healthmon serve`, so they are scheduled runs too
 SCHEDULE = "schedule"
 MANUAL = "manual"
 

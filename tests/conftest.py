@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 import pytest
@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from tests.support.app import SECRET_KEY, AppFactory
-from tests.support.servers import PgServer, RedisServer, start_postgres, start_redis
+from tests.support.servers import start_postgres, start_redis
 
 if TYPE_CHECKING:
     from healthmon.config import HealthmonConfig
@@ -58,32 +58,39 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """A PostgreSQL superuser URL: HEALTHMON_TEST_DATABASE_URL, the local server, or a throwaway one."""
+class _Server(Protocol):
+    url: str
+
+    def stop(self) -> None: ...
+
+
+def _server_url(
+    variable: str, default: str, answers: Callable[[str], bool], start: Callable[[], _Server]
+) -> Iterator[str]:
+    """The URL in `variable` (else `default`) if a server answers there, else a throwaway server's."""
     # set but empty means unset, as for every HEALTHMON_* variable
-    url = os.environ.get("HEALTHMON_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    if _pg_answers(url):
+    url = os.environ.get(variable) or default
+    if answers(url):
         yield url
         return
-    server: PgServer = start_postgres()
+    server = start()
     try:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A PostgreSQL superuser URL: HEALTHMON_TEST_DATABASE_URL, the local server, or a throwaway one."""
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    yield from _server_url("HEALTHMON_TEST_DATABASE_URL", local, _pg_answers, start_postgres)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    url = os.environ.get("HEALTHMON_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-    if _redis_answers(url):
-        yield url
-        return
-    server: RedisServer = start_redis()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    local = "redis://127.0.0.1:6379/0"
+    yield from _server_url("HEALTHMON_TEST_REDIS_URL", local, _redis_answers, start_redis)
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:
@@ -148,10 +155,11 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[AppFactory]:
-    """Build a App from a config dict and install it as the process runtime."""
+    """Build an App from a config dict; it is also hosted (flows.app.hosting) for the code that
+    Prefect starts, as the CLI does, so the flow tests run on it."""
     from healthmon.config import HealthmonConfig, Settings
     from healthmon.config.loader import parse_config
-    from healthmon.flows.app import build_app, use_runtime
+    from healthmon.flows.app import build_app, hosting
 
     made: list[tuple[App, Any]] = []
 
@@ -169,7 +177,7 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
         )
         cfg = config if isinstance(config, HealthmonConfig) else parse_config(config or {}, env={})
         runtime = build_app(settings, cfg)
-        ctx = use_runtime(runtime)
+        ctx = hosting(runtime)
         ctx.__enter__()
         made.append((runtime, ctx))
         return runtime

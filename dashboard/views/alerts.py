@@ -153,16 +153,9 @@ with context.guarded():
             if ack or resolve:
                 st.session_state[SELECTED_KEY] = alert["id"]
                 action = flow_alerts.acknowledge if ack else flow_alerts.resolve
-                built = context.alerting(rt)
                 try:
                     queued = action(
-                        rt.engine,
-                        alert["id"],
-                        context.who(),
-                        context.now(),
-                        built.router,
-                        built.dashboard_url,
-                        note=(note or "").strip() or None,
+                        rt, alert["id"], context.who(), (note or "").strip() or None, context.now()
                     )
                 except flow_alerts.AlertNotFound:
                     context.flash(f"Alert #{alert['id']} no longer exists.", "error")

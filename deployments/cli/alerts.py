@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _who, _with_runtime, err
+from healthmon.deployments.cli.common import _fail, _who, _with_app, err
 
 if TYPE_CHECKING:
     from healthmon.flows.app import App
@@ -36,7 +36,7 @@ def alerts_list(
     bad = sorted(set(chosen) - {"open", "acknowledged", "resolved"})
     if bad:
         _fail(exit_codes.USAGE, f"--status: unknown status {bad[0]!r} (open, acknowledged, resolved)")
-    rows = _with_runtime(lambda rt: list_alerts(rt.engine, chosen))
+    rows = _with_app(lambda rt: list_alerts(rt.engine, chosen))
     if as_json:
         for row in rows:
             print(json.dumps(row, default=str))
@@ -61,9 +61,15 @@ def alerts_list(
 def _change(alert_id: int, who: str, action: str) -> None:
     from healthmon.flows import alerts as flow_alerts
 
-    func = flow_alerts.acknowledge if action == "ack" else flow_alerts.resolve
+    change = flow_alerts.acknowledge if action == "ack" else flow_alerts.resolve
+
+    def work(app: App) -> list[int]:
+        ids = change(app, alert_id, who)
+        asyncio.run(flow_alerts.send_now(app, ids))
+        return ids
+
     try:
-        sent = _with_runtime(lambda rt: asyncio.run(flow_alerts.change_alert(alert_id, who, func)))
+        sent = _with_app(work)
     except flow_alerts.AlertNotFound:
         _fail(exit_codes.USAGE, f"no alert {alert_id}")
     verb = "acknowledged" if action == "ack" else "resolved"
@@ -100,10 +106,10 @@ def alerts_deliver(
     from healthmon.storage.alerts import PendingCount, count_pending
 
     def work(rt: App) -> tuple[DeliveryReport, PendingCount]:
-        report = asyncio.run(deliver_pending(ignore_backoff=now))
+        report = asyncio.run(deliver_pending(rt, ignore_backoff=now))
         return report, count_pending(rt.engine, datetime.now(UTC))
 
-    report, left = _with_runtime(work)
+    report, left = _with_app(work)
     line = f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
     if report.skipped:
         line += f" (and {report.skipped} acknowledge/resolve not sent: their trigger failed)"

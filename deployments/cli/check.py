@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _require_migrated, _runtime, err
+from healthmon.deployments.cli.common import _app, _fail, _require_migrated, err
 from healthmon.deployments.output import print_json_lines, print_table
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import TIERS, Status, Tier
@@ -53,19 +53,17 @@ def check(
             exit_codes.USAGE, f"--service: unknown service {service!r} (known: {', '.join(sorted(MONITORS))})"
         )
     tiers = _tiers_for(tier, service)
-    runtime = _runtime()
-    from healthmon.flows.app import use_runtime
+    app = _app()
     from healthmon.storage.results import run_results
 
     try:  # the store's errors are mapped to exit 3 (or 2) for every command: _Commands
-        with use_runtime(runtime):
-            _require_migrated(runtime)
-            if tenant is not None:
-                _require_tenant(runtime, tenant, tiers, service)
-            run_ids = asyncio.run(_run_tiers(tiers, service, tenant))
-            results = run_results(runtime.engine, run_ids)
+        _require_migrated(app)
+        if tenant is not None:
+            _require_tenant(app, tenant, tiers, service)
+        run_ids = asyncio.run(_run_tiers(app, tiers, service, tenant))
+        results = run_results(app.engine, run_ids)
     finally:
-        runtime.close()
+        app.close()
     if as_json:
         print_json_lines(results)
     else:
@@ -100,21 +98,26 @@ def _require_tenant(runtime: App, tenant: str, tiers: list[Tier], service: str |
         )
 
 
-async def _run_tiers(tiers: list[Tier], service: str | None, tenant: str | None) -> list[str]:
-    from healthmon.flows.pipeline import execute_tier
+async def _run_tiers(app: App, tiers: list[Tier], service: str | None, tenant: str | None) -> list[str]:
+    """With a Prefect server configured, a manual check is a flow run like a scheduled one;
+    without, the same pipeline runs its steps directly (chosen here, once)."""
+    from healthmon.flows.pipeline import run_tier
+    from healthmon.flows.refs import TierRequest
     from healthmon.storage.tier_runs import MANUAL
 
     services = [service] if service else None
     run_ids = []
     for tier in tiers:
         if os.environ.get("PREFECT_API_URL"):
-            # with a Prefect server configured, a manual check is a flow run like a scheduled one
+            from healthmon.flows.app import hosting
             from healthmon.flows.tier_run import tier_check
 
-            summary = await tier_check(tier.value, services, tenant, True, MANUAL)
+            with hosting(app):
+                summary = await tier_check(tier, services, tenant, True, MANUAL)
             run_ids.append(summary["run_id"])
         else:
-            run_ids.append((await execute_tier(tier.value, services, tenant, True, MANUAL)).run_id)
+            request = TierRequest(tier, tuple(services) if services else None, tenant, True, MANUAL)
+            run_ids.append((await run_tier(app, request)).run_id)
     return run_ids
 
 

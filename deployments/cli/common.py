@@ -1,4 +1,4 @@
-"""What every command shares: the error console, `_fail` and the runtime helpers."""
+"""What every command shares: the error console, `_fail` and building the App."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _runtime() -> App:
+def _app() -> App:
     from healthmon.flows.app import build_app
 
     try:
@@ -41,17 +41,14 @@ def _require_migrated(runtime: App) -> None:
         _fail(exit_codes.USAGE, "the database is not migrated: run `healthmon db upgrade` first")
 
 
-def _with_runtime(work: Callable[[App], T]) -> T:
-    """`work` with the process runtime installed; the store's errors become exit codes in
+def _with_app(work: Callable[[App], T]) -> T:
+    """`work` on an App built for it and closed after; the store's errors become exit codes in
     `_Commands`, like every command's."""
-    from healthmon.flows.app import use_runtime
-
-    runtime = _runtime()
+    app = _app()
     try:
-        with use_runtime(runtime):
-            return work(runtime)
+        return work(app)
     finally:
-        runtime.close()
+        app.close()
 
 
 def _who() -> str:

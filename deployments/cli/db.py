@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _runtime, err
+from healthmon.deployments.cli.common import _app, _fail, err
 
 db_app = typer.Typer(help="healthmon's own database.", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ def db_upgrade() -> None:
 
     from healthmon.storage.migrate import current_revision, upgrade
 
-    runtime = _runtime()
+    runtime = _app()
     try:
         created = upgrade(runtime.engine)
         revision = current_revision(runtime.engine)

@@ -9,7 +9,7 @@ import typer
 
 from healthmon.config import ConfigError
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _require_migrated, _runtime, err
+from healthmon.deployments.cli.common import _app, _fail, _require_migrated, err
 
 
 def sandbox(
@@ -46,7 +46,7 @@ def api_command(
 
     from healthmon.api.server import serve as serve_api
 
-    runtime = _runtime()
+    runtime = _app()
     try:
         _require_migrated(runtime)
     except OperationalError as exc:
@@ -89,24 +89,33 @@ def demo(
     api_port: Annotated[int, typer.Option(help="port of the API")] = 8000,
     dashboard_port: Annotated[int, typer.Option(help="port of the dashboard")] = 8501,
     sandbox_port: Annotated[int, typer.Option(help="port of the sandbox (0: any free port)")] = 0,
+    prefect_port: Annotated[int, typer.Option(help="port of the Prefect server (0: any free port)")] = 0,
     tenants: Annotated[int, typer.Option(help="sandbox tenants")] = 12,
     data_dir: Annotated[Path, typer.Option(help="where the demo keeps its state")] = Path(".demo"),
     ui: Annotated[bool, typer.Option("--ui/--no-ui", help="start the API and the dashboard")] = True,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="start from an empty store (deletes the demo's own store)")
+    ] = False,
+    # multiplies every interval; tests use it to go faster
+    interval_scale: Annotated[float, typer.Option(hidden=True)] = 1.0,
 ) -> None:
-    """Everything on one machine against the sandbox: tiers on short intervals, the API and
-    the dashboard, alerts to a local mail catcher and webhook log. Ctrl-C stops it all."""
-    from healthmon.deployments.demo import run_demo
+    """Everything on one machine against the sandbox: a Prefect server and `healthmon serve` on
+    short intervals, the API and the dashboard, alerts to a local mail catcher and webhook log.
+    A restart keeps the store; --fresh empties it. Ctrl-C stops it all."""
+    from healthmon.deployments.demo import DemoOptions, run_demo
 
-    raise typer.Exit(
-        run_demo(
-            api_port=api_port,
-            dashboard_port=dashboard_port,
-            sandbox_port=sandbox_port,
-            tenants=tenants,
-            data_dir=data_dir,
-            ui=ui,
-        )
+    options = DemoOptions(
+        api_port=api_port,
+        dashboard_port=dashboard_port,
+        sandbox_port=sandbox_port,
+        prefect_port=prefect_port,
+        tenants=tenants,
+        data_dir=data_dir,
+        ui=ui,
+        fresh=fresh,
+        interval_scale=interval_scale,
     )
+    raise typer.Exit(run_demo(options))
 
 
 def register_sandbox(app: typer.Typer) -> None:

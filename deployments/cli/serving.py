@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _require_migrated, _runtime, _with_runtime, err
+from healthmon.deployments.cli.common import _app, _fail, _require_migrated, _with_app, err
+from healthmon.monitors.result import Tier
 
 
 def serve(
@@ -21,6 +22,12 @@ def serve(
     interval_scale: Annotated[
         float, typer.Option(help="multiply every schedule interval (e.g. 0.1 for a quick demo)")
     ] = 1.0,
+    # `healthmon demo` serves each tier on an interval of its own, and only the tiers that
+    # have something to check; hidden, because an operator's schedules are the tiers' own
+    tier_interval: Annotated[
+        list[str] | None, typer.Option(hidden=True, help="TIER=SECONDS: serve only the tiers named")
+    ] = None,
+    delivery_interval: Annotated[float | None, typer.Option(hidden=True, help="seconds")] = None,
 ) -> None:
     """Run every tier on its schedule, the delivery retries every minute and retention daily.
 
@@ -28,9 +35,13 @@ def serve(
     under HEALTHMON_DATA_DIR/prefect). Retention runs once at start, so a box that was down
     catches up.
     """
-    from healthmon.deployments.serve import api_healthy, start_prefect_server
+    from healthmon.deployments.serve import DELIVERY_INTERVAL_S, api_healthy, start_prefect_server
 
-    runtime = _runtime()
+    intervals = _served_intervals(interval_scale, tier_interval or [])
+    if delivery_interval is not None and delivery_interval <= 0:
+        _fail(exit_codes.USAGE, "--delivery-interval: must be more than 0")
+    delivery_s = delivery_interval or DELIVERY_INTERVAL_S * interval_scale
+    runtime = _app()
     _require_migrated(runtime)
     server = None
     halt_watchdog: Callable[[], None] | None = None
@@ -64,9 +75,9 @@ def serve(
         from healthmon.deployments.serve import build_deployments, start_watchdog, stop_server
 
         # the watchdog does not wait on Prefect: it looks at the store on its own clock
-        halt_watchdog = start_watchdog(runtime.settings, runtime.config, interval_scale)
+        halt_watchdog = start_watchdog(runtime.settings, runtime.config, intervals)
         # Prefect's runner handles SIGTERM itself: it cancels runs in progress and returns
-        prefect_serve(*build_deployments(interval_scale))
+        prefect_serve(*build_deployments(intervals, delivery_s))
     except KeyboardInterrupt:
         pass
     finally:
@@ -75,6 +86,26 @@ def serve(
             halt_watchdog()
         if server is not None:
             stop_server(server)
+
+
+def _served_intervals(interval_scale: float, named: list[str]) -> dict[Tier, float]:
+    """Every tier at its interval times `interval_scale`, or only the tiers `named` as
+    TIER=SECONDS, at those."""
+    from healthmon.flows.watchdog import tier_intervals
+
+    if not named:
+        return tier_intervals(interval_scale)
+    intervals: dict[Tier, float] = {}
+    for item in named:
+        tier, _, seconds = item.partition("=")
+        try:
+            intervals[Tier(tier)] = float(seconds)
+        except ValueError:
+            known = ", ".join(t.value for t in Tier)
+            _fail(exit_codes.USAGE, f"--tier-interval: {item!r} is not TIER=SECONDS (tiers: {known})")
+        if intervals[Tier(tier)] <= 0:
+            _fail(exit_codes.USAGE, f"--tier-interval: {item!r}: the interval must be more than 0")
+    return intervals
 
 
 def watchdog(
@@ -93,10 +124,10 @@ def watchdog(
         _fail(exit_codes.USAGE, "--interval-scale: must be more than 0")
     intervals = tier_intervals(interval_scale)
     if once:
-        report = _with_runtime(lambda rt: asyncio.run(watch_once(rt, intervals)))
+        report = _with_app(lambda rt: asyncio.run(watch_once(rt, intervals)))
         err.print(report.line(), highlight=False)
         raise typer.Exit(exit_codes.NOT_HEALTHY if report.stale else exit_codes.OK)
-    runtime = _runtime()
+    runtime = _app()
     err.print(f"watchdog: looking every {runtime.config.watchdog.check_every_s:g} s (Ctrl-C stops)")
 
     async def loop() -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _who, _with_runtime, err
+from healthmon.deployments.cli.common import _fail, _who, _with_app, err
 
 if TYPE_CHECKING:
     from healthmon.flows.app import App
@@ -102,7 +102,7 @@ def silences_add(
             recurrence=recurrence,
         )
 
-    silence_id = _with_runtime(store)
+    silence_id = _with_app(store)
     matchers = [request.service, request.tenant_id and f"tenant {request.tenant_id}"]
     scope = "everything" if request.everything else " · ".join(filter(None, matchers))
     err.print(f"silence {silence_id} ({scope}) until {ends:%Y-%m-%d %H:%M} UTC by {request.created_by}")
@@ -118,7 +118,7 @@ def silences_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     from healthmon.storage.alerts import list_silences
 
     now = datetime.now(UTC)
-    rows = _with_runtime(lambda rt: list_silences(rt.engine, active_at=now))
+    rows = _with_app(lambda rt: list_silences(rt.engine, active_at=now))
     for row in sorted(rows, key=lambda r: r["id"]):
         view = SilenceView(
             row["id"], row["service"], row["tenant_id"], row["starts_at"], row["ends_at"], row["recurrence"]
@@ -147,7 +147,7 @@ def silences_end(silence_id: int) -> None:
 
     from healthmon.storage.alerts import end_silence
 
-    if not _with_runtime(lambda rt: end_silence(rt.engine, silence_id, datetime.now(UTC))):
+    if not _with_app(lambda rt: end_silence(rt.engine, silence_id, datetime.now(UTC))):
         _fail(exit_codes.USAGE, f"no active silence {silence_id}")
     err.print(f"silence {silence_id} ended")
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from healthmon.config import ConfigError
 from healthmon.deployments import exit_codes
-from healthmon.deployments.cli.common import _fail, _runtime, err
+from healthmon.deployments.cli.common import _app, _fail, err
 from healthmon.flows.tenant_input import TenantRow
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ tenants_app = typer.Typer(help="Tenants and their integration credentials.", no_
 
 
 def _writable_runtime() -> App:
-    runtime = _runtime()
+    runtime = _app()
     if runtime.cipher is None:
         runtime.close()
         _fail(exit_codes.USAGE, "HEALTHMON_SECRET_KEY: not set; tenant credentials are encrypted with it")
@@ -118,7 +118,7 @@ def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
     from healthmon.storage.tenants import list_tenants
 
-    runtime = _runtime()
+    runtime = _app()
     try:
         tenants = list_tenants(runtime.engine)
     finally:
@@ -142,7 +142,7 @@ def tenants_remove(tenant_id: str) -> None:
     """Delete a tenant and its credentials."""
     from healthmon.storage.tenants import remove_tenant
 
-    runtime = _runtime()
+    runtime = _app()
     try:
         removed = remove_tenant(runtime.engine, tenant_id)
     finally:

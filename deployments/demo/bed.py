@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,49 +19,36 @@ from healthmon.config import HealthmonConfig, Settings
 from healthmon.config.loader import parse_config
 
 
-@dataclass
 class Paths:
-    root: Path
+    """The data dir's layout: everything the demo makes and keeps lives under `root`."""
 
-    @property
-    def bed(self) -> Path:
-        return self.root / "sandbox"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        #: the sandbox's generated config and tenants
+        self.bed = root / "sandbox"
+        self.config = root / "healthmon.yaml"
+        self.mail = root / "mail"
+        self.logs = root / "logs"
+        self.webhook_log = root / "webhook.log"
+        self.slack_log = root / "slack.log"
+        self.database = root / "healthmon.db"
+        #: the Prefect server's home: its own SQLite database of deployments and flow runs
+        self.prefect = root / "prefect"
+        self.secret_key = root / "secret.key"
+        self.api_token = root / "api-token"
+        self.env_file = root / "demo.env"
 
-    @property
-    def config(self) -> Path:
-        return self.root / "healthmon.yaml"
 
-    @property
-    def mail(self) -> Path:
-        return self.root / "mail"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def webhook_log(self) -> Path:
-        return self.root / "webhook.log"
-
-    @property
-    def slack_log(self) -> Path:
-        return self.root / "slack.log"
-
-    @property
-    def database(self) -> Path:
-        return self.root / "healthmon.db"
-
-    @property
-    def secret_key(self) -> Path:
-        return self.root / "secret.key"
-
-    @property
-    def api_token(self) -> Path:
-        return self.root / "api-token"
-
-    @property
-    def env_file(self) -> Path:
-        return self.root / "demo.env"
+def clear_store(paths: Paths) -> None:
+    """`--fresh`: the demo's SQLite store and Prefect home go, and with them the copies of the
+    old store's alerts (mail, webhook and Slack logs). The kept secrets stay, so that a token
+    in use keeps working, and the process logs, which are appended to."""
+    database = str(paths.database)
+    for path in (database, database + "-wal", database + "-shm", database + "-journal"):
+        Path(path).unlink(missing_ok=True)
+    shutil.rmtree(paths.prefect, ignore_errors=True)
+    for copy in (paths.webhook_log, paths.slack_log, *paths.mail.glob("*.eml")):
+        copy.unlink(missing_ok=True)
 
 
 def _write_private(path: Path, content: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
-from healthmon.sandbox.responses import iso, json_response, now
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
+from healthmon.sandbox.responses import count_param, iso, json_response, now
 
 AUTH_ERROR = {"error": "Authentication error, API token missing/invalid"}
 NEGATIVE_BALANCE = {
@@ -28,18 +28,12 @@ class AssemblyAI(Vendor):
     #: status of the newest transcript; tests set "error" (there is no fault kind for it)
     latest_status: ClassVar[str] = "completed"
 
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/v2/transcript", self.transcripts, ["GET"])]
-
+    @serves("/v2/transcript")
     async def transcripts(self, call: Call) -> Response:
-        # The key is sent bare; "Bearer <key>" is a different string and is refused like any bad key.
-        if call.request.headers.get("authorization") != self.state.platform.assemblyai_key:
-            return json_response(AUTH_ERROR, 401)
         if call.fault("balance_negative") is not None:
             return json_response(NEGATIVE_BALANCE, 400)
-        try:
-            limit = min(200, max(1, int(call.request.query_params.get("limit", "10"))))
-        except ValueError:
+        limit = count_param(call.request, "limit", 10, most=200)
+        if limit is None:
             return json_response({"error": "limit must be an integer"}, 400)
         base = str(call.request.base_url).rstrip("/") + "/v2/transcript"
         finished = now() - 600
@@ -69,15 +63,19 @@ class AssemblyAI(Vendor):
             }
         )
 
+    async def refuse(self, call: Call) -> Response | None:
+        # The key is sent bare; "Bearer <key>" is a different string and is refused like any bad key.
+        if call.request.headers.get("authorization") != self.state.platform.assemblyai_key:
+            return json_response(AUTH_ERROR, 401)
+        return None
+
     def http_error(self, call: Call, fault: Fault) -> Response:
         return json_response(
             {"error": fault.params["error"] or "Internal server error"}, fault.params["status"]
         )
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
-        return json_response({"error": "Too Many Requests"}, 429, headers)
+        return json_response({"error": "Too Many Requests"}, 429, retry_after(fault))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return json_response(AUTH_ERROR, 401)

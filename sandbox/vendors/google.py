@@ -13,10 +13,9 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import basic, bearer, json_body, json_response, new_id
 from healthmon.sandbox.state import Tenant
 
@@ -80,12 +79,15 @@ def ads_error(
     return json_response({"error": error}, status)
 
 
+def _unauthenticated(version: str, reason: str, detail: str) -> Response:
+    return ads_error(
+        version, 401, "UNAUTHENTICATED", INVALID_CREDENTIAL, {"authenticationError": reason}, detail
+    )
+
+
 class GoogleOAuth(Vendor):
     service = "google_oauth"
     prefix = "/google-oauth"
-
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/token", self.token, ["POST"], authed=False)]
 
     async def _form(self, request: Request) -> dict[str, str]:
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -96,6 +98,7 @@ class GoogleOAuth(Vendor):
             return {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
         return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
 
+    @serves("/token", "POST", authed=False)
     async def token(self, call: Call) -> Response:
         form = await self._form(call.request)
         platform = self.state.platform
@@ -141,19 +144,6 @@ class GoogleAds(Vendor):
     service = "google_ads"
     prefix = "/google-ads"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route(
-                "/{version}/customers:listAccessibleCustomers",
-                self.list_customers,
-                ["GET"],
-                tenant_of=self._tenant,
-            ),
-            self.route(
-                "/{version}/customers/{cid}/googleAds:search", self.search, ["POST"], tenant_of=self._tenant
-            ),
-        ]
-
     def _tenant(self, request: Request) -> Tenant | None:
         token = bearer(request)
         return self.state.by_google_access.get(token) if token is not None else None
@@ -162,35 +152,16 @@ class GoogleAds(Vendor):
     def _version(call: Call) -> str:
         return str(call.request.path_params.get("version", "v26"))
 
-    def _refuse(self, call: Call) -> Response | None:
-        version = self._version(call)
-        if bearer(call.request) is None:
-            return ads_error(version, 401, "UNAUTHENTICATED", MISSING_CREDENTIAL)
-        if call.tenant is None:
-            return ads_error(
-                version,
-                401,
-                "UNAUTHENTICATED",
-                INVALID_CREDENTIAL,
-                {"authenticationError": "OAUTH_TOKEN_INVALID"},
-                "Oauth token is invalid.",
-            )
-        return None
-
+    @serves("/{version}/customers:listAccessibleCustomers", tenant_of=_tenant)
     async def list_customers(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         assert call.tenant is not None
         names = ["customers/9000000001"]
         if call.fault("customer_missing") is None:
             names.insert(0, f"customers/{call.tenant.google_customer_id}")
         return json_response({"resourceNames": names})
 
+    @serves("/{version}/customers/{cid}/googleAds:search", "POST", tenant_of=_tenant)
     async def search(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         tenant = call.tenant
         assert tenant is not None
         version = self._version(call)
@@ -236,7 +207,15 @@ class GoogleAds(Vendor):
             }
         )
 
-    # -- fault hooks ----------------------------------------------------------------------------
+    # -- credential and fault hooks -----------------------------------------------------------
+
+    async def refuse(self, call: Call) -> Response | None:
+        version = self._version(call)
+        if bearer(call.request) is None:
+            return ads_error(version, 401, "UNAUTHENTICATED", MISSING_CREDENTIAL)
+        if call.tenant is None:
+            return _unauthenticated(version, "OAUTH_TOKEN_INVALID", "Oauth token is invalid.")
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         version = self._version(call)
@@ -271,21 +250,7 @@ class GoogleAds(Vendor):
         )
 
     def revoked(self, call: Call, fault: Fault) -> Response:
-        return ads_error(
-            self._version(call),
-            401,
-            "UNAUTHENTICATED",
-            INVALID_CREDENTIAL,
-            {"authenticationError": "OAUTH_TOKEN_REVOKED"},
-            "The Oauth token is revoked.",
-        )
+        return _unauthenticated(self._version(call), "OAUTH_TOKEN_REVOKED", "The Oauth token is revoked.")
 
     def expired(self, call: Call, fault: Fault) -> Response:
-        return ads_error(
-            self._version(call),
-            401,
-            "UNAUTHENTICATED",
-            INVALID_CREDENTIAL,
-            {"authenticationError": "OAUTH_TOKEN_EXPIRED"},
-            "Oauth token is expired.",
-        )
+        return _unauthenticated(self._version(call), "OAUTH_TOKEN_EXPIRED", "Oauth token is expired.")

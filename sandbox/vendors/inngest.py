@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
-from healthmon.sandbox.responses import bearer, iso, json_response, now
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
+from healthmon.sandbox.responses import bearer, count_param, iso, json_response, now
 
 FAILED = "inngest/function.failed"
 DEFAULT_LIMIT = 100
@@ -52,20 +52,6 @@ class Inngest(Vendor):
     service = "inngest"
     prefix = "/inngest"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/v1/events", self.events, ["GET"]),
-            self.route("/v1/events/{event_id}/runs", self.event_runs, ["GET"]),
-            self.route("/v1/runs/{run_id}", self.run, ["GET"]),
-            self.route("/v2/health", self.v2_health, ["GET"], authed=False),
-            self.route("/v2/account", self.v2_account, ["GET"]),
-            self.route("/v2/envs", self.v2_envs, ["GET"]),
-            self.route("/health", self.health, ["GET"], authed=False),
-        ]
-
-    def _authorized(self, call: Call) -> bool:
-        return bearer(call.request) == self.state.platform.inngest_signing_key
-
     def _failed_events(self, call: Call) -> list[dict[str, Any]]:
         fault = call.fault("failed_jobs")
         if fault is None:
@@ -103,13 +89,11 @@ class Inngest(Vendor):
             )
         return events
 
+    @serves("/v1/events")
     async def events(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return _v1_error(401, "authentication failed")
         query = call.request.query_params
-        try:
-            limit = min(MAX_LIMIT, max(1, int(query.get("limit", DEFAULT_LIMIT))))
-        except ValueError:
+        limit = count_param(call.request, "limit", DEFAULT_LIMIT, most=MAX_LIMIT)
+        if limit is None:
             return _v1_error(400, "invalid limit")
         name = query.get("name")
         after = query.get("received_after")
@@ -144,9 +128,8 @@ class Inngest(Vendor):
             }
         )
 
+    @serves("/v1/events/{event_id}/runs")
     async def event_runs(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return _v1_error(401, "authentication failed")
         event_id = call.request.path_params["event_id"]
         failed = event_id.startswith("01FAILED")
         run_id = ("01RUNFAILED" + event_id[len("01FAILED") :]) if failed else f"01RUN{event_id[-12:]}"
@@ -155,9 +138,8 @@ class Inngest(Vendor):
             {"data": [_run(run_id, event_id, status, now() - 60, "healthmon-sandbox-sync-orders")]}
         )
 
+    @serves("/v1/runs/{run_id}")
     async def run(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return _v1_error(401, "authentication failed")
         run_id = call.request.path_params["run_id"]
         failed = run_id.startswith("01RUNFAILED")
         event_id = ("01FAILED" + run_id[len("01RUNFAILED") :]) if failed else "01HEALTHYEVENT000000000001"
@@ -170,33 +152,43 @@ class Inngest(Vendor):
     def _envelope(data: Any) -> dict[str, Any]:
         return {"data": data, "metadata": {"fetchedAt": iso(now()), "cachedUntil": None}}
 
+    @serves("/v2/health", authed=False)
     async def v2_health(self, call: Call) -> Response:
         return json_response(self._envelope({"status": "ok"}))
 
+    @serves("/v2/account")
     async def v2_account(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return _v2_error(401, "unauthorized", "authentication failed")
         return json_response(
             self._envelope(
                 {"id": "acct_sandbox", "name": "Healthmon Sandbox", "email": "ops@sandbox.example"}
             )
         )
 
+    @serves("/v2/envs")
     async def v2_envs(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return _v2_error(401, "unauthorized", "authentication failed")
         body = self._envelope([{"id": "env-production", "name": "Production", "type": "production"}])
         body["page"] = {"cursor": None, "hasMore": False, "limit": 20}
         return json_response(body)
 
+    @serves("/health", authed=False)
     async def health(self, call: Call) -> Response:
         return json_response({"status": 200})
 
-    # -- fault hooks ----------------------------------------------------------------------------
+    # -- credential and fault hooks -----------------------------------------------------------
 
     @staticmethod
     def _v2(call: Call) -> bool:
         return "/v2/" in call.request.scope["path"]
+
+    def _unauthorized(self, call: Call) -> Response:
+        if self._v2(call):
+            return _v2_error(401, "unauthorized", "authentication failed")
+        return _v1_error(401, "authentication failed")
+
+    async def refuse(self, call: Call) -> Response | None:
+        if bearer(call.request) != self.state.platform.inngest_signing_key:
+            return self._unauthorized(call)
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         status = fault.params["status"]
@@ -205,8 +197,7 @@ class Inngest(Vendor):
         return _v1_error(status, fault.params["error"] or "internal server error")
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
+        headers = retry_after(fault)
         if self._v2(call):
             return json_response(
                 {"errors": [{"code": "rate_limited", "message": "rate limit exceeded"}]}, 429, headers
@@ -214,6 +205,4 @@ class Inngest(Vendor):
         return json_response({"error": "rate limit exceeded", "status": 429}, 429, headers)
 
     def revoked(self, call: Call, fault: Fault) -> Response:
-        if self._v2(call):
-            return _v2_error(401, "unauthorized", "authentication failed")
-        return _v1_error(401, "authentication failed")
+        return self._unauthorized(call)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
-from healthmon.sandbox.responses import iso, json_response, now
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
+from healthmon.sandbox.responses import count_param, iso, json_response, now
 
 GATEWAY_401 = {"error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized"}}
 
@@ -18,25 +18,14 @@ class Loop(Vendor):
     service = "loop"
     prefix = "/loop"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/api/v1/warehouse/return/list", self.returns, ["GET"]),
-            self.route("/api/v1/webhooks", self.webhooks, ["GET"]),
-        ]
-
-    def _authorized(self, call: Call) -> bool:
-        return call.request.headers.get("x-authorization") == self.state.platform.loop_api_key
-
+    @serves("/api/v1/warehouse/return/list")
     async def returns(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return json_response(GATEWAY_401, 401)
         quirk = call.fault("error_in_200")
         if quirk is not None:
             return json_response({"errors": quirk.params["message"]})
         query = call.request.query_params
-        try:
-            size = max(1, int(query.get("pageSize", "25")))
-        except ValueError:
+        size = count_param(call.request, "pageSize", 25)
+        if size is None:
             return json_response(
                 {"message": "The given data was invalid.", "errors": {"pageSize": ["must be an integer"]}},
                 422,
@@ -62,18 +51,20 @@ class Loop(Vendor):
             return json_response({"returns": rows, "nextCursor": None})
         return json_response(rows)
 
+    @serves("/api/v1/webhooks")
     async def webhooks(self, call: Call) -> Response:
-        if not self._authorized(call):
-            return json_response(GATEWAY_401, 401)
         return json_response([])
+
+    async def refuse(self, call: Call) -> Response | None:
+        if call.request.headers.get("x-authorization") != self.state.platform.loop_api_key:
+            return json_response(GATEWAY_401, 401)
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         return json_response({"message": fault.params["error"] or "Server Error"}, fault.params["status"])
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
-        return json_response({"message": "Too Many Attempts."}, 429, headers)
+        return json_response({"message": "Too Many Attempts."}, 429, retry_after(fault))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return json_response(GATEWAY_401, 401)

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import bearer, dumps, empty, json_body, json_response
 
 MODERN_VERSIONS = ("2026-07-28",)
@@ -93,9 +93,6 @@ class Mcp(Vendor):
     service = "mcp"
     prefix = "/mcp"
 
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/mcp", self.endpoint, ["GET", "POST", "DELETE"])]
-
     def _answer(
         self, call: Call, message: Any, status: int = 200, headers: dict[str, str] | None = None
     ) -> Response:
@@ -113,6 +110,7 @@ class Mcp(Vendor):
             {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
         )
 
+    @serves("/mcp", "GET", "POST", "DELETE")
     async def endpoint(self, call: Call) -> Response:
         request = call.request
         if request.method == "GET":
@@ -287,12 +285,7 @@ class Mcp(Vendor):
         )
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        return json_response(
-            _rpc_error(None, -32000, "Rate limit exceeded"),
-            429,
-            {"Retry-After": f"{5 if retry is None else retry:g}"},
-        )
+        return json_response(_rpc_error(None, -32000, "Rate limit exceeded"), 429, retry_after(fault, 5))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return self._unauthorized("The access token has been revoked")

@@ -8,10 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import bearer, json_response, new_id, now
 from healthmon.sandbox.state import Tenant
 
@@ -75,19 +74,6 @@ class Meta(Vendor):
     service = "meta_ads"
     prefix = "/meta"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route(
-                "/{version}/debug_token",
-                self.debug_token,
-                ["GET"],
-                authed=False,
-                tenant_of=self._input_tenant,
-            ),
-            self.route("/{version}/me", self.me, ["GET"], tenant_of=self._token_tenant),
-            self.route("/{version}/act_{account_id}", self.account, ["GET"], tenant_of=self._account_tenant),
-        ]
-
     def _input_tenant(self, request: Request) -> Tenant | None:
         return self.state.by_meta_token.get(request.query_params.get("input_token", ""))
 
@@ -97,15 +83,7 @@ class Meta(Vendor):
     def _account_tenant(self, request: Request) -> Tenant | None:
         return self.state.by_meta_account.get(request.path_params["account_id"])
 
-    def _token_refusal(self, token: str | None) -> Response | None:
-        if token is None:
-            return graph_error(
-                400, 2500, "An active access token must be used to query information about the current user."
-            )
-        if token not in self.state.by_meta_token and token != self.state.platform.meta_app_token:
-            return graph_error(400, 190, INVALID_TOKEN)
-        return None
-
+    @serves("/{version}/debug_token", authed=False, tenant_of=_input_tenant)
     async def debug_token(self, call: Call) -> Response:
         query = call.request.query_params
         app_token = _token(call.request)
@@ -152,20 +130,15 @@ class Meta(Vendor):
             data["error"] = {"code": 190, "subcode": 467, "message": REVOKED_MESSAGE}
         return json_response({"data": data})
 
+    @serves("/{version}/me", tenant_of=_token_tenant)
     async def me(self, call: Call) -> Response:
-        token = _token(call.request)
-        refused = self._token_refusal(token)
-        if refused is not None:
-            return refused
         if call.tenant is None:
             return json_response({"id": self.state.platform.meta_app_id, "name": "Healthmon Sandbox"})
         return json_response({"id": call.tenant.meta_user_id, "name": f"{call.tenant.name} Ads Admin"})
 
+    @serves("/{version}/act_{account_id}", tenant_of=_account_tenant)
     async def account(self, call: Call) -> Response:
         token = _token(call.request)
-        refused = self._token_refusal(token)
-        if refused is not None:
-            return refused
         tenant = call.tenant
         account_id = call.request.path_params["account_id"]
         if tenant is None or token not in (tenant.meta_token, self.state.platform.meta_app_token):
@@ -199,7 +172,17 @@ class Meta(Vendor):
         body["id"] = tenant.meta_ad_account_id
         return json_response(body)
 
-    # -- fault hooks ----------------------------------------------------------------------------
+    # -- credential and fault hooks -----------------------------------------------------------
+
+    async def refuse(self, call: Call) -> Response | None:
+        token = _token(call.request)
+        if token is None:
+            return graph_error(
+                400, 2500, "An active access token must be used to query information about the current user."
+            )
+        if token not in self.state.by_meta_token and token != self.state.platform.meta_app_token:
+            return graph_error(400, 190, INVALID_TOKEN)
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         status = fault.params["status"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
-from healthmon.sandbox.responses import basic, json_response, now
+from healthmon.sandbox.limits import calls_remaining, retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
+from healthmon.sandbox.responses import basic, count_param, json_response, now
 
 RATE_LIMIT = 100
 UNAUTHORIZED = {"error": {"type": "unauthorized", "messages": ["Unauthorized request"]}}
@@ -25,16 +25,10 @@ class Mux(Vendor):
     #: status of the newest asset; tests set "errored" (there is no fault kind for it)
     latest_status: ClassVar[str] = "ready"
 
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/video/v1/assets", self.assets, ["GET"])]
-
+    @serves("/video/v1/assets")
     async def assets(self, call: Call) -> Response:
-        platform = self.state.platform
-        if basic(call.request) != (platform.mux_token_id, platform.mux_token_secret):
-            return json_response(UNAUTHORIZED, 401)
-        try:
-            limit = min(100, max(1, int(call.request.query_params.get("limit", "10"))))
-        except ValueError:
+        limit = count_param(call.request, "limit", 10, most=100)
+        if limit is None:
             return _error(400, "invalid_parameters", "limit must be an integer")
         created = int(now()) - 3600
         assets = [
@@ -52,6 +46,12 @@ class Mux(Vendor):
         ]
         return json_response({"data": assets, "next_cursor": None})
 
+    async def refuse(self, call: Call) -> Response | None:
+        platform = self.state.platform
+        if basic(call.request) != (platform.mux_token_id, platform.mux_token_secret):
+            return json_response(UNAUTHORIZED, 401)
+        return None
+
     def http_error(self, call: Call, fault: Fault) -> Response:
         status = fault.params["status"]
         kinds = {403: "forbidden", 404: "not_found", 400: "invalid_parameters"}
@@ -62,20 +62,15 @@ class Mux(Vendor):
         )
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
         return json_response(
-            {"error": {"type": "too_many_requests", "messages": ["Too many requests"]}}, 429, headers
+            {"error": {"type": "too_many_requests", "messages": ["Too many requests"]}},
+            429,
+            retry_after(fault),
         )
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return json_response(UNAUTHORIZED, 401)
 
     def decorate(self, call: Call, response: Response) -> None:
-        if call.fault("rate_limited") is not None:
-            remaining = 0
-        else:
-            near = call.fault("near_limit")
-            remaining = RATE_LIMIT - 1 if near is None else int(RATE_LIMIT * (1 - near.params["pct"] / 100))
         response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
-        response.headers["X-RateLimit-Remaining"] = str(remaining)
+        response.headers["X-RateLimit-Remaining"] = str(calls_remaining(call, RATE_LIMIT))

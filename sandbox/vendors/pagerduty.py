@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import json_body, json_response
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -25,7 +25,9 @@ def _invalid(*errors: str) -> Response:
     )
 
 
-def _problems(event: dict[str, Any], routing_key: str) -> list[str]:
+def _problems(event: Any, routing_key: str) -> list[str]:
+    if not isinstance(event, dict):
+        return ["Event object must be a JSON object"]
     problems: list[str] = []
     key = event.get("routing_key")
     if not isinstance(key, str) or not key:
@@ -58,6 +60,15 @@ def _problems(event: dict[str, Any], routing_key: str) -> list[str]:
             if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
                 problems.append(f"'payload.summary' must be at most {MAX_SUMMARY} characters")
     return problems
+
+
+def _change_problems(event: Any, routing_key: str) -> list[str]:
+    if not isinstance(event, dict) or event.get("routing_key") != routing_key:
+        return ["'routing_key' is invalid"]
+    payload = event.get("payload")
+    if not isinstance(payload, dict) or not payload.get("summary"):
+        return ["'payload.summary' is missing or blank"]
+    return []
 
 
 def incidents(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -95,40 +106,33 @@ class PagerDuty(Vendor):
     service = "pagerduty"
     prefix = "/pagerduty"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/v2/enqueue", self.enqueue, ["POST"]),
-            self.route("/v2/change/enqueue", self.change, ["POST"]),
-        ]
-
-    async def enqueue(self, call: Call) -> Response:
+    async def _accept(
+        self, call: Call, problems_of: Callable[[Any, str], list[str]]
+    ) -> dict[str, Any] | Response:
+        """The event, recorded once it is valid; else PagerDuty's 400 naming what is wrong."""
         try:
             event = await json_body(call.request)
         except ValueError:
             return _invalid("Malformed JSON")
-        if not isinstance(event, dict):
-            return _invalid("Event object must be a JSON object")
-        problems = _problems(event, self.state.platform.pagerduty_routing_key)
+        problems = problems_of(event, self.state.platform.pagerduty_routing_key)
         if problems:
             return _invalid(*problems)
-        dedup = event.get("dedup_key") or uuid.uuid4().hex
         self.state.record("pagerduty", call.request.scope["path"], event)
+        return event
+
+    @serves("/v2/enqueue", "POST")
+    async def enqueue(self, call: Call) -> Response:
+        event = await self._accept(call, _problems)
+        if isinstance(event, Response):
+            return event
+        dedup = event.get("dedup_key") or uuid.uuid4().hex
         return json_response({"status": "success", "message": "Event processed", "dedup_key": dedup}, 202)
 
+    @serves("/v2/change/enqueue", "POST")
     async def change(self, call: Call) -> Response:
-        try:
-            event = await json_body(call.request)
-        except ValueError:
-            return _invalid("Malformed JSON")
-        if (
-            not isinstance(event, dict)
-            or event.get("routing_key") != self.state.platform.pagerduty_routing_key
-        ):
-            return _invalid("'routing_key' is invalid")
-        payload = event.get("payload")
-        if not isinstance(payload, dict) or not payload.get("summary"):
-            return _invalid("'payload.summary' is missing or blank")
-        self.state.record("pagerduty", call.request.scope["path"], event)
+        event = await self._accept(call, _change_problems)
+        if isinstance(event, Response):
+            return event
         return json_response({"status": "success", "message": "Change event processed"}, 202)
 
     def http_error(self, call: Call, fault: Fault) -> Response:
@@ -138,15 +142,13 @@ class PagerDuty(Vendor):
         )
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
         return json_response(
             {
                 "status": "throttle event",
                 "message": "Requests for this service are arriving too quickly. Please retry later.",
             },
             429,
-            headers,
+            retry_after(fault),
         )
 
     def revoked(self, call: Call, fault: Fault) -> Response:

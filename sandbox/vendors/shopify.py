@@ -6,10 +6,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import json_body, json_response, new_id
 from healthmon.sandbox.state import Tenant
 
@@ -37,12 +36,6 @@ class Shopify(Vendor):
     service = "shopify"
     prefix = "/shopify/{shop}"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/admin/api/{version}/graphql.json", self.graphql, ["POST"], tenant_of=self._tenant),
-            self.route("/admin/api/{version}/shop.json", self.shop_json, ["GET"], tenant_of=self._tenant),
-        ]
-
     def _tenant(self, request: Request) -> Tenant | None:
         return self.state.by_shop.get(request.path_params["shop"])
 
@@ -50,7 +43,7 @@ class Shopify(Vendor):
     def _is_graphql(call: Call) -> bool:
         return str(call.request.scope["path"]).endswith("/graphql.json")
 
-    def _refuse(self, call: Call) -> Response | None:
+    async def refuse(self, call: Call) -> Response | None:
         tenant = call.tenant
         if tenant is None:
             return json_response({"errors": "Not Found"}, 404)
@@ -69,10 +62,8 @@ class Shopify(Vendor):
             return round(BUCKET * (1 - float(near.params["pct"]) / 100), 1)
         return BUCKET - cost
 
+    @serves("/admin/api/{version}/graphql.json", "POST", tenant_of=_tenant)
     async def graphql(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         try:
             body = await json_body(call.request)
         except ValueError:
@@ -98,10 +89,8 @@ class Shopify(Vendor):
             }
         )
 
+    @serves("/admin/api/{version}/shop.json", tenant_of=_tenant)
     async def shop_json(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         tenant = call.tenant
         assert tenant is not None
         number = int(tenant.id.rsplit("-", 1)[-1])

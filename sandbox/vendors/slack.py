@@ -13,10 +13,10 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import bearer, iso, json_response, new_id, now, text_response
 from healthmon.sandbox.state import SandboxState
 
@@ -44,6 +44,10 @@ def channel_id(channel: str) -> str:
 
 def _not_ok(error: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return json_response({"ok": False, "error": error}, status, headers)
+
+
+def _has_content(message: dict[str, Any]) -> bool:
+    return bool(message.get("text") or message.get("blocks") or message.get("attachments"))
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -86,14 +90,6 @@ class Slack(Vendor):
         super().__init__(state)
         self._ts_counter = itertools.count(100)
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/api/auth.test", self.auth_test, ["GET", "POST"]),
-            self.route("/api/api.test", self.api_test, ["GET", "POST"], authed=False),
-            self.route("/api/chat.postMessage", self.post_message, ["POST"]),
-            self.route("/api/chat.update", self.update_message, ["POST"]),
-        ]
-
     def _token_error(self, token: str | None) -> str | None:
         if not token:
             return "not_authed"
@@ -103,11 +99,13 @@ class Slack(Vendor):
             return "invalid_auth"
         return None
 
+    async def refuse(self, call: Call) -> Response | None:
+        error = self._token_error(await _token(call.request))
+        return _not_ok(error) if error is not None else None
+
+    @serves("/api/auth.test", "GET", "POST")
     async def auth_test(self, call: Call) -> Response:
         token = await _token(call.request)
-        error = self._token_error(token)
-        if error is not None:
-            return _not_ok(error)
         rotating = token == f"{ROTATING_PREFIX}{self.state.platform.slack_bot_token}"
         return json_response(
             {
@@ -156,33 +154,29 @@ class Slack(Vendor):
                 message[key] = args[key]
         return message
 
+    @serves("/api/chat.postMessage", "POST")
     async def post_message(self, call: Call) -> Response:
         request = call.request
-        error = self._token_error(await _token(request))
-        if error is not None:
-            return _not_ok(error)
         args = await _args(request)
         channel = args.get("channel")
         if not isinstance(channel, str) or not channel:
             return _not_ok("channel_not_found")
-        if not (args.get("text") or args.get("blocks") or args.get("attachments")):
+        if not _has_content(args):
             return _not_ok("no_text")
         cid, ts = channel_id(channel), self._new_ts()
         self._record(request, "chat.postMessage", args, cid, ts)
         return json_response({"ok": True, "channel": cid, "ts": ts, "message": self._message(args, ts)})
 
+    @serves("/api/chat.update", "POST")
     async def update_message(self, call: Call) -> Response:
         request = call.request
-        error = self._token_error(await _token(request))
-        if error is not None:
-            return _not_ok(error)
         args = await _args(request)
         channel, ts = args.get("channel"), args.get("ts")
         if not isinstance(channel, str) or not channel:
             return _not_ok("channel_not_found")
         if not isinstance(ts, str) or not ts:
             return _not_ok("message_not_found")
-        if not (args.get("text") or args.get("blocks") or args.get("attachments")):
+        if not _has_content(args):
             return _not_ok("no_text")
         cid = channel_id(channel)
         if self._posted(cid, ts) is None:
@@ -198,6 +192,7 @@ class Slack(Vendor):
             }
         )
 
+    @serves("/api/api.test", "GET", "POST", authed=False)
     async def api_test(self, call: Call) -> Response:
         args: dict[str, Any] = dict(call.request.query_params)
         args.update(await _form(call.request))
@@ -214,8 +209,7 @@ class Slack(Vendor):
         return _not_ok(fault.params["error"] or _SERVER_ERRORS.get(status, "fatal_error"), status)
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        return _not_ok("ratelimited", 429, {"Retry-After": f"{30 if retry is None else retry:g}"})
+        return _not_ok("ratelimited", 429, retry_after(fault, 30))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return _not_ok("token_revoked")
@@ -233,9 +227,7 @@ class SlackWebhook(Vendor):
     service = "slack_webhook"
     prefix = "/slack"
 
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/services/{team}/{bot}/{key}", self.post, ["POST"])]
-
+    @serves("/services/{team}/{bot}/{key}", "POST")
     async def post(self, call: Call) -> Response:
         request = call.request
         params = request.path_params
@@ -252,7 +244,7 @@ class SlackWebhook(Vendor):
             return self._plain(400, "invalid_payload")
         if not isinstance(payload, dict):
             return self._plain(400, "invalid_payload")
-        if not (payload.get("text") or payload.get("blocks") or payload.get("attachments")):
+        if not _has_content(payload):
             return self._plain(400, "no_text")
         self.state.record(
             "slack", request.scope["path"], payload, {"content-type": request.headers.get("content-type", "")}
@@ -268,8 +260,7 @@ class SlackWebhook(Vendor):
         return self._plain(status, fault.params["error"] or _WEBHOOK_ERRORS.get(status, "rollup_error"))
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        return self._plain(429, "rate_limited", {"Retry-After": f"{1 if retry is None else retry:g}"})
+        return self._plain(429, "rate_limited", retry_after(fault, 1))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return self._plain(403, "invalid_token")
@@ -281,15 +272,8 @@ class SlackStatus(Vendor):
     service = "statuspage"
     prefix = "/slack-status"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route(
-                "/api/v2.0.0/current", self.current, ["GET"], authed=False, scope_of=lambda _: "slack"
-            ),
-            self.route(
-                "/api/v2.0.0/history", self.history, ["GET"], authed=False, scope_of=lambda _: "slack"
-            ),
-        ]
+    def _page(self, request: Request) -> str:
+        return "slack"
 
     @staticmethod
     def _incident(fault: Fault) -> dict[str, Any]:
@@ -306,6 +290,7 @@ class SlackStatus(Vendor):
             "notes": [{"date_created": started, "body": "We are investigating reports of degraded service."}],
         }
 
+    @serves("/api/v2.0.0/current", authed=False, scope_of=_page)
     async def current(self, call: Call) -> Response:
         fault = call.fault("slack_incident")
         stamp = iso(now() - 3600)
@@ -319,6 +304,7 @@ class SlackStatus(Vendor):
             }
         )
 
+    @serves("/api/v2.0.0/history", authed=False, scope_of=_page)
     async def history(self, call: Call) -> Response:
         return json_response([])
 

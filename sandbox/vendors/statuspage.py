@@ -10,10 +10,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import iso, json_response, now, text_response
 
 COMPONENTS: dict[str, list[str]] = {
@@ -38,6 +37,13 @@ COMPONENT_STATUS = {
     "major": "partial_outage",
     "critical": "major_outage",
 }
+# What each endpoint answers with, in Statuspage's key order.
+PARTS: dict[str, tuple[str, ...]] = {
+    "status.json": ("page", "status"),
+    "summary.json": ("page", "components", "incidents", "scheduled_maintenances", "status"),
+    "components.json": ("page", "components"),
+    "incidents/unresolved.json": ("page", "incidents"),
+}
 
 
 def _short_id(*parts: str) -> str:
@@ -48,24 +54,11 @@ class Statuspage(Vendor):
     service = "statuspage"
     prefix = "/statuspage/{page}"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route(f"/api/v2/{name}.json", handler, ["GET"], authed=False, scope_of=self._page)
-            for name, handler in (
-                ("status", self.status),
-                ("summary", self.summary),
-                ("components", self.components),
-                ("incidents/unresolved", self.unresolved),
-            )
-        ]
-
-    @staticmethod
-    def _page(request: Request) -> str | None:
+    def _page(self, request: Request) -> str | None:
         return str(request.path_params["page"])
 
-    def _view(
-        self, call: Call
-    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    def _view(self, call: Call) -> dict[str, Any]:
+        """Every part of the page as this request's faults leave it."""
         page = call.scope or "page"
         stamp = iso(now() - 3600)
         page_obj = {
@@ -130,31 +123,22 @@ class Statuspage(Vendor):
                     "components": affected,
                 }
             )
-        return page_obj, status, components, incidents
+        return {
+            "page": page_obj,
+            "status": status,
+            "components": components,
+            "incidents": incidents,
+            "scheduled_maintenances": [],
+        }
 
-    async def status(self, call: Call) -> Response:
-        page, status, _, _ = self._view(call)
-        return json_response({"page": page, "status": status})
-
-    async def summary(self, call: Call) -> Response:
-        page, status, components, incidents = self._view(call)
-        return json_response(
-            {
-                "page": page,
-                "components": components,
-                "incidents": incidents,
-                "scheduled_maintenances": [],
-                "status": status,
-            }
-        )
-
-    async def components(self, call: Call) -> Response:
-        page, _, components, _ = self._view(call)
-        return json_response({"page": page, "components": components})
-
-    async def unresolved(self, call: Call) -> Response:
-        page, _, _, incidents = self._view(call)
-        return json_response({"page": page, "incidents": incidents})
+    @serves("/api/v2/status.json", authed=False, scope_of=_page)
+    @serves("/api/v2/summary.json", authed=False, scope_of=_page)
+    @serves("/api/v2/components.json", authed=False, scope_of=_page)
+    @serves("/api/v2/incidents/unresolved.json", authed=False, scope_of=_page)
+    async def page_json(self, call: Call) -> Response:
+        view = self._view(call)
+        name = str(call.request.scope["path"]).rsplit("/api/v2/", 1)[1]
+        return json_response({part: view[part] for part in PARTS[name]})
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         return text_response(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import basic, bearer, json_response, new_id
 
 API_VERSION = "2026-09-30.endive"
@@ -39,9 +38,6 @@ class Stripe(Vendor):
     service = "stripe"
     prefix = "/stripe"
 
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/v1/balance", self.balance, ["GET"])]
-
     def _key(self, call: Call) -> str | None:
         token = bearer(call.request)
         if token is not None:
@@ -49,12 +45,16 @@ class Stripe(Vendor):
         pair = basic(call.request)
         return pair[0] if pair is not None else None
 
-    async def balance(self, call: Call) -> Response:
+    async def refuse(self, call: Call) -> Response | None:
         key = self._key(call)
         if key is None:
             return _error(401, NO_KEY)
         if key != self.state.platform.stripe_key:
             return _error(401, f"Invalid API Key provided: {_masked(key)}")
+        return None
+
+    @serves("/v1/balance")
+    async def balance(self, call: Call) -> Response:
         return json_response(
             {
                 "object": "balance",

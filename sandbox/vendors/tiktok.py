@@ -11,10 +11,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import json_response, new_id
 from healthmon.sandbox.state import Tenant
 
@@ -57,36 +56,11 @@ class TikTok(Vendor):
     service = "tiktok_ads"
     prefix = "/tiktok"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route(
-                "/open_api/{api_version}/oauth2/advertiser/get/",
-                self.advertisers,
-                ["GET"],
-                tenant_of=self._tenant,
-            ),
-            self.route(
-                "/open_api/{api_version}/advertiser/info/",
-                self.advertiser_info,
-                ["GET"],
-                tenant_of=self._tenant,
-            ),
-        ]
-
     def _tenant(self, request: Request) -> Tenant | None:
         return self.state.by_tiktok_token.get(request.headers.get("access-token", ""))
 
-    def _refuse(self, call: Call) -> Response | None:
-        if not call.request.headers.get("access-token"):
-            return tiktok_answer(40104)
-        if call.tenant is None:
-            return tiktok_answer(40105)
-        return None
-
+    @serves("/open_api/{api_version}/oauth2/advertiser/get/", tenant_of=_tenant)
     async def advertisers(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         query = call.request.query_params
         platform = self.state.platform
         if "app_id" not in query or "secret" not in query:
@@ -104,10 +78,8 @@ class TikTok(Vendor):
             },
         )
 
+    @serves("/open_api/{api_version}/advertiser/info/", tenant_of=_tenant)
     async def advertiser_info(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         tenant = call.tenant
         assert tenant is not None
         query = call.request.query_params
@@ -143,6 +115,13 @@ class TikTok(Vendor):
         row = {f: values.get(f) for f in fields}
         row["advertiser_id"] = tenant.tiktok_advertiser_id
         return tiktok_answer(0, {"list": [row]})
+
+    async def refuse(self, call: Call) -> Response | None:
+        if not call.request.headers.get("access-token"):
+            return tiktok_answer(40104)
+        if call.tenant is None:
+            return tiktok_answer(40105)
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         code = fault.params["code"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.limits import calls_remaining, retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import bearer, json_response, now
 
 RATE_LIMIT = 100
@@ -22,22 +22,6 @@ def _forbidden(flag: str) -> Response:
 class Vercel(Vendor):
     service = "vercel"
     prefix = "/vercel"
-
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/v2/user", self.user, ["GET"]),
-            self.route("/v6/deployments", self.deployments, ["GET"]),
-            self.route("/v7/deployments", self.deployments, ["GET"]),
-            self.route("/v9/projects/{id_or_name}", self.project, ["GET"]),
-        ]
-
-    def _refuse(self, call: Call) -> Response | None:
-        token = bearer(call.request)
-        if token is None:
-            return _forbidden("missingToken")
-        if token != self.state.platform.vercel_token:
-            return _forbidden("invalidToken")
-        return None
 
     def _deployment(self, call: Call) -> dict[str, Any]:
         platform = self.state.platform
@@ -69,10 +53,8 @@ class Vercel(Vendor):
             deployment["errorMessage"] = 'Command "npm run build" exited with 1'
         return deployment
 
+    @serves("/v2/user")
     async def user(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         return json_response(
             {
                 "user": {
@@ -91,10 +73,9 @@ class Vercel(Vendor):
         platform = self.state.platform
         return value in (platform.vercel_project_id, platform.vercel_project_name)
 
+    @serves("/v6/deployments")
+    @serves("/v7/deployments")
     async def deployments(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         query = call.request.query_params
         project = query.get("projectId")
         target = query.get("target")
@@ -112,10 +93,8 @@ class Vercel(Vendor):
             }
         )
 
+    @serves("/v9/projects/{id_or_name}")
     async def project(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         if not self._is_project(call.request.path_params["id_or_name"]):
             return json_response({"error": {"code": "not_found", "message": "Project not found"}}, 404)
         platform = self.state.platform
@@ -133,6 +112,14 @@ class Vercel(Vendor):
             }
         )
 
+    async def refuse(self, call: Call) -> Response | None:
+        token = bearer(call.request)
+        if token is None:
+            return _forbidden("missingToken")
+        if token != self.state.platform.vercel_token:
+            return _forbidden("invalidToken")
+        return None
+
     def http_error(self, call: Call, fault: Fault) -> Response:
         status = fault.params["status"]
         codes = {400: "bad_request", 403: "forbidden", 404: "not_found"}
@@ -146,23 +133,17 @@ class Vercel(Vendor):
         retry = fault.params["retry_after"]
         reset_s = now() + (RESET_WINDOW_S if retry is None else retry)
         limit = {"remaining": 0, "reset": int(reset_s), "resetMs": int(reset_s * 1000), "total": RATE_LIMIT}
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
         return json_response(
             {"error": {"code": "rate_limited", "message": "Rate limit exceeded", "limit": limit}},
             429,
-            headers,
+            retry_after(fault),
         )
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return _forbidden("invalidToken")
 
     def decorate(self, call: Call, response: Response) -> None:
-        if call.fault("rate_limited") is not None:
-            remaining = 0
-        else:
-            near = call.fault("near_limit")
-            remaining = RATE_LIMIT - 1 if near is None else int(RATE_LIMIT * (1 - near.params["pct"] / 100))
         headers = response.headers
         headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
-        headers["X-RateLimit-Remaining"] = str(remaining)
+        headers["X-RateLimit-Remaining"] = str(calls_remaining(call, RATE_LIMIT))
         headers["X-RateLimit-Reset"] = str(int(now()) + RESET_WINDOW_S)

@@ -7,10 +7,9 @@ import json
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import json_response
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -20,9 +19,7 @@ class Webhook(Vendor):
     service = "webhook"
     prefix = "/webhook"
 
-    def routes(self) -> list[BaseRoute]:
-        return [self.route("/{name}", self.receive, ["POST"], authed=False)]
-
+    @serves("/{name}", "POST", authed=False)
     async def receive(self, call: Call) -> Response:
         request = call.request
         raw = await request.body()

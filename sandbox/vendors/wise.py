@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import bearer, iso, json_response, new_id, now
 
 MISSING = {
@@ -22,27 +22,11 @@ class Wise(Vendor):
     service = "wise"
     prefix = "/wise"
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            self.route("/v1/profiles", self.profiles_v1, ["GET"]),
-            self.route("/v2/profiles", self.profiles_v2, ["GET"]),
-        ]
-
-    def _refuse(self, call: Call) -> Response | None:
-        token = bearer(call.request)
-        if token is None:
-            return json_response(MISSING, 401)
-        if token != self.state.platform.wise_token:
-            return json_response(INVALID, 401)
-        return None
-
     def _state(self, call: Call) -> str:
         return "DEACTIVATED" if call.fault("profile_deactivated") else "VISIBLE"
 
+    @serves("/v2/profiles")
     async def profiles_v2(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         pid = self.state.platform.wise_profile_id
         state = self._state(call)
         common: dict[str, Any] = {
@@ -73,10 +57,8 @@ class Wise(Vendor):
             ]
         )
 
+    @serves("/v1/profiles")
     async def profiles_v1(self, call: Call) -> Response:
-        refused = self._refuse(call)
-        if refused is not None:
-            return refused
         pid = self.state.platform.wise_profile_id
         return json_response(
             [
@@ -84,6 +66,14 @@ class Wise(Vendor):
                 {"id": pid + 1, "type": "business", "details": {"name": "Healthmon Sandbox Ltd"}},
             ]
         )
+
+    async def refuse(self, call: Call) -> Response | None:
+        token = bearer(call.request)
+        if token is None:
+            return json_response(MISSING, 401)
+        if token != self.state.platform.wise_token:
+            return json_response(INVALID, 401)
+        return None
 
     def http_error(self, call: Call, fault: Fault) -> Response:
         status = fault.params["status"]
@@ -121,9 +111,7 @@ class Wise(Vendor):
         )
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
-        return Response(b"", 429, headers)
+        return Response(b"", 429, retry_after(fault))
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return json_response(INVALID, 401)

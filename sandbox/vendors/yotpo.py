@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from healthmon.sandbox.faults import Fault
-from healthmon.sandbox.pipeline import Call, Vendor
+from healthmon.sandbox.limits import retry_after
+from healthmon.sandbox.pipeline import Call, Vendor, serves
 from healthmon.sandbox.responses import json_body, json_response
 
 #: Core API v3 allows about 5 requests a second per store
@@ -28,16 +28,6 @@ class Yotpo(Vendor):
     #: the docs name only `RateLimit-Remaining` (format unconfirmed); tests turn on a limit header
     send_limit_header: ClassVar[bool] = False
 
-    def routes(self) -> list[BaseRoute]:
-        # Token endpoints check `revoked` themselves: an expired access token must not
-        # stop the client from fetching a new one.
-        return [
-            self.route("/core/v3/stores/{store_id}/access_tokens", self.access_token, ["POST"], authed=False),
-            self.route("/core/v3/stores/{store_id}/products", self.products, ["GET"]),
-            self.route("/oauth/token", self.legacy_token, ["POST"], authed=False),
-            self.route("/v1/apps/{app_key}/reviews", self.legacy_reviews, ["GET"]),
-        ]
-
     async def _body(self, call: Call) -> dict[str, Any]:
         try:
             body = await json_body(call.request)
@@ -45,6 +35,9 @@ class Yotpo(Vendor):
             return {}
         return body if isinstance(body, dict) else {}
 
+    # Token endpoints check `revoked` themselves: an expired access token must not
+    # stop the client from fetching a new one.
+    @serves("/core/v3/stores/{store_id}/access_tokens", "POST", authed=False)
     async def access_token(self, call: Call) -> Response:
         platform = self.state.platform
         if call.request.path_params["store_id"] != platform.yotpo_store_id:
@@ -54,6 +47,7 @@ class Yotpo(Vendor):
             return _error(401, "Unauthorized")
         return json_response({"access_token": platform.yotpo_access_token})
 
+    @serves("/core/v3/stores/{store_id}/products")
     async def products(self, call: Call) -> Response:
         platform = self.state.platform
         if call.request.headers.get("x-yotpo-token") != platform.yotpo_access_token:
@@ -76,6 +70,7 @@ class Yotpo(Vendor):
             }
         )
 
+    @serves("/oauth/token", "POST", authed=False)
     async def legacy_token(self, call: Call) -> Response:
         platform = self.state.platform
         body = await self._body(call)
@@ -89,6 +84,7 @@ class Yotpo(Vendor):
             return _error(401, "Unauthorized")
         return json_response({"access_token": platform.yotpo_access_token, "token_type": "bearer"})
 
+    @serves("/v1/apps/{app_key}/reviews")
     async def legacy_reviews(self, call: Call) -> Response:
         platform = self.state.platform
         if call.request.query_params.get("utoken") != platform.yotpo_access_token:
@@ -107,9 +103,9 @@ class Yotpo(Vendor):
         return _error(fault.params["status"], fault.params["error"] or "Internal Server Error")
 
     def rate_limited(self, call: Call, fault: Fault) -> Response:
-        retry = fault.params["retry_after"]
-        headers = {"Retry-After": f"{retry:g}"} if retry is not None else None
-        return json_response({"errors": [{"code": 429, "message": "Too Many Requests"}]}, 429, headers)
+        return json_response(
+            {"errors": [{"code": 429, "message": "Too Many Requests"}]}, 429, retry_after(fault)
+        )
 
     def revoked(self, call: Call, fault: Fault) -> Response:
         return _error(401, "Unauthorized")

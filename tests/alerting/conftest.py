@@ -7,7 +7,7 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from healthmon.alerting.notification import Kind, Notification, Severity
 from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
+from tests.support.sandbox_state import fresh_state
 from tests.support.servers import free_port
 
 SINCE = dt.datetime(2026, 10, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -78,9 +79,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def state(sandbox: RunningSandbox) -> Iterator[SandboxState]:
-    sandbox.state.reset()
-    yield sandbox.state
-    sandbox.state.reset()
+    yield from fresh_state(sandbox)
 
 
 @pytest.fixture
@@ -151,6 +150,32 @@ class SmtpServer:
     inbox: Inbox
     port: int
     host: str = "127.0.0.1"
+
+
+CHANNELS = ("pagerduty", "webhook", "email", "slack")
+
+
+def channel_config(
+    sandbox: RunningSandbox, smtp: SmtpServer, names: Sequence[str] = CHANNELS
+) -> dict[str, Any]:
+    """The `channels:` config section for `names`, each pointed at its local receiver."""
+    root = sandbox.base_url
+    every = {
+        "pagerduty": {
+            "routing_key": sandbox.state.platform.pagerduty_routing_key,
+            "events_url": f"{root}/pagerduty/v2/enqueue",
+        },
+        "webhook": {"url": f"{root}/webhook/healthmon"},
+        "email": {
+            "host": smtp.host,
+            "port": smtp.port,
+            "starttls": False,
+            "from": "healthmon@test",
+            "to": ["oncall@test"],
+        },
+        "slack": {"webhook_url": f"{root}/slack/services/T000/B000/XXXX"},
+    }
+    return {name: every[name] for name in names}
 
 
 class StartSmtp(Protocol):

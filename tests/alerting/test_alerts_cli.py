@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,23 +16,13 @@ from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
 from healthmon.storage.db import make_engine
+from tests.support.cli import healthmon, json_lines
 
 
 @pytest.fixture(scope="module")
 def pagerduty() -> Iterator[RunningSandbox]:
     with start_in_thread(SandboxState.generate(0)) as sandbox:
         yield sandbox
-
-
-def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_alert_commands(tmp_path: Path, sqlite_url: str, pagerduty: RunningSandbox) -> None:
@@ -74,7 +60,7 @@ def test_alert_commands(tmp_path: Path, sqlite_url: str, pagerduty: RunningSandb
 
     delivered = healthmon("alerts", "deliver", "--now", env=env)
     assert delivered.returncode == 0 and "delivered 1" in delivered.stderr
-    listed = [json.loads(line) for line in healthmon("alerts", "list", "--json", env=env).stdout.splitlines()]
+    listed = json_lines(healthmon("alerts", "list", "--json", env=env))
     assert [(a["title"], a["status"]) for a in listed] == [("redis unhealthy (platform)", "open")]
     alert_id = str(listed[0]["id"])
 
@@ -116,9 +102,7 @@ def test_silence_commands(tmp_path: Path, sqlite_url: str) -> None:
         env=env,
     )
     assert weekly.returncode == 0, weekly.stderr
-    listed = [
-        json.loads(line) for line in healthmon("silences", "list", "--json", env=env).stdout.splitlines()
-    ]
+    listed = json_lines(healthmon("silences", "list", "--json", env=env))
     assert (listed[0]["service"], listed[0]["tenant"], listed[0]["active_now"]) == ("postgres", None, True)
     assert listed[1]["recurrence"] == {"weekdays": [6], "start": "02:00", "duration_min": 90.0}
     assert (listed[1]["everything"], listed[1]["created_by"], listed[1]["reason"]) == (

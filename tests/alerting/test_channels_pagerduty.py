@@ -8,6 +8,7 @@ from healthmon.alerting.channels.pagerduty import MAX_DEDUP_KEY, PagerDutyChanne
 from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
 from healthmon.sandbox import RunningSandbox, SandboxState
 from tests.alerting.conftest import MakeNotification, rollup_tenants
+from tests.support.refusals import send_refused
 
 
 def channel(
@@ -21,10 +22,7 @@ def channel(
 
 
 async def refused(pd: PagerDutyChannel, notification: Notification) -> DeliveryError:
-    with pytest.raises(DeliveryError) as caught:
-        await pd.send(notification)
-    assert pd.routing_key not in caught.value.reason
-    return caught.value
+    return await send_refused(pd, notification, pd.routing_key)
 
 
 @pytest.mark.parametrize("kind", [Kind.TRIGGER, Kind.ESCALATE, Kind.RENOTIFY])

@@ -3,14 +3,16 @@ chat.update), checked through what the sandbox recorded."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from healthmon.alerting.channels.slack import SlackChannel
-from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
+from healthmon.alerting.notification import Kind, Notification, Sent, Severity
 from healthmon.sandbox import RunningSandbox, SandboxState
 from tests.alerting.conftest import MakeNotification, rollup_tenants
+from tests.support.refusals import send_refused
 
 COLOURS = {Severity.P1: "#d62728", Severity.P2: "#ff7f0e", Severity.P3: "#f2c744"}
 LABELS = {
@@ -30,11 +32,13 @@ def hook(sandbox: RunningSandbox, url: str | None = None, timeout_s: float = 5) 
     return SlackChannel(webhook_url=url or webhook_url(sandbox), timeout_s=timeout_s)
 
 
-def bot(sandbox: RunningSandbox, token: str | None = None, timeout_s: float = 5) -> SlackChannel:
+def bot(
+    sandbox: RunningSandbox, token: str | None = None, timeout_s: float = 5, base_url: str | None = None
+) -> SlackChannel:
     return SlackChannel(
         bot_token=token or sandbox.state.platform.slack_bot_token,
         channel="#alerts",
-        base_url=f"{sandbox.base_url}/slack/api/",
+        base_url=base_url or f"{sandbox.base_url}/slack/api/",
         timeout_s=timeout_s,
     )
 
@@ -52,14 +56,6 @@ def text_of(message: dict[str, Any]) -> str:
                 if item:
                     parts.append(item["text"])
     return "\n".join(parts)
-
-
-async def refused(slack: SlackChannel, notification: Notification, *secrets: str) -> DeliveryError:
-    with pytest.raises(DeliveryError) as caught:
-        await slack.send(notification)
-    for secret in secrets:
-        assert secret not in caught.value.reason
-    return caught.value
 
 
 # -- incoming webhook ---------------------------------------------------------------------------
@@ -109,33 +105,76 @@ async def test_webhook_http_errors_map_to_retryable_or_not(
     retryable: bool,
 ) -> None:
     state.add_fault("slack_webhook", "http_error", status=status)
-    error = await refused(hook(sandbox), make_notification(), webhook_url(sandbox))
+    error = await send_refused(hook(sandbox), make_notification(), webhook_url(sandbox))
     assert error.retryable is retryable
     assert f"HTTP {status}" in error.reason
     assert state.received("slack") == []
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One way a send fails (a sandbox fault, a slow client, a wrong address) and what the
+    error then says: its `reason` is the whole reason, its end or a part of it, as `match` says."""
+
+    fault: str | None
+    retryable: bool
+    reason: str
+    match: str = "is"
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 5
+    #: another address than the sandbox's, from {base} (the sandbox) or {refused} (a dead port)
+    url: str | None = None
+    #: the secret in that address, which the reason must not show
+    secret: str | None = None
+
+    def reads(self, reason: str) -> bool:
+        return {
+            "is": reason == self.reason,
+            "ends with": reason.endswith(self.reason),
+            "has": self.reason in reason,
+        }[self.match]
+
+    def address(self, sandbox: RunningSandbox, refused_url: str) -> str | None:
+        return self.url and self.url.format(base=sandbox.base_url, refused=refused_url)
+
+    async def check(
+        self, state: SandboxState, vendor: str, slack: SlackChannel, notification: Notification, secret: str
+    ) -> None:
+        if self.fault is not None:
+            state.add_fault(vendor, self.fault, **self.options)
+        error = await send_refused(slack, notification, self.secret or secret)
+        assert error.retryable is self.retryable
+        assert self.reads(error.reason), error.reason
+
+
+WEBHOOK_FAILURES = {
+    "removed": Failure(
+        None,
+        False,
+        "slack webhook answered HTTP 404: no_service",
+        url="{base}/slack/services/T000/B000/removed-hook-secret",
+        secret="removed-hook-secret",
+    ),
+    "revoked": Failure("revoked", False, "invalid_token", match="ends with"),
+    "rate-limited": Failure("rate_limited", True, "HTTP 429", match="has"),
+    # the sandbox holds the answer for 5 s; the client gives up long before
+    "hang": Failure("hang", True, "slack webhook: no answer in time", options={"seconds": 5}, timeout_s=0.3),
+    "refused": Failure(
+        None, True, "slack webhook: connection refused", url="{refused}services/T1/B1/secret", secret="secret"
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", WEBHOOK_FAILURES.values(), ids=WEBHOOK_FAILURES.keys())
 async def test_webhook_rejections_throttling_and_outages(
-    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, refused_url: str
+    sandbox: RunningSandbox,
+    state: SandboxState,
+    make_notification: MakeNotification,
+    refused_url: str,
+    failure: Failure,
 ) -> None:
-    path = state.platform.slack_webhook_path
-    removed = f"{sandbox.base_url}/slack/services/T000/B000/removed-hook-secret"
-    error = await refused(hook(sandbox, removed), make_notification(), "removed-hook-secret")
-    assert (error.retryable, error.reason) == (False, "slack webhook answered HTTP 404: no_service")
-    state.add_fault("slack_webhook", "revoked")
-    error = await refused(hook(sandbox), make_notification(), path)
-    assert (error.retryable, error.reason.endswith("invalid_token")) == (False, True)
-    state.clear_faults()
-    state.add_fault("slack_webhook", "rate_limited")
-    error = await refused(hook(sandbox), make_notification(), path)
-    assert (error.retryable, "HTTP 429" in error.reason) == (True, True)
-    state.clear_faults()
-    state.add_fault("slack_webhook", "hang", seconds=5)
-    error = await refused(hook(sandbox, timeout_s=0.3), make_notification(), path)
-    assert (error.retryable, error.reason) == (True, "slack webhook: no answer in time")
-    state.clear_faults()
-    error = await refused(hook(sandbox, f"{refused_url}services/T1/B1/secret"), make_notification(), "secret")
-    assert (error.retryable, error.reason) == (True, "slack webhook: connection refused")
+    slack = hook(sandbox, failure.address(sandbox, refused_url), timeout_s=failure.timeout_s)
+    await failure.check(state, "slack_webhook", slack, make_notification(), state.platform.slack_webhook_path)
 
 
 async def test_webhook_error_echoing_its_secret_path_is_scrubbed(
@@ -143,7 +182,7 @@ async def test_webhook_error_echoing_its_secret_path_is_scrubbed(
 ) -> None:
     path = f"/slack/services/{state.platform.slack_webhook_path}"
     state.add_fault("slack_webhook", "http_error", status=400, error=f"bad hook {path}")
-    error = await refused(hook(sandbox), make_notification(), path)
+    error = await send_refused(hook(sandbox), make_notification(), path)
     assert "[redacted]" in error.reason
     assert state.platform.slack_webhook_path not in repr(hook(sandbox))
 
@@ -203,41 +242,46 @@ async def test_bot_rejections_are_not_retryable_and_never_show_the_token(
     sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification
 ) -> None:
     wrong = "xoxb-wrong-token-0123456789"
-    error = await refused(bot(sandbox, wrong), make_notification(), wrong)
+    error = await send_refused(bot(sandbox, wrong), make_notification(), wrong)
     assert (error.retryable, error.reason.endswith("invalid_auth")) == (False, True)
     token = state.platform.slack_bot_token
     state.add_fault("slack", "revoked")
-    error = await refused(bot(sandbox), make_notification(), token)
+    error = await send_refused(bot(sandbox), make_notification(), token)
     assert (error.retryable, error.reason.endswith("token_revoked")) == (False, True)
     for code in ("channel_not_found", "not_in_channel"):
         state.add_fault("slack", "http_error", status=200, error=code)
-        error = await refused(bot(sandbox), make_notification(), token)
+        error = await send_refused(bot(sandbox), make_notification(), token)
         assert (error.retryable, error.reason.endswith(code)) == (False, True)
     state.add_fault("slack", "http_error", status=200, error=f"bad_token_{token}")
-    error = await refused(bot(sandbox), make_notification(), token)
+    error = await send_refused(bot(sandbox), make_notification(), token)
     assert "[redacted]" in error.reason
     assert token not in repr(bot(sandbox))
 
 
+BOT_FAILURES = {
+    "rate-limited": Failure(
+        "rate_limited", True, "ratelimited", match="ends with", options={"retry_after": 1}
+    ),
+    "unavailable": Failure("http_error", True, "HTTP 503", match="has", options={"status": 503}),
+    "hang": Failure(
+        "hang", True, "slack chat.postMessage: no answer in time", options={"seconds": 5}, timeout_s=0.3
+    ),
+    "refused": Failure(
+        None, True, "slack chat.postMessage: connection refused", url="{refused}", timeout_s=2
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", BOT_FAILURES.values(), ids=BOT_FAILURES.keys())
 async def test_bot_throttling_and_outages_are_retryable(
-    sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, refused_url: str
+    sandbox: RunningSandbox,
+    state: SandboxState,
+    make_notification: MakeNotification,
+    refused_url: str,
+    failure: Failure,
 ) -> None:
-    token = state.platform.slack_bot_token
-    state.add_fault("slack", "rate_limited", retry_after=1)
-    error = await refused(bot(sandbox), make_notification(), token)
-    assert (error.retryable, error.reason.endswith("ratelimited")) == (True, True)
-    state.clear_faults()
-    state.add_fault("slack", "http_error", status=503)
-    error = await refused(bot(sandbox), make_notification(), token)
-    assert (error.retryable, "HTTP 503" in error.reason) == (True, True)
-    state.clear_faults()
-    state.add_fault("slack", "hang", seconds=5)
-    error = await refused(bot(sandbox, timeout_s=0.3), make_notification(), token)
-    assert (error.retryable, error.reason) == (True, "slack chat.postMessage: no answer in time")
-    state.clear_faults()
-    offline = SlackChannel(bot_token=token, channel="#alerts", base_url=refused_url, timeout_s=2)
-    error = await refused(offline, make_notification(), token)
-    assert (error.retryable, error.reason) == (True, "slack chat.postMessage: connection refused")
+    slack = bot(sandbox, timeout_s=failure.timeout_s, base_url=failure.address(sandbox, refused_url))
+    await failure.check(state, "slack", slack, make_notification(), state.platform.slack_bot_token)
     assert state.received("slack") == []
 
 

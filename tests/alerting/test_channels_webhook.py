@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from healthmon.alerting.channels.webhook import WebhookChannel
 from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent, Severity
 from healthmon.sandbox import RunningSandbox, SandboxState
 from tests.alerting.conftest import MakeNotification, rollup_tenants
+from tests.support.refusals import send_refused
 
 API_KEY = "whk-api-key-0123456789abcdef"
 
@@ -22,11 +21,8 @@ def channel(sandbox: RunningSandbox, timeout_s: float = 5) -> WebhookChannel:
     )
 
 
-async def refused(send: Any, notification: Notification) -> DeliveryError:
-    with pytest.raises(DeliveryError) as caught:
-        await send(notification)
-    assert API_KEY not in caught.value.reason
-    return caught.value
+async def refused(webhook: WebhookChannel, notification: Notification) -> DeliveryError:
+    return await send_refused(webhook, notification, API_KEY)
 
 
 @pytest.mark.parametrize("kind", list(Kind))
@@ -91,7 +87,7 @@ async def test_http_errors_map_to_retryable_or_not(
     retryable: bool,
 ) -> None:
     state.add_fault("webhook", "http_error", status=status)
-    error = await refused(channel(sandbox).send, make_notification())
+    error = await refused(channel(sandbox), make_notification())
     assert error.retryable is retryable
     assert f"HTTP {status}" in error.reason
     assert state.received("webhook") == []
@@ -101,24 +97,24 @@ async def test_a_receiver_echoing_the_credential_does_not_leak_it(
     sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification
 ) -> None:
     state.add_fault("webhook", "http_error", status=401, error=f"bad header: Bearer {API_KEY}")
-    error = await refused(channel(sandbox).send, make_notification())
+    error = await refused(channel(sandbox), make_notification())
     assert error.retryable is False
     assert "[redacted]" in error.reason
     # A long answer is shortened only after the secret is gone, so no half of it survives.
     state.add_fault("webhook", "http_error", status=401, error="x" * 470 + API_KEY)
-    error = await refused(channel(sandbox).send, make_notification())
+    error = await refused(channel(sandbox), make_notification())
     assert API_KEY[:6] not in error.reason
 
 
 async def test_refused_and_silent_receivers_are_retryable(
     sandbox: RunningSandbox, state: SandboxState, make_notification: MakeNotification, refused_url: str
 ) -> None:
-    error = await refused(WebhookChannel(refused_url, timeout_s=2).send, make_notification())
+    error = await refused(WebhookChannel(refused_url, timeout_s=2), make_notification())
     assert (error.retryable, error.reason) == (True, "webhook: connection refused")
     state.add_fault("webhook", "hang", seconds=5)
-    error = await refused(channel(sandbox, timeout_s=0.3).send, make_notification())
+    error = await refused(channel(sandbox, timeout_s=0.3), make_notification())
     assert (error.retryable, error.reason) == (True, "webhook: no answer in time")
     state.clear_faults()
     state.add_fault("webhook", "reset")
-    error = await refused(channel(sandbox).send, make_notification())
+    error = await refused(channel(sandbox), make_notification())
     assert error.retryable is True

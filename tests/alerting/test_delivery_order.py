@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -33,10 +33,10 @@ from healthmon.sandbox import RunningSandbox, SandboxState
 from healthmon.sandbox.vendors.pagerduty import incidents, open_incidents
 from healthmon.storage import alerts as store
 from healthmon.storage.db import make_engine
-from tests.alerting.conftest import SmtpServer, StartSmtp
+from tests.alerting.conftest import SmtpServer, StartSmtp, channel_config
+from tests.support.cli import ROOT, healthmon
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["postgres", "redis", "stripe", "inngest", "wise", "mux"]
 POLICY = AlertPolicy()
 
@@ -60,26 +60,6 @@ def smtp(start_smtp: StartSmtp) -> SmtpServer:
     return start_smtp()
 
 
-def channel_config(sandbox: RunningSandbox, smtp: SmtpServer, names: list[str]) -> dict[str, Any]:
-    root = sandbox.base_url
-    every = {
-        "pagerduty": {
-            "routing_key": sandbox.state.platform.pagerduty_routing_key,
-            "events_url": f"{root}/pagerduty/v2/enqueue",
-        },
-        "webhook": {"url": f"{root}/webhook/healthmon"},
-        "email": {
-            "host": smtp.host,
-            "port": smtp.port,
-            "starttls": False,
-            "from": "healthmon@test",
-            "to": ["oncall@test"],
-        },
-        "slack": {"webhook_url": f"{root}/slack/services/T000/B000/XXXX"},
-    }
-    return {name: every[name] for name in names}
-
-
 def build(sandbox: RunningSandbox, smtp: SmtpServer, names: list[str]) -> dict[str, Channel]:
     cfg = channel_config(sandbox, smtp, names)
     made: dict[str, Channel] = {}
@@ -101,17 +81,23 @@ def signature(service: str) -> str:
     return f"{service}|-|health"
 
 
-def open_alert(engine: Engine, service: str, channels: list[str], kind: Kind = Kind.TRIGGER) -> list[int]:
-    """What the lifecycle decides when `service` fails: a new alert and its trigger."""
-    change = AlertChange(
+def failing(service: str, reason: str, live_id: int | None = None) -> AlertChange:
+    """The alert on `service` failing for `reason`: a new one, or new values for alert `live_id`."""
+    return AlertChange(
         signature(service),
         service,
         None,
         "health",
         Severity.P1,
         f"{service} unhealthy (platform)",
-        {"status": "unhealthy", "reason": "connection refused"},
+        {"status": "unhealthy", "reason": reason},
+        id=live_id,
     )
+
+
+def open_alert(engine: Engine, service: str, channels: list[str], kind: Kind = Kind.TRIGGER) -> list[int]:
+    """What the lifecycle decides when `service` fails: a new alert and its trigger."""
+    change = failing(service, "connection refused")
     decision = Decision(changes=[change], notify=[(signature(service), kind)])
     return apply_decision(engine, decision, lambda *_: list(channels), datetime.now(UTC))
 
@@ -123,16 +109,7 @@ def alert_id(engine: Engine, service: str) -> int:
 
 def escalate(engine: Engine, service: str, channels: list[str]) -> list[int]:
     aid = alert_id(engine, service)
-    change = AlertChange(
-        signature(service),
-        service,
-        None,
-        "health",
-        Severity.P1,
-        f"{service} unhealthy (platform)",
-        {"status": "unhealthy", "reason": "worse"},
-        id=aid,
-    )
+    change = failing(service, "worse", aid)
     decision = Decision(changes=[change], notify=[(aid, Kind.ESCALATE)])
     return apply_decision(engine, decision, lambda *_: list(channels), datetime.now(UTC))
 
@@ -343,10 +320,10 @@ async def test_a_trigger_that_failed_for_good_neither_blocks_nor_leaves_a_stray_
 
 SENDER = """
 import asyncio, sys
-from healthmon.flows.alerts import alerting_for, deliver
+from healthmon.flows.alerts import deliver
 from healthmon.flows.app import build_app
 runtime = build_app()
-alerting = alerting_for(runtime)
+alerting = runtime.alerting
 asyncio.run(deliver(runtime.engine, alerting.channels, alerting.policy, lease_s=float(sys.argv[1])))
 """
 
@@ -416,47 +393,71 @@ def test_a_killed_sender_is_followed_by_resends_of_only_the_sends_in_flight(
 # -- `healthmon alerts deliver` exit codes ---------------------------------------------------------
 
 
-def healthmon_deliver(db_url: str, config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", "alerts", "deliver"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "HEALTHMON_DATABASE_URL": db_url,
-            "HEALTHMON_CONFIG": str(config),
-            "COLUMNS": "250",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+AlertsDeliver = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 
-def test_alerts_deliver_exits_0_when_everything_was_delivered(
+@pytest.fixture
+def alerts_deliver(db_url: str, tmp_path: Path, sandbox: RunningSandbox, smtp: SmtpServer) -> AlertsDeliver:
+    """`healthmon alerts deliver` on the test's store, its channels `names` on the receivers."""
+
+    def run(names: list[str]) -> subprocess.CompletedProcess[str]:
+        config = write_config(tmp_path, channel_config(sandbox, smtp, names))
+        # wide enough that the summary line is never wrapped
+        env = {"HEALTHMON_DATABASE_URL": db_url, "HEALTHMON_CONFIG": str(config), "COLUMNS": "250"}
+        return healthmon("alerts", "deliver", env=env, timeout=120, cwd=ROOT)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("webhook_status", "code", "summary", "webhook_got", "after"),
+    [
+        pytest.param(
+            None,
+            0,
+            "delivered 4, retrying 0, failed 0; nothing pending",
+            {"redis": ["trigger", "resolve"]},
+            {"delivered": 4},
+            id="exits_0_when_everything_was_delivered",
+        ),
+        pytest.param(
+            410,  # the webhook was removed
+            1,
+            "delivered 2, retrying 0, failed 1 (and 1 acknowledge/resolve not sent: their trigger failed); "
+            "nothing pending",
+            {},
+            {"delivered": 2, "failed": 2},
+            id="exits_1_when_a_row_failed_for_good",
+        ),
+    ],
+)
+def test_alerts_deliver_after_a_trigger_and_its_resolve(
     engine: Engine,
-    db_url: str,
-    tmp_path: Path,
-    sandbox: RunningSandbox,
     state: SandboxState,
-    smtp: SmtpServer,
+    alerts_deliver: AlertsDeliver,
+    webhook_status: int | None,
+    code: int,
+    summary: str,
+    webhook_got: dict[str, list[str]],
+    after: dict[str, int],
 ) -> None:
     names = ["pagerduty", "webhook"]
     open_alert(engine, "redis", names)
     resolve_alert(engine, "redis")
-    done = healthmon_deliver(db_url, write_config(tmp_path, channel_config(sandbox, smtp, names)))
-    assert done.returncode == 0, done.stderr
-    assert "delivered 4, retrying 0, failed 0; nothing pending" in done.stderr
-    assert pagerduty_log(state) == webhook_log(state) == {"redis": ["trigger", "resolve"]}
+    if webhook_status is not None:
+        state.add_fault("webhook", "http_error", status=webhook_status)
+
+    done = alerts_deliver(names)
+
+    assert done.returncode == code, done.stderr
+    assert summary in done.stderr
+    assert pagerduty_log(state) == {"redis": ["trigger", "resolve"]}
+    assert webhook_log(state) == webhook_got
+    assert statuses(engine) == after
 
 
 def test_alerts_deliver_exits_1_while_another_sender_holds_rows(
-    engine: Engine,
-    db_url: str,
-    tmp_path: Path,
-    sandbox: RunningSandbox,
-    state: SandboxState,
-    smtp: SmtpServer,
+    engine: Engine, state: SandboxState, alerts_deliver: AlertsDeliver
 ) -> None:
     names = ["pagerduty", "webhook"]
     open_alert(engine, "redis", names)
@@ -466,7 +467,7 @@ def test_alerts_deliver_exits_1_while_another_sender_holds_rows(
     assert len(held) == 4
     (lease_end,) = {r["claimed_until"] for r in store.deliveries_of(engine)}
 
-    done = healthmon_deliver(db_url, write_config(tmp_path, channel_config(sandbox, smtp, names)))
+    done = alerts_deliver(names)
 
     assert done.returncode == 1, done.stderr
     assert (
@@ -474,28 +475,3 @@ def test_alerts_deliver_exits_1_while_another_sender_holds_rows(
         f"(4 leased by another sender until {lease_end:%H:%M:%S} UTC)" in done.stderr
     )
     assert state.received("pagerduty") == [] and state.received("webhook") == []
-
-
-def test_alerts_deliver_exits_1_when_a_row_failed_for_good(
-    engine: Engine,
-    db_url: str,
-    tmp_path: Path,
-    sandbox: RunningSandbox,
-    state: SandboxState,
-    smtp: SmtpServer,
-) -> None:
-    names = ["pagerduty", "webhook"]
-    open_alert(engine, "redis", names)
-    resolve_alert(engine, "redis")
-    state.add_fault("webhook", "http_error", status=410)  # the webhook was removed
-
-    done = healthmon_deliver(db_url, write_config(tmp_path, channel_config(sandbox, smtp, names)))
-
-    assert done.returncode == 1, done.stderr
-    assert (
-        "delivered 2, retrying 0, failed 1 (and 1 acknowledge/resolve not sent: their trigger failed); "
-        "nothing pending" in done.stderr
-    )
-    assert pagerduty_log(state) == {"redis": ["trigger", "resolve"]}
-    assert state.received("webhook") == []
-    assert statuses(engine) == {"delivered": 2, "failed": 2}

@@ -3,11 +3,6 @@ validation (alerting.silences.validate_silence) and `healthmon silences add|list
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from healthmon.alerting.silences import SilenceInputError, validate_silence
@@ -16,6 +11,7 @@ from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import upsert_tenants
 from tests.support.app import SECRET_KEY
+from tests.support.cli import healthmon, json_lines
 
 KNOWN = {"acme"}
 
@@ -82,17 +78,6 @@ def test_accepted(given: dict[str, object], matched: tuple[str | None, str | Non
     assert request.everything is (matched == (None, None))
 
 
-def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 CLI_REFUSED: list[tuple[list[str], list[str]]] = [
     # what used to silence every service of every tenant for an hour, with no reason
     (
@@ -142,9 +127,7 @@ def test_cli_everything_and_the_list_shows_who_and_why(cli_env: dict[str, str]) 
         "silences", "add", "--tenant", "acme", "--reason", "migration", "--by", "bob", env=cli_env
     )
     assert tenant.returncode == 0, tenant.stderr
-    rows = [
-        json.loads(line) for line in healthmon("silences", "list", "--json", env=cli_env).stdout.splitlines()
-    ]
+    rows = json_lines(healthmon("silences", "list", "--json", env=cli_env))
     assert [(r["service"], r["tenant"], r["everything"], r["created_by"], r["reason"]) for r in rows] == [
         (None, None, True, "alice", "datacenter move"),
         (None, "acme", False, "bob", "migration"),

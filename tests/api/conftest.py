@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from healthmon.alerting import outbox
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
 from healthmon.api.app import create_app
@@ -18,6 +19,7 @@ from healthmon.flows.app import App
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status
 from healthmon.storage import alerts as store
+from healthmon.storage.alerts import SqlAlertStore
 from healthmon.storage.queries import invalidate_views
 from healthmon.storage.results import record_results
 from healthmon.storage.status import cache_entries
@@ -138,7 +140,7 @@ def seed(runtime: App) -> Seeded:
     )
     flow_alerts.apply_decision(runtime.engine, decision, lambda *_: ["webhook"], EARLIER)
     ids = {a["signature"]: a["id"] for a in store.list_alerts(runtime.engine)}
-    flow_alerts.resolve(runtime.engine, ids["stripe|-|health"], "recovery", NOW, lambda *_: [])
+    outbox.resolve(SqlAlertStore(runtime.engine), ids["stripe|-|health"], "recovery", NOW, lambda *_: [])
     return Seeded(runtime, ids["shopify|globex|health"], ids["redis|-|health"], ids["stripe|-|health"])
 
 

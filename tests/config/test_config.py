@@ -9,19 +9,11 @@ from healthmon.config import ConfigError, Settings, load_config
 from healthmon.config.loader import parse_config
 from healthmon.flows.app import build_app
 from healthmon.monitors.redaction import secrets_of
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "healthmon.yaml"
+from tests.support.example_config import EXAMPLE, EXAMPLE_ENV
 
 
 def test_example_config_is_valid() -> None:
-    env = {
-        "PGPASSWORD_MONITOR": "pw",
-        "REDIS_PASSWORD": "pw",
-        "SLACK_WEBHOOK_URL": "https://hooks.example/x",
-        "SMTP_PASSWORD": "pw",
-        "PAGERDUTY_ROUTING_KEY": "k" * 32,
-    }
-    config = load_config(EXAMPLE, env=env)
+    config = load_config(EXAMPLE, env=EXAMPLE_ENV)
     assert config.services["postgres"].options()["dsn"].startswith("postgresql://monitor:pw@")
     assert config.channels.email is not None and config.channels.email.from_ == "healthmon@example.com"
 

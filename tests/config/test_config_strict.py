@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,10 @@ from healthmon.sandbox.state import SandboxState
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import IntegrationInput, upsert_tenants
+from tests.support import cli
+from tests.support.example_config import EXAMPLE, EXAMPLE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]
 METRICS = service_metrics()
 KEY = "test-secret-key-for-healthmon-0123456789"
 
@@ -595,14 +595,7 @@ def test_every_bad_variable_is_reported_and_the_rest_kept(
 
 
 def test_the_example_loads_with_every_check() -> None:
-    env = {
-        "PGPASSWORD_MONITOR": "pw",
-        "REDIS_PASSWORD": "pw",
-        "SLACK_WEBHOOK_URL": "https://hooks.example/x",
-        "SMTP_PASSWORD": "pw",
-        "PAGERDUTY_ROUTING_KEY": "k" * 32,
-    }
-    config = load_config(ROOT / "examples" / "healthmon.yaml", env=env, metrics=METRICS)
+    config = load_config(EXAMPLE, env=EXAMPLE_ENV, metrics=METRICS)
     assert config_problems(config) == []
     assert set(config.services) == {"postgres", "redis"}
 
@@ -623,10 +616,9 @@ def test_the_sandbox_bed_and_the_demo_config_load_with_every_check() -> None:
 
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # the suite's own HEALTHMON_* and Prefect settings must not leak into what is checked
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTHMON_", "PREFECT_API_URL"))}
-    return subprocess.run(
-        [*HEALTHMON, *args], env={**base, **env}, capture_output=True, text=True, timeout=120, check=False
-    )
+    return cli.healthmon(*args, env=env, timeout=120, base=base)
 
 
 def _env(tmp_path: Path, config: Path | None, db: str | None = None, **more: str) -> dict[str, str]:
@@ -681,49 +673,34 @@ def test_config_check_prints_every_problem_and_exits_2(tmp_path: Path, sqlite_ur
     ]
 
 
-def test_config_check_judges_the_stored_tenants(tmp_path: Path, sqlite_url: str) -> None:
-    config = _write(tmp_path, {"services": {"stripe": STRIPE}, "routes": None})
-    engine = make_engine(sqlite_url)
-    mine, other = Cipher.from_setting(KEY), Cipher.from_setting("another-secret-key-of-16+-chars")
-    # written straight to the store, as an older healthmon or a hand edit could have
-    upsert_tenants(
-        engine,
-        mine,
-        [
-            (
-                "good",
-                "Good",
-                True,
-                {"shopify": IntegrationInput({"shop": "good.myshopify.com"}, {"access_token": "t"})},
-            ),
-            (
-                "badshop",
-                "Bad",
-                True,
-                {"shopify": IntegrationInput({"shop": "https://evil.example"}, {"access_token": "t"})},
-            ),
-            ("notoken", "No token", False, {"tiktok_ads": IntegrationInput({"advertiser_id": "123"}, {})}),
-            (
-                "ads",
-                "Ads",
-                True,
-                {"meta_ads": IntegrationInput({"ad_account_id": "act_1"}, {"access_token": "t"})},
-            ),
-        ],
-    )
-    upsert_tenants(
-        engine,
-        other,
-        [
-            (
-                "rekeyed",
-                "Rekeyed",
-                True,
-                {"shopify": IntegrationInput({"shop": "r.myshopify.com"}, {"access_token": "t"})},
-            )
-        ],
-    )
+Tenant = tuple[str, str, bool, dict[str, IntegrationInput]]
+
+
+def _shopify(tenant_id: str, name: str, shop: str) -> Tenant:
+    return (tenant_id, name, True, {"shopify": IntegrationInput({"shop": shop}, {"access_token": "t"})})
+
+
+def _store(url: str, tenants: list[Tenant], key: str = KEY) -> None:
+    """Tenants written straight to the store, as an older healthmon or a hand edit could have."""
+    engine = make_engine(url)
+    upsert_tenants(engine, Cipher.from_setting(key), tenants)
     engine.dispose()
+
+
+def test_config_check_judges_the_stored_tenants(tmp_path: Path, sqlite_url: str) -> None:
+    token = {"access_token": "t"}
+    config = _write(tmp_path, {"services": {"stripe": STRIPE}, "routes": None})
+    _store(
+        sqlite_url,
+        [
+            _shopify("good", "Good", "good.myshopify.com"),
+            _shopify("badshop", "Bad", "https://evil.example"),
+            ("notoken", "No token", False, {"tiktok_ads": IntegrationInput({"advertiser_id": "123"}, {})}),
+            ("ads", "Ads", True, {"meta_ads": IntegrationInput({"ad_account_id": "act_1"}, token)}),
+        ],
+    )
+    rekeyed = _shopify("rekeyed", "Rekeyed", "r.myshopify.com")
+    _store(sqlite_url, [rekeyed], key="another-secret-key-of-16+-chars")
     done = healthmon("config", "check", env=_env(tmp_path, config, sqlite_url))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
@@ -743,10 +720,7 @@ def test_config_check_says_when_no_key_can_read_the_stored_credentials(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     config = _write(tmp_path, {"services": {"stripe": STRIPE}})
-    engine = make_engine(sqlite_url)
-    shop = {"shopify": IntegrationInput({"shop": "good.myshopify.com"}, {"access_token": "t"})}
-    upsert_tenants(engine, Cipher.from_setting(KEY), [("a", "A", True, shop), ("b", "B", True, shop)])
-    engine.dispose()
+    _store(sqlite_url, [_shopify("a", "A", "good.myshopify.com"), _shopify("b", "B", "good.myshopify.com")])
     # set but empty: unset, like every HEALTHMON_* variable
     done = healthmon("config", "check", env=_env(tmp_path, config, sqlite_url, HEALTHMON_SECRET_KEY=""))
     assert done.returncode == 2
@@ -765,20 +739,7 @@ def test_config_check_is_clean_on_a_good_setup(tmp_path: Path, pg_url: str) -> N
             "routes": [{"severity": ["p1"], "channels": ["slack"]}],
         },
     )
-    engine = make_engine(pg_url)
-    upsert_tenants(
-        engine,
-        Cipher.from_setting(KEY),
-        [
-            (
-                "good",
-                "Good",
-                True,
-                {"shopify": IntegrationInput({"shop": "good.myshopify.com"}, {"access_token": "t"})},
-            )
-        ],
-    )
-    engine.dispose()
+    _store(pg_url, [_shopify("good", "Good", "good.myshopify.com")])
     done = healthmon("config", "check", env=_env(tmp_path, config, pg_url))
     assert (done.returncode, done.stdout, done.stderr) == (
         0,

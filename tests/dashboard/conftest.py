@@ -48,32 +48,27 @@ class Dashboard:
         return at
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+def _dashboard_on(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashboard]:
     monkeypatch.setenv("HEALTHMON_DATABASE_URL", url)
     monkeypatch.setenv("HEALTHMON_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("HEALTHMON_CONFIG", "")
     for name in ("HEALTHMON_REDIS_URL", "HEALTHMON_DASHBOARD_PASSWORD_HASH", "HEALTHMON_API_TOKENS"):
         monkeypatch.delenv(name, raising=False)
+    context.reset()
+    board = Dashboard(url)
+    yield board
+    context.reset()
+    board.engine.dispose()
 
 
 @pytest.fixture
 def dashboard(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashboard]:
-    _env(monkeypatch, sqlite_url)
-    context.reset()
-    board = Dashboard(sqlite_url)
-    yield board
-    context.reset()
-    board.engine.dispose()
+    yield from _dashboard_on(sqlite_url, monkeypatch)
 
 
 @pytest.fixture
 def pg_dashboard(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashboard]:
-    _env(monkeypatch, pg_url)
-    context.reset()
-    board = Dashboard(pg_url)
-    yield board
-    context.reset()
-    board.engine.dispose()
+    yield from _dashboard_on(pg_url, monkeypatch)
 
 
 def by_label(elements: Any, label: str) -> Any:

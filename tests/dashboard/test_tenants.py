@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -79,6 +80,14 @@ def test_add_a_tenant_is_validated_like_the_cli(dashboard: Dashboard) -> None:
     assert by_label(at.text_input, "Id").value == ""
 
 
+def refused_with(at: AppTest, refusal: str, expected: Sequence[str]) -> None:
+    """The page shows one error per expected problem, in order, each "<refusal> — <words>..."."""
+    shown = [e.value for e in at.error]
+    assert len(shown) == len(expected), shown
+    for message, words in zip(shown, expected, strict=True):
+        assert message.startswith(f"{refusal} — {words}"), shown
+
+
 #: (id, name, shop, access_token) typed into the add-tenant form with shopify -> the errors shown
 BAD_TENANTS: list[tuple[str, str, str, str, list[str]]] = [
     ("Bad Id", "", "a.myshopify.com", "t", ["tenant.id: must be 1-64 lowercase letters, digits, '-' or '_'"]),
@@ -106,10 +115,7 @@ def test_bad_tenant_fields_are_refused(dashboard: Dashboard, subtests: pytest.Su
             by_label(at.text_input, "shop").input(shop)
             by_label(at.text_input, "access_token").input(token)
             by_label(at.button, "Save tenant").click().run()
-            shown = [e.value for e in at.error]
-            assert len(shown) == len(expected), shown
-            for message, words in zip(shown, expected, strict=True):
-                assert message.startswith(f"Not saved — {words}"), shown
+            refused_with(at, "Not saved", expected)
             assert list_tenants(dashboard.engine) == []
 
 
@@ -199,10 +205,7 @@ def test_a_silence_needs_a_matcher_and_a_reason(dashboard: Dashboard, subtests: 
             by_label(form.checkbox, EVERYTHING).set_value(everything)
             by_label(form.text_input, "Reason").input(reason)
             by_label(at.button, "Create silence").click().run()
-            shown = [e.value for e in at.error]
-            assert len(shown) == len(expected), shown
-            for message, words in zip(shown, expected, strict=True):
-                assert message.startswith(f"Not created — {words}"), shown
+            refused_with(at, "Not created", expected)
             assert list_silences(dashboard.engine) == []
 
 

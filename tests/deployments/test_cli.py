@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from healthmon.storage.db import make_engine
 from healthmon.storage.status import load_latest
+from tests.support.cli import HEALTHMON, healthmon, json_lines
 from tests.support.hang import HangingServer
-
-HEALTHMON = [sys.executable, "-m", "healthmon.deployments.cli"]
-
-
-def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HEALTHMON, *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def write_config(tmp_path: Path, pg: str, redis_url: str) -> Path:
@@ -49,7 +35,7 @@ def test_upgrade_then_check_prints_two_healthy_json_lines(
     assert upgraded.returncode == 0, upgraded.stderr
     done = healthmon("check", "--tier", "critical", "--json", env=env)
     assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    lines = json_lines(done)
     assert sorted((r["service"], r["status"]) for r in lines) == [
         ("postgres", "healthy"),
         ("redis", "healthy"),
@@ -115,7 +101,7 @@ def test_unreachable_store_exits_3(tmp_path: Path, pg_server_url: str, redis_url
 
 def test_monitors_lists_the_critical_tier() -> None:
     done = subprocess.run([*HEALTHMON, "monitors", "--json"], capture_output=True, text=True, check=True)
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    rows = json_lines(done)
     assert {(r["service"], r["tier"], r["per_tenant"]) for r in rows} >= {
         ("postgres", "critical", False),
         ("redis", "critical", False),

@@ -1,27 +1,35 @@
-"""`healthmon demo`: its pieces, and the whole demo as a process, from start to a clean Ctrl-C."""
+"""`healthmon demo`: its pieces, and the whole demo as a process: on Prefect, from start to a clean
+Ctrl-C; a restart that keeps the store, `--fresh` that empties it, and SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
+import re
 import signal
 import smtplib
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
 import pytest
+from sqlmodel import Session
 
 from healthmon.config.loader import parse_config
 from healthmon.deployments.demo import SCENARIO, demo_config, kept_secret, port_in_use, scenario_requests
 from healthmon.deployments.mailcatcher import MailCatcher
+from healthmon.storage.db import make_engine
 from tests.support.servers import free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import http_ok, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BED = {
@@ -119,15 +127,92 @@ async def test_mail_catcher_stores_each_message_and_continues_numbering(tmp_path
 # -- the whole demo --------------------------------------------------------------------------------
 
 
-def _wait_for(check: Callable[[], T | None], timeout_s: float, what: str, proc: subprocess.Popen[bytes]) -> T:
-    def step() -> tuple[T] | None:
-        if proc.poll() is not None:
-            raise AssertionError(f"the demo exited with {proc.returncode} while waiting for {what}")
-        found = check()
-        return None if found is None else (found,)
+class DemoProcess:
+    """`healthmon demo` as a user starts it, its output in a file."""
 
-    found: tuple[T] = wait_until(step, timeout_s, what, every_s=0.5)
-    return found[0]
+    def __init__(self, tmp_path: Path, data: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
+        self.data = data
+        self.out_path = tmp_path / f"demo-{len(list(tmp_path.glob('demo-*.out')))}.out"
+        argv = [sys.executable, "-m", "healthmon.deployments.demo", "--data-dir", str(data), *args]
+        with self.out_path.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env={**_bare_env(), **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def wait_for(self, check: Callable[[], T | None], timeout_s: float, what: str) -> T:
+        """`check`'s first value that is not None; the output is printed if it never comes."""
+
+        def step() -> tuple[T] | None:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the demo exited with {self.proc.returncode} while waiting for {what}")
+            found = check()
+            return None if found is None else (found,)
+
+        try:
+            found: tuple[T] = wait_until(step, timeout_s, what, every_s=0.5)
+        except AssertionError:
+            print(self.output())
+            raise
+        return found[0]
+
+    def banner(self) -> str:
+        """The banner, once printed; its Prefect UI line is asserted here for every start."""
+        self.wait_for(lambda: "Ctrl-C stops." in self.output() or None, 120, "banner")
+        text = self.output()
+        assert re.search(r"^  Prefect UI: http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
+        return text
+
+    def prefect_api(self) -> str:
+        found = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", self.banner())
+        assert found is not None
+        return found.group(1) + "/api"
+
+    def stop(self, sig: signal.Signals) -> None:
+        """Stop it with `sig`: exit 0, and nothing it started is left running."""
+        started = _processes_of(self.data)
+        self.proc.send_signal(sig)
+        assert self.proc.wait(timeout=60) == 0, self.output()
+        wait_until(lambda: not _processes_of(self.data), 10, f"the demo's processes to end: {started}")
+
+    def kill(self) -> None:
+        """After a failure: leave nothing behind for the next test."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in _processes_of(self.data):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _bare_env() -> dict[str, str]:
+    # The suite's own HEALTHMON_* (a test database, Redis) must not leak in: the demo is the
+    # bare-machine case, SQLite and the in-process cache; and it starts its own Prefect server.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHMON_") and k != "PREFECT_API_URL"}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _processes_of(data: Path) -> dict[int, str]:
+    """Every process started with the demo's environment (its children, theirs, and so on, even
+    those that left the demo's process tree), pid -> command line."""
+    marker = f"HEALTHMON_DATA_DIR={data}\0".encode()
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "environ").read_bytes():
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """What `sql` reads from the demo's store, without taking a writer's lock."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        return conn.execute(sql).fetchall()
 
 
 def _store(db: Path) -> tuple[dict[tuple[str, str], str], int] | None:
@@ -135,59 +220,37 @@ def _store(db: Path) -> tuple[dict[tuple[str, str], str], int] | None:
     if not db.exists():
         return None
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            statuses = {
-                (s, t): st
-                for s, t, st in conn.execute("SELECT service, tenant_id, status FROM service_status")
-            }
-            (open_alerts,) = conn.execute(
-                "SELECT count(*) FROM platform_alerts WHERE status = 'open'"
-            ).fetchone()
+        rows = _rows(db, "SELECT service, tenant_id, status FROM service_status")
+        statuses = {(service, tenant): status for service, tenant, status in rows}
+        [(open_alerts,)] = _rows(db, "SELECT count(*) FROM platform_alerts WHERE status = 'open'")
     except sqlite3.OperationalError:  # not migrated yet, or a writer holds it
         return None
     return statuses, int(open_alerts)
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _completed_tier_checks(api: str) -> dict[str, str]:
+    """The Prefect API's completed `tier-check` flow runs: flow run id -> deployment name."""
+    completed = {"state": {"type": {"any_": ["COMPLETED"]}}}
+    body = {"flows": {"name": {"any_": ["tier-check"]}}, "flow_runs": completed}
+    runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+    deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    names = {d["id"]: d["name"] for d in deployments}
+    return {run["id"]: names[run["deployment_id"]] for run in runs if run["deployment_id"]}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_demo_shows_a_mix_with_alerts_and_stops_cleanly(tmp_path: Path) -> None:
+def test_demo_shows_a_mix_with_alerts_in_prefect_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "demo"
+    db = data / "healthmon.db"
     sandbox_port = free_port()
-    # The suite's own HEALTHMON_* (a test database, Redis) must not leak in: the demo is the
-    # bare-machine case, SQLite and the in-process cache.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHMON_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    out_path = tmp_path / "demo.out"
-    argv = [sys.executable, "-m", "healthmon.deployments.demo", "--no-ui", "--data-dir", str(data)]
-    argv += ["--sandbox-port", str(sandbox_port)]
     started = time.monotonic()
-    with out_path.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    children: list[int] = []
+    demo = DemoProcess(tmp_path, data, "--no-ui", "--sandbox-port", str(sandbox_port))
     try:
+        api = demo.prefect_api()
+        assert http_ok(f"{api}/health")
 
         def mixed() -> dict[tuple[str, str], str] | None:
-            found = _store(data / "healthmon.db")
+            found = _store(db)
             if found is None:
                 return None
             statuses, open_alerts = found
@@ -195,32 +258,159 @@ def test_demo_shows_a_mix_with_alerts_and_stops_cleanly(tmp_path: Path) -> None:
             ready = shown == EXPECTED and "healthy" in statuses.values() and open_alerts > 0
             return statuses if ready else None
 
-        try:
-            statuses = _wait_for(mixed, 75, "mix of statuses with open alerts", proc)
-            alerts_after = time.monotonic() - started
-            mail = _wait_for(lambda: sorted((data / "mail").glob("*.eml")) or None, 20, "mail", proc)
-            webhook_log = data / "webhook.log"
-            _wait_for(
-                lambda: (webhook_log.exists() and webhook_log.stat().st_size) or None, 10, "webhook log", proc
-            )
-        except AssertionError:
-            print(out_path.read_text(errors="replace"))
-            raise
+        statuses = demo.wait_for(mixed, 150, "mix of statuses with open alerts")
+        alerts_after = time.monotonic() - started
+        mail = demo.wait_for(lambda: sorted((data / "mail").glob("*.eml")) or None, 30, "mail")
+        webhook_log = data / "webhook.log"
+        demo.wait_for(
+            lambda: (webhook_log.exists() and webhook_log.stat().st_size) or None, 20, "webhook log"
+        )
         healthy = sum(s == "healthy" for s in statuses.values())
         # the scenario touches a few targets; the platform as a whole must still look alive
         assert healthy > len(statuses) / 2, statuses
         print(f"alerts open after {alerts_after:.1f} s; {healthy}/{len(statuses)} healthy; {len(mail)} mails")
 
-        children = _children(proc.pid)
-        assert children, "the sandbox runs as a child of the demo"
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0, out_path.read_text(errors="replace")
-        wait_until(lambda: not any(_alive(pid) for pid in children), 5, "the demo's children to end")
+        # the statuses came from the Prefect deployments' scheduled flow runs, visible to operators
+        # (no critical tier: with SQLite and the in-process cache it has nothing to check)
+        in_prefect = _completed_tier_checks(api)
+        assert set(in_prefect.values()) == {"tier-core", "tier-integration", "tier-external"}
+        runs = _rows(db, "SELECT trigger, flow_run_id FROM tier_runs WHERE state = 'completed'")
+        assert runs and {trigger for trigger, _ in runs} == {"schedule"}
+        assert {run_id for _, run_id in runs} & set(in_prefect)
+
+        children = _processes_of(data)
+        assert any("healthmon.sandbox" in cmd for cmd in children.values()), children
+        demo.stop(signal.SIGINT)  # Ctrl-C
         assert not port_in_use(sandbox_port)
+        assert not http_ok(f"{api}/health")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in children:
-            if _alive(pid):
+        demo.kill()
+
+
+def _plant_open_alert(db: Path) -> None:
+    """An earlier run's store with one open alert, as `healthmon demo` would have left it."""
+    from healthmon.storage.migrate import upgrade
+    from healthmon.storage.tables import PlatformAlert
+
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.add(
+            PlatformAlert(
+                signature="mux|-|planted",
+                service="mux",
+                condition="planted",
+                severity="p3",
+                title="planted",
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+def _planted_alerts(db: Path) -> int:
+    return int(_rows(db, "SELECT count(*) FROM platform_alerts WHERE condition = 'planted'")[0][0])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_demo_restart_keeps_the_store_and_fresh_empties_it(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    data.mkdir()
+    db = data / "healthmon.db"
+    _plant_open_alert(db)
+    ports = {name: free_port() for name in ("--api-port", "--dashboard-port", "--prefect-port")}
+    demo = DemoProcess(tmp_path, data, *itertools.chain.from_iterable((k, str(v)) for k, v in ports.items()))
+    try:
+        assert "keeps the earlier store: 1 alert open (--fresh starts empty)" in demo.banner()
+        api = demo.prefect_api()
+        assert api == f"http://127.0.0.1:{ports['--prefect-port']}/api"
+        demo.wait_for(
+            lambda: all(port_in_use(ports[p]) for p in ("--api-port", "--dashboard-port")) or None,
+            90,
+            "the API and the dashboard",
+        )
+        # serve registered its deployments, and the server scheduled their runs
+        scheduled = demo.wait_for(
+            lambda: httpx.post(f"{api}/flow_runs/filter", json={"limit": 1}, timeout=10).json() or None,
+            60,
+            "a flow run scheduled",
+        )
+        earlier_run = scheduled[0]["id"]
+        running = " ".join(_processes_of(data).values())
+        for what in ("prefect server start", " serve ", "healthmon.sandbox", " api ", " dashboard "):
+            assert what in running, (what, running)
+        demo.stop(signal.SIGTERM)  # as systemd or `kill` stops it
+        assert not any(port_in_use(port) for port in ports.values())
+    finally:
+        demo.kill()
+
+    demo = DemoProcess(tmp_path, data, "--no-ui", "--fresh")
+    try:
+        banner = demo.banner()
+        assert f"store       SQLite {db} (new)" in banner and "keeps the earlier store" not in banner
+        assert _planted_alerts(db) == 0
+        # the Prefect home went too: the new server never heard of the earlier runs
+        assert httpx.get(f"{demo.prefect_api()}/flow_runs/{earlier_run}", timeout=10).status_code == 404
+        demo.stop(signal.SIGTERM)
+    finally:
+        demo.kill()
+
+    # never a store the user named
+    _plant_open_alert(tmp_path / "theirs.db")
+    theirs = {"HEALTHMON_DATABASE_URL": f"sqlite:///{tmp_path / 'theirs.db'}"}
+    demo = DemoProcess(tmp_path, data, "--no-ui", "--fresh", env=theirs)
+    try:
+        assert demo.proc.wait(timeout=60) == 2
+        assert "--fresh: HEALTHMON_DATABASE_URL is set" in demo.output()
+        assert _planted_alerts(tmp_path / "theirs.db") == 1
+        assert db.exists()
+    finally:
+        demo.kill()
+
+
+def _tier_runs_since(db: Path, since: str) -> set[str]:
+    """The tiers with a run completed in the store since `since` (UTC, as the store writes it)."""
+    sql = f"SELECT DISTINCT tier FROM tier_runs WHERE state = 'completed' AND started_at > '{since}'"
+    return {tier for (tier,) in _rows(db, sql)}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_demo_killed_mid_run_runs_every_tier_again_after_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    sandbox_port = free_port()
+    demo = DemoProcess(tmp_path, data, "--no-ui", "--sandbox-port", str(sandbox_port))
+    try:
+        api = demo.prefect_api()
+        # a slow vendor keeps each core run in flight for seconds: the kill lands inside one
+        slow = {"service": "inngest", "kind": "latency", "ms": 6000}
+        httpx.post(
+            f"http://127.0.0.1:{sandbox_port}/_sandbox/faults", json=slow, timeout=10
+        ).raise_for_status()
+        running = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
+        demo.wait_for(
+            lambda: httpx.post(f"{api}/flow_runs/filter", json=running, timeout=10).json() or None,
+            90,
+            "a flow run in flight",
+        )
+        # killed outright, serve first so that it cannot cancel its runs: a power cut
+        processes = _processes_of(data)
+        for pid in sorted(processes, key=lambda pid: " serve " not in processes[pid]):
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+    finally:
+        demo.kill()
+
+    restarted_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    demo = DemoProcess(tmp_path, data, "--no-ui")
+    try:
+        assert "the last demo did not stop cleanly" in demo.banner()
+        served = {"core", "integration", "external"}
+        demo.wait_for(
+            lambda: _tier_runs_since(data / "healthmon.db", restarted_at) == served or None, 120, "runs"
+        )
+        demo.stop(signal.SIGTERM)
+    finally:
+        demo.kill()

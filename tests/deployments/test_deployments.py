@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +12,7 @@ from sqlalchemy import text
 
 from healthmon.monitors.result import TIERS
 from healthmon.storage.db import make_engine
+from tests.support.serve import serve_env, start, stop
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -44,33 +41,9 @@ def test_serve_runs_the_tiers_on_schedule_without_overlap(
     config.write_text(
         yaml.safe_dump({"services": {"postgres": {"dsn": pg_server_url}, "redis": {"url": redis_url}}})
     )
-    env = {
-        **os.environ,
-        "HEALTHMON_CONFIG": str(config),
-        "HEALTHMON_DATABASE_URL": sqlite_url,
-        "HEALTHMON_DATA_DIR": str(tmp_path / "data"),
-        "PREFECT_UI_ENABLED": "false",
-        # poll for due runs every second instead of every 10 s, so the test is short
-        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-    }
-    env.pop("PREFECT_API_URL", None)
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "healthmon.deployments.cli",
-            "serve",
-            "--prefect-port",
-            str(free_port()),
-            "--interval-scale",
-            "0.1",
-        ],  # critical every 6 s
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = serve_env(tmp_path, config, sqlite_url)
+    argv = ["serve", "--prefect-port", str(free_port()), "--interval-scale", "0.1"]  # critical every 6 s
+    proc = start(argv, env, tmp_path / "serve.log")
     engine = make_engine(sqlite_url)
 
     def two_critical_runs() -> bool:
@@ -86,12 +59,7 @@ def test_serve_runs_the_tiers_on_schedule_without_overlap(
     try:
         wait_until(two_critical_runs, 120, "two completed critical runs", every_s=0.5)
     finally:
-        proc.send_signal(signal.SIGTERM)  # as systemd stops it
-        try:
-            proc.wait(timeout=150)  # it lets the flow runs in progress finish first
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
     with engine.connect() as conn:
         runs = conn.execute(
             text(

@@ -4,10 +4,7 @@ manual: tests/flows/test_flow_prefect.py)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
 from healthmon.storage.db import make_engine
+from tests.support.serve import serve_env, start, stop
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -28,25 +26,6 @@ SCALE = "0.2"  # critical every 12 s, stale after 24 s
 def receiver() -> Iterator[RunningSandbox]:
     with start_in_thread(SandboxState.generate(0)) as running:
         yield running
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "healthmon.deployments.cli", *argv],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=150)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _scalar(engine: Engine, sql: str) -> Any:
@@ -67,15 +46,7 @@ def test_watchdog_alerts_once_when_serve_stops_and_resolves_when_it_is_back(
             }
         )
     )
-    env = {
-        **os.environ,
-        "HEALTHMON_CONFIG": str(config),
-        "HEALTHMON_DATABASE_URL": sqlite_url,
-        "HEALTHMON_DATA_DIR": str(tmp_path / "data"),
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-    }
-    env.pop("PREFECT_API_URL", None)
+    env = serve_env(tmp_path, config, sqlite_url)
     prefect_port = str(free_port())
     serve_argv = ["serve", "--prefect-port", prefect_port, "--interval-scale", SCALE]
     engine = make_engine(sqlite_url)
@@ -92,14 +63,14 @@ def test_watchdog_alerts_once_when_serve_stops_and_resolves_when_it_is_back(
         sql = "SELECT count(*) FROM tier_runs WHERE tier='critical' AND state='completed'"
         return int(_scalar(engine, sql))
 
-    serve = _start(serve_argv, env, serve_log)
+    serve = start(serve_argv, env, serve_log)
     watchdog: subprocess.Popen[bytes] | None = None
     try:
         wait_until(lambda: completed_critical() >= 1, 120, "a completed critical run", every_s=0.5)
         # the one to keep alive where serve is not (serve runs a watchdog of its own too)
-        watchdog = _start(["watchdog", "--interval-scale", SCALE], env, watchdog_log)
+        watchdog = start(["watchdog", "--interval-scale", SCALE], env, watchdog_log)
         assert received("trigger") == []  # serving: fresh, nothing said
-        assert _stop(serve) == 0
+        assert stop(serve) == 0
 
         wait_until(lambda: received("trigger"), 90, "the stale alert on the webhook", every_s=0.5)
         stopped_runs = completed_critical()
@@ -109,14 +80,14 @@ def test_watchdog_alerts_once_when_serve_stops_and_resolves_when_it_is_back(
         # results and the run that made them age together: whichever the watchdog saw first
         assert "no completed critical run" in alert["reason"] or "no fresh result" in alert["reason"]
 
-        serve = _start(serve_argv, env, serve_log)
+        serve = start(serve_argv, env, serve_log)
         wait_until(lambda: received("resolve"), 120, "the resolve on the webhook", every_s=0.5)
         assert completed_critical() > stopped_runs
     finally:
         if serve.poll() is None:
-            _stop(serve)
+            stop(serve)
         if watchdog is not None and watchdog.poll() is None:
-            assert _stop(watchdog) == 0
+            assert stop(watchdog) == 0
     assert len(received("trigger")) == 1  # once per channel, not once per look
     assert len(received("resolve")) == 1
     assert _scalar(engine, "SELECT count(*) FROM platform_alerts WHERE service='healthmon'") == 1

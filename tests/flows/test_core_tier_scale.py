@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import text
 
 from healthmon.flows.tenant_input import read_tenants_file
-from healthmon.monitors.result import Status
+from healthmon.monitors.result import Status, Tier
 from healthmon.sandbox import SandboxState, start_in_thread, write_bed
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage.status import load_latest
@@ -44,7 +44,7 @@ async def test_core_tier_over_200_tenants(
     big_sandbox.state.add_fault("shopify", "revoked", tenant="tenant-0007")
     big_sandbox.state.add_fault("shopify", "rate_limited", tenant="tenant-0150")
 
-    summary = await tier_check("core", force=True)
+    summary = await tier_check(Tier.CORE, force=True)
 
     assert summary["checked"] == TENANTS + 2  # every shop, plus stripe and inngest
     latest = load_latest(runtime.engine, ["shopify", "stripe", "inngest"])

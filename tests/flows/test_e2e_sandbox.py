@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import yaml
 from healthmon.monitors.registry import MONITORS
 from healthmon.sandbox import SandboxState, start_in_thread, write_bed
 from healthmon.sandbox.server import RunningSandbox
+from tests.support import cli
 from tests.support.app import SECRET_KEY
 
 TENANTS = 3
@@ -28,14 +28,7 @@ def running() -> Iterator[RunningSandbox]:
 
 
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return cli.healthmon(*args, env=env, timeout=120)
 
 
 def test_every_monitor_is_healthy_then_a_fault_is_reported(

@@ -8,8 +8,9 @@ from typing import Any
 import redis
 from sqlalchemy import text
 
-from healthmon.flows.pipeline import execute_tier
-from healthmon.monitors.result import Status
+from healthmon.flows.pipeline import run_tier
+from healthmon.flows.refs import TierRequest
+from healthmon.monitors.result import Status, Tier
 from healthmon.storage.cache import CHANGES_CHANNEL, cache_key
 from healthmon.storage.results import run_results
 from healthmon.storage.status import load_latest
@@ -27,7 +28,7 @@ async def test_critical_tier_records_history_status_and_cache(
     db_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
     runtime = make_app(db_url, critical(pg_server_url, redis_url), redis_url=redis_url)
-    summary = await execute_tier("critical", force=True, trigger="manual")
+    summary = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True, trigger="manual"))
     assert (summary.targets, summary.checked, summary.not_healthy) == (2, 2, 0)
     results = run_results(runtime.engine, [summary.run_id])
     assert sorted((r.service, r.status) for r in results) == [
@@ -46,10 +47,10 @@ async def test_a_second_run_skips_targets_checked_within_the_interval(
     sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
     runtime = make_app(sqlite_url, critical(pg_server_url, redis_url))
-    await execute_tier("critical")
-    again = await execute_tier("critical")
+    await run_tier(runtime, TierRequest(Tier.CRITICAL))
+    again = await run_tier(runtime, TierRequest(Tier.CRITICAL))
     assert (again.targets, again.skipped, again.checked) == (2, 2, 0)
-    forced = await execute_tier("critical", force=True)
+    forced = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     assert forced.checked == 2
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM health_check_history")).scalar() == 4
@@ -60,7 +61,7 @@ async def test_thresholds_from_config_and_table_turn_metrics_into_status(
 ) -> None:
     config = critical(pg_server_url, redis_url, thresholds={"connections_used_pct": {"degraded": 0.0001}})
     runtime = make_app(sqlite_url, config)
-    summary = await execute_tier("critical", force=True)
+    summary = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     latest = load_latest(runtime.engine)
     assert latest[("postgres", None)].status is Status.DEGRADED
     assert latest[("postgres", None)].details["breaches"][0]["metric"] == "connections_used_pct"
@@ -73,7 +74,7 @@ async def test_thresholds_from_config_and_table_turn_metrics_into_status(
                 "VALUES ('postgres', '', 'connections_used_pct', 99, 100, false, CURRENT_TIMESTAMP)"
             )
         )
-    await execute_tier("critical", force=True)
+    await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     assert load_latest(runtime.engine)[("postgres", None)].status is Status.HEALTHY
     assert summary.report.not_healthy[0].service == "postgres"
 
@@ -88,7 +89,7 @@ async def test_hanging_postgres_and_redis_dying_mid_run(
         config = critical(f"postgresql://postgres:hunter2pw@127.0.0.1:{hang.port}/postgres", doomed.url)
         config["services"]["redis"]["connect_timeout_s"] = 0.5
         runtime = make_app(sqlite_url, config, redis_url=doomed.url)
-        summary = await execute_tier("critical", force=True)
+        summary = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     finally:
         hang.close()
         doomed.stop()
@@ -107,11 +108,11 @@ async def test_hanging_postgres_and_redis_dying_mid_run(
 async def test_status_changes_are_reported(
     sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    make_app(sqlite_url, critical(pg_server_url, redis_url))
-    first = await execute_tier("critical", force=True)
+    runtime = make_app(sqlite_url, critical(pg_server_url, redis_url))
+    first = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     assert first.report.changes == []  # a first check is not a change
-    make_app(sqlite_url, critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url))
-    second = await execute_tier("critical", force=True)
+    runtime = make_app(sqlite_url, critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url))
+    second = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     assert [(c.service, c.previous, c.current) for c in second.report.changes] == [
         ("postgres", "healthy", "unhealthy")
     ]
@@ -120,16 +121,16 @@ async def test_status_changes_are_reported(
 async def test_status_changes_are_published_on_redis_for_live_views(
     sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    make_app(sqlite_url, critical(pg_server_url, redis_url), redis_url=redis_url)
-    await execute_tier("critical", force=True)
+    runtime = make_app(sqlite_url, critical(pg_server_url, redis_url), redis_url=redis_url)
+    await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     client = redis.Redis.from_url(redis_url)
     listener = client.pubsub()
     listener.subscribe(CHANGES_CHANNEL)
     confirmed = listener.get_message(timeout=10)
     assert confirmed is not None and confirmed["type"] == "subscribe"
     broken = critical("postgresql://postgres@127.0.0.1:1/postgres", redis_url)
-    make_app(sqlite_url, broken, redis_url=redis_url)
-    second = await execute_tier("critical", force=True)
+    runtime = make_app(sqlite_url, broken, redis_url=redis_url)
+    second = await run_tier(runtime, TierRequest(Tier.CRITICAL, force=True))
     client.publish(CHANGES_CHANNEL, "end")  # marks the end of what the run published
 
     messages = []

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from healthmon.flows.pipeline import execute_tier
-from healthmon.monitors.result import Status
+from healthmon.flows.pipeline import run_tier
+from healthmon.flows.refs import TierRequest
+from healthmon.monitors.result import Status, Tier
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.sandbox.server import RunningSandbox
 from healthmon.storage import alerts as store
@@ -40,17 +41,18 @@ async def test_a_fault_right_after_a_manual_run_is_found_by_the_next_scheduled_r
     db_url: str, stripe: dict[str, Any], vendors: RunningSandbox, make_app: AppFactory
 ) -> None:
     runtime = make_app(db_url, {"services": {"stripe": stripe}})
-    await execute_tier("core", trigger=SCHEDULE)
-    manual = await execute_tier("core", trigger=MANUAL)  # healthmon check, or Prefect's Run button
+    await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
+    # healthmon check, or Prefect's Run button
+    manual = await run_tier(runtime, TierRequest(Tier.CORE, trigger=MANUAL))
     assert (manual.checked, manual.skipped) == (1, 0)  # by hand: checked whatever the last run
     vendors.state.add_fault("stripe", "http_error", status=503)
     # the next scheduled run comes moments after the manual one: it must not skip stripe
-    found = await execute_tier("core", trigger=SCHEDULE)
+    found = await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
     assert (found.checked, found.skipped) == (1, 0)
     assert load_latest(runtime.engine, ["stripe"])[("stripe", None)].status is Status.UNHEALTHY
     # the scheduled run one interval later (a scale that has its skip window behind it) confirms
     # (open_after 2) and opens the alert: within one interval of the fault, plus confirmation
-    confirmed = await execute_tier("core", trigger=SCHEDULE, interval_scale=0.00001)
+    confirmed = await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE, interval_scale=0.00001))
     assert confirmed.checked == 1 and confirmed.alerts.opened == 1
     assert [a["service"] for a in store.list_alerts(runtime.engine, ["open"])] == ["stripe"]
     triggers = [r.trigger for r in reversed(last_runs(runtime.engine, "core"))]
@@ -60,10 +62,10 @@ async def test_a_fault_right_after_a_manual_run_is_found_by_the_next_scheduled_r
 async def test_a_duplicate_scheduled_run_skips_and_says_why_and_what_is_down(
     db_url: str, stripe: dict[str, Any], vendors: RunningSandbox, make_app: AppFactory
 ) -> None:
-    make_app(db_url, {"services": {"stripe": stripe}})
+    runtime = make_app(db_url, {"services": {"stripe": stripe}})
     vendors.state.add_fault("stripe", "http_error", status=503)
-    await execute_tier("core", trigger=SCHEDULE)
-    duplicate = await execute_tier("core", trigger=SCHEDULE)
+    await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
+    duplicate = await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
     assert (duplicate.checked, duplicate.skipped) == (0, 1)
     assert duplicate.skip_reason is not None and "checked by a scheduled run" in duplicate.skip_reason
     # the report is the tier's state, whichever run found it: never "everything healthy"
@@ -76,11 +78,12 @@ async def test_a_duplicate_scheduled_run_skips_and_says_why_and_what_is_down(
 async def test_the_skip_window_follows_the_interval_scale(
     sqlite_url: str, stripe: dict[str, Any], make_app: AppFactory
 ) -> None:
-    make_app(sqlite_url, {"services": {"stripe": stripe}})
-    await execute_tier("core", trigger=SCHEDULE, interval_scale=0.00001)  # served every 3 ms
-    again = await execute_tier("core", trigger=SCHEDULE, interval_scale=0.00001)
+    runtime = make_app(sqlite_url, {"services": {"stripe": stripe}})
+    # served every 3 ms
+    await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE, interval_scale=0.00001))
+    again = await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE, interval_scale=0.00001))
     assert (again.checked, again.skipped) == (1, 0)  # 3 ms later: due again
-    unscaled = await execute_tier("core", trigger=SCHEDULE)
+    unscaled = await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
     assert (unscaled.checked, unscaled.skipped) == (0, 1)  # at 5 min: a duplicate
 
 
@@ -106,9 +109,10 @@ async def test_every_completed_run_pings_the_heartbeat(
     sqlite_url: str, stripe: dict[str, Any], heartbeat: tuple[str, list[str]], make_app: AppFactory
 ) -> None:
     url, pings = heartbeat
-    make_app(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
-    await execute_tier("core", trigger=SCHEDULE)
-    await execute_tier("core", trigger=SCHEDULE)  # skips everything, and still completed
+    runtime = make_app(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
+    await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
+    # skips everything, and still completed
+    await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
     assert pings == ["GET", "GET"]
 
 
@@ -116,9 +120,9 @@ async def test_a_failing_heartbeat_is_logged_without_its_url_and_never_fails_the
     sqlite_url: str, stripe: dict[str, Any], make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/ping/secret-check-uuid"  # nothing listens there
-    make_app(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
+    runtime = make_app(sqlite_url, {"services": {"stripe": stripe}, "watchdog": {"heartbeat_url": url}})
     with caplog.at_level(logging.WARNING, logger="healthmon.tier"):
-        summary = await execute_tier("core", trigger=SCHEDULE)
+        summary = await run_tier(runtime, TierRequest(Tier.CORE, trigger=SCHEDULE))
     assert summary.checked == 1
     assert "heartbeat ping failed" in caplog.text
     assert "secret-check-uuid" not in caplog.text

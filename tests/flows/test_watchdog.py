@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from healthmon.monitors.result import Tier
 from healthmon.sandbox import RunningSandbox, SandboxState, start_in_thread
 from healthmon.storage import alerts as store
 from healthmon.storage.tier_runs import SCHEDULE, finish_run, start_run
+from tests.support import cli
 from tests.support.app import SECRET_KEY, AppFactory
 from tests.support.rows import plant_status
 from tests.support.servers import free_port
@@ -152,15 +152,7 @@ def test_freshness_reasons_say_what_is_old() -> None:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", "watchdog", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return cli.run([*cli.HEALTHMON, "watchdog", *args], env=env, cwd=ROOT, timeout=120)
 
 
 def test_watchdog_once_exit_codes(
@@ -178,15 +170,7 @@ def test_watchdog_once_exit_codes(
     assert stale.returncode == 1, stale.stderr
     assert "critical STALE: no completed critical run yet" in stale.stderr
 
-    done = subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", "check", "--tier", "critical"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = cli.run([*cli.HEALTHMON, "check", "--tier", "critical"], env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     fresh = _cli(env, "--once")
     assert fresh.returncode == 0, fresh.stderr

@@ -31,11 +31,10 @@ from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.monitors.runner import RunPolicy, run_check
 from healthmon.sandbox.faults import SERVICE_KINDS
 from healthmon.sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, secrets
 from tests.support.servers import PgServer, RedisServer, start_postgres, start_redis
+from tests.support.vendor_cases import assert_no_secret, run_monitor, settings_for
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitors.md"
-TENANT = "tenant-0001"
 
 #: the sandbox services each monitor calls (Google Ads refreshes its token at Google OAuth)
 CALLS: dict[str, tuple[str, ...]] = {
@@ -205,27 +204,13 @@ FAST = [c for c in CASES if c.kind not in SLOW_KINDS]
 SLOW = [c for c in CASES if c.kind in SLOW_KINDS]
 
 
-def settings_for(bed: Mapping[str, Any], monitor: Monitor) -> dict[str, Any]:
-    """The monitor's settings as the sandbox's config (and tenant file) give them."""
-    settings = dict(bed["services"][monitor.service])
-    if monitor.per_tenant:
-        settings.update(bed["tenants"][TENANT][monitor.service])
-    return settings
-
-
 async def check_with_defaults(monitor: Monitor, settings: Mapping[str, Any], timeout_s: float) -> CheckResult:
     """One check as a tier run makes it, judged by the built-in rules.
 
     The re-check of an unhealthy result is off: a fault that stays in place gives the same
     verdict twice, and every case would cost the re-check's wait.
     """
-    tenant = TENANT if monitor.per_tenant else None
-    target = Target(monitor.service, tenant, dict(settings), secrets(dict(settings)))
-    async with BatchResources() as resources:
-        result = await run_check(
-            monitor, target, resources, monitor.tier, RunPolicy(timeout_s=timeout_s, confirm_retries=0)
-        )
-    return evaluate(result, defaults_for(monitor.service))
+    return evaluate(await run_monitor(monitor, settings, timeout_s), defaults_for(monitor.service))
 
 
 def _latency_ms(case: Case) -> int:
@@ -381,13 +366,6 @@ async def test_healthy_redis_is_healthy_by_default_twice(fresh_redis: RedisServe
         assert result.status is Status.HEALTHY, result.details
         assert "breaches" not in result.details
     assert second.details["evicted_keys_delta"] == 0 and second.details["rejected_connections_delta"] == 0
-
-
-@pytest.fixture
-def small_redis() -> Iterator[RedisServer]:
-    server = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
-    yield server
-    server.stop()
 
 
 async def test_redis_evictions_are_degraded_by_default(small_redis: RedisServer) -> None:

@@ -7,22 +7,16 @@ import pytest
 from healthmon.monitors.inngest import InngestMonitor
 from healthmon.monitors.result import Status
 from healthmon.sandbox.server import RunningSandbox
-from tests.monitors.conftest import TRANSPORT_FAULTS, check_fault, run_monitor
+from tests.support.vendor_cases import check_healthy, run_monitor, settings_fixture
 
+# Inngest's faults and settings: test_common_failures.py, test_bad_settings.py
 M = InngestMonitor()
-
-
-@pytest.fixture
-def settings(bed: dict[str, Any]) -> dict[str, Any]:
-    return dict(bed["services"]["inngest"])
+settings = settings_fixture(M)
 
 
 async def test_healthy(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
     before = sandbox.state.requests_for("inngest")
-    result = await run_monitor(M, settings)
-    assert result.status is Status.HEALTHY, result.details
-    d = result.details
-    assert d["http_status"] == 200 and result.latency_ms is not None
+    d = (await check_healthy(M, settings)).details
     assert (d["failed_runs"], d["failed_functions"], d["failed_runs_capped"]) == (0, 0, False)
     assert d["window_s"] == 3600 and d["failed_function_ids"] == []
     assert sandbox.state.requests_for("inngest") - before == 2
@@ -54,49 +48,6 @@ async def test_a_full_page_is_reported_as_capped(sandbox: RunningSandbox, settin
     sandbox.state.add_fault("inngest", "failed_jobs", count=150, spacing_s=1)
     result = await run_monitor(M, settings)
     assert (result.details["failed_runs"], result.details["failed_runs_capped"]) == (100, True)
-
-
-@pytest.mark.parametrize(
-    ("kind", "params", "status", "error"),
-    [
-        ("revoked", {}, Status.UNHEALTHY, "auth"),
-        ("expired", {}, Status.UNHEALTHY, "auth"),
-        ("rate_limited", {}, Status.DEGRADED, "rate_limited"),
-        ("http_error", {"status": 500}, Status.UNHEALTHY, "vendor_error"),
-        ("http_error", {"status": 503}, Status.UNHEALTHY, "vendor_error"),
-        *TRANSPORT_FAULTS,
-    ],
-)
-async def test_faults(
-    sandbox: RunningSandbox,
-    settings: dict[str, Any],
-    kind: str,
-    params: dict[str, Any],
-    status: Status,
-    error: str,
-) -> None:
-    sandbox.state.add_fault("inngest", kind, **params)
-    await check_fault(M, settings, (status, error))
-
-
-async def test_rate_limit_carries_retry_after(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:
-    sandbox.state.add_fault("inngest", "rate_limited", retry_after=7)
-    result = await run_monitor(M, settings)
-    assert result.details["retry_after_s"] == 7.0 and result.details["rate_limited"] is True
-
-
-async def test_missing_key_is_unknown(settings: dict[str, Any]) -> None:
-    settings.pop("signing_key")
-    result = await run_monitor(M, settings)
-    assert result.status is Status.UNKNOWN and "signing_key" in result.details["reason"]
-
-
-async def test_wrong_key_is_rejected_without_leaking_it(settings: dict[str, Any]) -> None:
-    settings["signing_key"] = "signkey-prod-wrongwrongwrong1234"
-    result = await run_monitor(M, settings)
-    assert result.status is Status.UNHEALTHY and result.details["error"] == "auth"
-    assert result.details["reason"] == "authentication failed"
-    assert "signkey-prod-wrongwrongwrong1234" not in repr(result.details)
 
 
 async def test_branch_env_header_does_not_break_the_check(settings: dict[str, Any]) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,13 +23,6 @@ async def check(url: str, previous: dict[str, Any] | None = None) -> CheckResult
     )
     async with BatchResources() as res:
         return await run_check(MONITOR, target, res, Tier.CRITICAL, POLICY)
-
-
-@pytest.fixture
-def small_redis() -> Iterator[RedisServer]:
-    server = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
-    yield server
-    server.stop()
 
 
 async def test_healthy_server_reports_its_metrics(redis_url: str) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -8,25 +7,17 @@ import pytest
 from healthmon.monitors.result import Status
 from healthmon.monitors.statuspage import StatuspageMonitor
 from healthmon.sandbox.server import RunningSandbox
-from tests.monitors.conftest import assert_no_secret, run_monitor
+from tests.support.servers import free_port
+from tests.support.vendor_cases import assert_no_secret, run_monitor, settings_fixture
 
 M = StatuspageMonitor()
+settings = settings_fixture(M)
 PAGES = ("shopify", "inngest", "wise", "mux", "assemblyai", "yotpo", "vercel")
-
-
-@pytest.fixture
-def settings(bed: dict[str, Any]) -> dict[str, Any]:
-    configured = dict(bed["services"]["statuspage"])
-    configured["pages"] = dict(configured["pages"])
-    return configured
 
 
 def refused_url() -> str:
     """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/status"
+    return f"http://127.0.0.1:{free_port()}/status"
 
 
 async def test_all_healthy(sandbox: RunningSandbox, settings: dict[str, Any]) -> None:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from healthmon.flows.pipeline import execute_tier
+from healthmon.flows.pipeline import run_tier
+from healthmon.flows.refs import TierRequest
 from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.sandbox import SandboxState, start_in_thread
 from healthmon.sandbox.server import RunningSandbox
@@ -135,12 +136,12 @@ async def test_a_tier_run_after_a_future_row_turns_the_target_unhealthy(
     vendors.state.add_fault("stripe", "http_error", status=500)
     try:
         # a scheduled run, not forced: the future row must not make the planner skip stripe
-        first = await execute_tier("core", services=["stripe"])
+        first = await run_tier(runtime, TierRequest(Tier.CORE, services=("stripe",)))
         assert (first.targets, first.skipped, first.checked, first.not_healthy) == (1, 0, 1, 1)
         latest = load_latest(engine, ["stripe"])[("stripe", None)]
         assert (latest.status, latest.consecutive) == (Status.UNHEALTHY, 1)
         assert latest.checked_at <= clock(engine)
-        await execute_tier("core", services=["stripe"], force=True)
+        await run_tier(runtime, TierRequest(Tier.CORE, services=("stripe",), force=True))
     finally:
         vendors.state.clear_faults()
     latest = load_latest(engine, ["stripe"])[("stripe", None)]

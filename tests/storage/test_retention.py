@@ -4,11 +4,13 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import Engine, text
 
+from healthmon.alerting import outbox
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
 from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.storage import alerts as store
+from healthmon.storage.alerts import SqlAlertStore
 from healthmon.storage.db import is_postgres, make_engine
 from healthmon.storage.partitions import (
     DEFAULT_PARTITION,
@@ -128,9 +130,9 @@ def test_resolved_alerts_and_their_deliveries_expire(db_url: str) -> None:
         return int(store.list_alerts(engine)[0]["id"])
 
     old = alert("old", NOW - timedelta(days=120))
-    flow_alerts.resolve(engine, old, "x", NOW - timedelta(days=100), lambda *_: [])
+    outbox.resolve(SqlAlertStore(engine), old, "x", NOW - timedelta(days=100), lambda *_: [])
     recent = alert("recent", NOW - timedelta(days=20))
-    flow_alerts.resolve(engine, recent, "x", NOW - timedelta(days=10), lambda *_: [])
+    outbox.resolve(SqlAlertStore(engine), recent, "x", NOW - timedelta(days=10), lambda *_: [])
     alert("open", NOW - timedelta(days=200))
     report = apply_retention(engine, alerts_days=90, now=NOW)
     assert report.alerts_deleted == 1

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +19,7 @@ from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import load_integration
 from tests.support.app import SECRET_KEY
+from tests.support.cli import healthmon, json_lines
 
 GOOD = {
     "id": "acme",
@@ -225,17 +222,6 @@ def test_assignments_can_come_from_the_environment() -> None:
         parse_assignments(["oops"], env={})
 
 
-def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "healthmon.deployments.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_tenants_commands(tmp_path: Path, sqlite_url: str) -> None:
     env = {
         "HEALTHMON_DATABASE_URL": sqlite_url,
@@ -263,9 +249,7 @@ def test_tenants_commands(tmp_path: Path, sqlite_url: str) -> None:
         env=env,
     )
     assert added.returncode == 0, added.stderr
-    listed = [
-        json.loads(line) for line in healthmon("tenants", "list", "--json", env=env).stdout.splitlines()
-    ]
+    listed = json_lines(healthmon("tenants", "list", "--json", env=env))
     assert [(t["id"], sorted(t["integrations"])) for t in listed] == [
         ("a", ["shopify"]),
         ("b", ["shopify", "tiktok_ads"]),

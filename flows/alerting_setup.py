@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 from healthmon.alerting.notification import Channel, Severity
 from healthmon.alerting.policy import DEFAULT_SEVERITY, AlertPolicy
 from healthmon.alerting.routing import Route, Router, default_routes
-from healthmon.config.schema import AlertingConfig, Channels
+from healthmon.config.schema import AlertingConfig, Channels, HealthmonConfig
 from healthmon.config.schema import Route as RouteConfig
 from healthmon.monitors.result import Status, Tier
 
 
 def build_policy(cfg: AlertingConfig) -> AlertPolicy:
+    """The policy's plain fields come from the config's fields of the same name (the config
+    validates them and gives the defaults docs/configuration.md documents); the two keyed by
+    tier, status or severity are turned into alerting's own types."""
     severity = dict(DEFAULT_SEVERITY)
     for key, value in cfg.severity.items():
         tier, _, status = key.partition(".")
         severity[(Tier(tier), Status(status))] = Severity(value)
+    keyed = {"severity", "renotify_after_s"}
+    plain = {f.name: getattr(cfg, f.name) for f in fields(AlertPolicy) if f.name not in keyed}
     return AlertPolicy(
         severity=severity,
-        open_after=cfg.open_after,
-        resolve_after=cfg.resolve_after,
         renotify_after_s={Severity(k): v for k, v in cfg.renotify_after_s.items()},
-        flap_changes=cfg.flap_changes,
-        flap_window_s=cfg.flap_window_s,
-        rollup_min_share=cfg.rollup_min_share,
-        rollup_min_tenants=cfg.rollup_min_tenants,
-        retry_base_s=cfg.retry_base_s,
-        retry_cap_s=cfg.retry_cap_s,
-        max_attempts=cfg.max_attempts,
+        **plain,
     )
 
 
@@ -87,3 +86,23 @@ def build_channels(channels: Channels) -> dict[str, Channel]:
     if channels.webhook is not None:
         built["webhook"] = WebhookChannel(url=channels.webhook.url, headers=dict(channels.webhook.headers))
     return built
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """What the alert lifecycle and delivery need from the config: built once per App
+    (channels hold settings, not per-run state)."""
+
+    policy: AlertPolicy
+    router: Router
+    channels: dict[str, Channel]
+    dashboard_url: str | None
+
+
+def build_alerting(config: HealthmonConfig) -> Alerting:
+    return Alerting(
+        build_policy(config.alerting),
+        build_router(config.channels, config.routes),
+        build_channels(config.channels),
+        config.dashboard_url,
+    )
