@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,20 @@ def test_watchdog_alerts_once_when_serve_stops_and_resolves_when_it_is_back(
             stop(serve)
         if watchdog is not None and watchdog.poll() is None:
             assert stop(watchdog) == 0
-    assert len(received("trigger")) == 1  # once per channel, not once per look
-    assert len(received("resolve")) == 1
-    assert _scalar(engine, "SELECT count(*) FROM platform_alerts WHERE service='healthmon'") == 1
-    assert _scalar(engine, "SELECT status FROM platform_alerts WHERE service='healthmon'") == "resolved"
+    # once per channel, not once per look: the stopped serve's alert was told once and resolved
+    # once. A loaded machine may let the tier go stale again after that (a real episode of its
+    # own, a new alert); whatever follows must still alternate, one trigger per alert.
+    said = [
+        (r["body"]["kind"], r["body"]["alert_id"])
+        for r in receiver.state.received("webhook")
+        if r["body"]["service"] == "healthmon"
+    ]
+    first = alert["alert_id"]
+    assert [kind for kind, alert_id in said if alert_id == first] == ["trigger", "resolve"]
+    assert [kind for kind, _ in said][:2] == ["trigger", "resolve"]
+    assert all(a != b for (a, _), (b, _) in pairwise(said)), said
+    sql = f"SELECT status FROM platform_alerts WHERE id={int(first)}"
+    assert _scalar(engine, sql) == "resolved"
     sql = "SELECT count(*) FROM tier_runs WHERE trigger='schedule' AND state='completed'"
     assert _scalar(engine, sql) >= 2  # serve's own runs are Prefect's scheduled runs
     assert "STALE" in watchdog_log.read_text()
