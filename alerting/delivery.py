@@ -6,6 +6,11 @@ oldest pending row of each (alert, channel) can be claimed, so a channel hears o
 transitions in the order they happened (the ordering rule of ports.DeliveryQueue). Each send's outcome is
 committed as soon as that send ends, and the next row of its queue is claimed right after.
 
+Notices of an alert group (p2/p3 tenant alerts of one service and condition; see
+alerting.outbox.batched_in) are queued due when their group is and claimed together per group
+and channel (DeliveryQueue.claim_groups): one message says what opened, resolved and was
+acknowledged, and each row's outcome is settled as if it had been sent alone.
+
 The one window left is a sender that dies after the channel accepted a message and before
 its row is marked delivered: that row (and only the rows whose sends were in flight) is sent
 again when its lease ends. PagerDuty deduplicates by dedup_key, the webhook carries an
@@ -19,10 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from healthmon.alerting.notification import Channel, DeliveryError
-from healthmon.alerting.outbox import notification
+from healthmon.alerting.notification import Channel, DeliveryError, Sent
+from healthmon.alerting.outbox import group_notification, notification
 from healthmon.alerting.policy import AlertPolicy
-from healthmon.alerting.ports import ClaimedRow, DeliveryQueue, Outcome, SendState
+from healthmon.alerting.ports import ClaimedGroup, ClaimedRow, DeliveryQueue, Outcome, SendState
 
 #: longer than any channel's own timeout, so a lease never ends while its send still runs
 LEASE_S = 120.0
@@ -38,11 +43,20 @@ class DeliveryReport:
     #: acknowledge/resolve notices not sent because their channel never got the trigger
     #: (it failed for good); their rows are failed too, and counted here, not in `failed`
     skipped: int = 0
+    #: group messages tried (each carried one or more of the rows counted above)
+    groups: int = 0
 
 
 def _outcome(
-    row: ClaimedRow, error: Exception | None, ref: str | None, policy: AlertPolicy, at: datetime
+    row: ClaimedRow,
+    error: Exception | None,
+    ref: str | None,
+    policy: AlertPolicy,
+    at: datetime,
+    tries: int | None = None,
 ) -> Outcome:
+    """How a send of `row` ended; `tries` (default the row's attempts) sets the backoff, so the
+    rows of one group message back off together and go out together again."""
     if error is None:
         return Outcome(row.id, SendState.DELIVERED, ref=ref, attempts=row.attempts)
     if isinstance(error, DeliveryError):
@@ -51,32 +65,40 @@ def _outcome(
         reason = error.reason[:500]
     else:  # a channel bug must not lose the row: retry it like a transient failure
         reason = f"channel error: {type(error).__name__}"
-    retry_at = at + timedelta(seconds=policy.retry_delay_s(row.attempts))
+    retry_at = at + timedelta(seconds=policy.retry_delay_s(row.attempts if tries is None else tries))
     return Outcome(row.id, SendState.PENDING, error=reason, next_attempt_at=retry_at, attempts=row.attempts)
 
 
 async def _send_and_settle(
     queue: DeliveryQueue,
-    row: ClaimedRow,
+    rows: Sequence[ClaimedRow],
+    group: ClaimedGroup | None,
     channels: Mapping[str, Channel],
     policy: AlertPolicy,
     now: Callable[[], datetime],
-) -> tuple[Outcome, list[int]]:
-    channel = channels.get(row.channel)
+) -> tuple[list[Outcome], list[int]]:
+    """One message: a row on its own, or a group's rows; every row gets the message's outcome."""
+    name = rows[0].channel
+    channel = channels.get(name)
+    tries = max(r.attempts for r in rows)
+    error: Exception | None = None
+    sent = Sent()
     if channel is None:
-        outcome = Outcome(
-            row.id, SendState.FAILED, error=f"channel {row.channel} is not configured", attempts=row.attempts
-        )
+        error = DeliveryError(f"channel {name} is not configured", retryable=False)
     else:
         try:
-            sent = await channel.send(notification(row))
-            outcome = _outcome(row, None, sent.ref, policy, now())
+            if group is None:
+                sent = await channel.send(notification(rows[0]))
+            else:
+                sent = await channel.send_group(group_notification(group))
         except Exception as exc:
-            outcome = _outcome(row, exc, None, policy, now())
+            error = exc
+    at = now()
+    outcomes = [_outcome(row, error, sent.ref, policy, at, tries) for row in rows]
     # Recorded now, not with the rest of the batch: a sender killed later re-sends only what
     # was still in flight.
-    skipped = await asyncio.to_thread(queue.settle, [outcome], now())
-    return outcome, skipped
+    skipped = await asyncio.to_thread(queue.settle, outcomes, now())
+    return outcomes, skipped
 
 
 async def deliver(
@@ -95,7 +117,7 @@ async def deliver(
     Each row is tried at most once per call, even when backoff is ignored."""
     report = DeliveryReport()
     done: list[int] = []
-    running: set[asyncio.Task[tuple[Outcome, list[int]]]] = set()
+    running: set[asyncio.Task[tuple[list[Outcome], list[int]]]] = set()
     try:
         while True:
             room = IN_FLIGHT - len(running)
@@ -104,20 +126,31 @@ async def deliver(
                 if room > 0
                 else []
             )
-            done += [r.id for r in rows]
-            for row in rows:
-                running.add(asyncio.create_task(_send_and_settle(queue, row, channels, policy, now)))
+            room -= len(rows)
+            groups = (
+                await asyncio.to_thread(queue.claim_groups, now(), lease_s, ids, ignore_backoff, room, done)
+                if room > 0
+                else []
+            )
+            done += [r.id for r in rows] + [r.id for g in groups for r in g.rows]
+            report.groups += len(groups)
+            messages = [([row], None) for row in rows] + [(g.rows, g) for g in groups]
+            for members, group in messages:
+                running.add(
+                    asyncio.create_task(_send_and_settle(queue, members, group, channels, policy, now))
+                )
             if not running:
                 return report
             finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
-                outcome, skipped = task.result()
-                if outcome.state is SendState.DELIVERED:
-                    report.delivered += 1
-                elif outcome.state is SendState.PENDING:
-                    report.retrying += 1
-                else:
-                    report.failed += 1
+                outcomes, skipped = task.result()
+                for outcome in outcomes:
+                    if outcome.state is SendState.DELIVERED:
+                        report.delivered += 1
+                    elif outcome.state is SendState.PENDING:
+                        report.retrying += 1
+                    else:
+                        report.failed += 1
                 report.skipped += len(skipped)
     finally:
         # Cancelled (or a settle failed): sends still in flight stop; their rows keep their

@@ -105,6 +105,9 @@ def _details(state: TargetState) -> dict[str, Any]:
         "status": state.status.value,
         "reason": state.reason,
         "since": state.since.isoformat(),
+        # the first failing check of this status's streak; the alert step keeps an earlier one
+        # while the alert stays live (degraded -> unhealthy is one outage, not two)
+        "failing_since": state.since.isoformat(),
         "latest": dict(list(facts.items())[:20]),
     }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,6 +44,8 @@ class Notification:
     #: the latest check status of the alerted target(s): healthy, degraded, unhealthy, unknown
     status: str
     reason: str | None
+    #: the first failing check of the streak that opened the alert (the alert's first_seen for
+    #: alerts that do not know it, such as those queued before it was recorded)
     since: datetime
     last_seen: datetime
     count: int
@@ -53,6 +57,58 @@ class Notification:
     #: what the channel returned when it sent this alert's trigger (Slack: "channel:ts"), so
     #: acknowledge and resolve can update the original message
     ref: str | None = None
+    #: when the alert opened (after the checks that confirm a failure), beside `since`
+    opened_at: datetime | None = None
+    #: display names of the tenants that have one: the alert's tenant and a rollup's tenants
+    tenant_names: dict[str, str] = field(default_factory=dict)
+
+
+#: the kinds that tell a channel about an alert itself (alerting.outbox.OPENING_KINDS)
+_OPENING = frozenset({Kind.TRIGGER, Kind.ESCALATE, Kind.RENOTIFY})
+#: how bad a status reads, for picking a group's worst reason
+_STATUS_RANK = {"unhealthy": 3, "degraded": 2, "unknown": 1}
+
+
+@dataclass(frozen=True)
+class GroupNotification:
+    """One message for the queued notices of an alert group (one service and condition across
+    tenants) to one channel: what opened, resolved and was acknowledged since the last one."""
+
+    #: "service|condition" (alerting.lifecycle.group_key)
+    group_key: str
+    service: str
+    condition: str
+    #: each queued notice as its own notification, in queue order
+    members: tuple[Notification, ...]
+    #: the group's alerts not resolved, and of those the unacknowledged, when it was claimed
+    live: int
+    unacknowledged: int
+    #: tenant id -> display name, where the tenant has one
+    tenant_names: Mapping[str, str] = field(default_factory=dict)
+    dashboard_url: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The same for the same set of queued rows, so a resend of this message carries the same
+        idempotency key, Message-ID or event, and a different set never does."""
+        ids = sorted(m.delivery_id for m in self.members)
+        digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+        return f"{ids[0]}-{len(ids)}-{digest}"
+
+    def of_kind(self, *kinds: Kind) -> tuple[Notification, ...]:
+        return tuple(m for m in self.members if m.kind in kinds)
+
+    @property
+    def opened(self) -> tuple[Notification, ...]:
+        return tuple(m for m in self.members if m.kind in _OPENING)
+
+    @property
+    def worst(self) -> Notification:
+        """The member on-call should read first: of what opened (else of all), highest severity,
+        then worst status; among equals the earliest queued."""
+        return max(
+            self.opened or self.members, key=lambda m: (m.severity.rank, _STATUS_RANK.get(m.status, 0))
+        )
 
 
 @dataclass(frozen=True)
@@ -76,4 +132,8 @@ class Channel(Protocol):
 
     async def send(self, notification: Notification) -> Sent:
         """Send one notification or raise DeliveryError. Never logs or raises a credential."""
+        ...
+
+    async def send_group(self, group: GroupNotification) -> Sent:
+        """Send one message for an alert group's notices, like `send`."""
         ...

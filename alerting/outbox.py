@@ -10,12 +10,13 @@ they update the original message. The payload a row carries is encoded and decod
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from healthmon.alerting.lifecycle import AlertState, AlertView, Decision
-from healthmon.alerting.notification import Kind, Notification, Severity
-from healthmon.alerting.ports import AlertLedger, AlertRow, AlertStore, ClaimedRow, SilenceRow
+from healthmon.alerting.lifecycle import AlertState, AlertView, Decision, group_key
+from healthmon.alerting.notification import GroupNotification, Kind, Notification, Severity
+from healthmon.alerting.policy import AlertPolicy
+from healthmon.alerting.ports import AlertLedger, AlertRow, AlertStore, ClaimedGroup, ClaimedRow, SilenceRow
 from healthmon.alerting.silences import SilenceView
 
 #: severity, service, tenant -> channel names (alerting.routing.Router, or any such callable)
@@ -25,6 +26,9 @@ ChannelsFor = Callable[[Severity, str, str | None], Sequence[str]]
 OPENING_KINDS = frozenset({Kind.TRIGGER, Kind.ESCALATE, Kind.RENOTIFY})
 #: kinds that only make sense to a channel that got one of OPENING_KINDS
 FOLLOW_UP_KINDS = frozenset({Kind.ACKNOWLEDGE, Kind.RESOLVE})
+
+#: kinds a p2/p3 tenant alert's group batches; an escalation is news and goes out at once
+GROUPED_KINDS = frozenset({Kind.TRIGGER, Kind.RENOTIFY, Kind.ACKNOWLEDGE, Kind.RESOLVE})
 
 #: who resolved an alert whose condition went away by itself
 RECOVERY = "recovery"
@@ -68,7 +72,11 @@ def payload(alert: AlertRow, kind: Kind, dashboard_url: str | None, ref: str | N
         "title": alert.title,
         "status": details.get("status", "unhealthy"),
         "reason": details.get("reason"),
-        "since": alert.first_seen.isoformat(),
+        # when the target started failing (lifecycle's `failing_since`), not when the alert
+        # opened: on-call reads the outage's length from it
+        "since": details.get("failing_since") or alert.first_seen.isoformat(),
+        "opened_at": alert.first_seen.isoformat(),
+        "tenant_names": dict(details.get("tenant_names") or {}),
         "last_seen": alert.last_seen.isoformat(),
         "count": alert.count,
         "details": details,
@@ -101,7 +109,46 @@ def notification(row: ClaimedRow) -> Notification:
         acknowledged_by=p.get("acknowledged_by"),
         tenants=tuple(p.get("tenants") or ()),
         ref=p.get("ref"),
+        # rows queued before these were carried have neither
+        opened_at=datetime.fromisoformat(p["opened_at"]) if p.get("opened_at") else None,
+        tenant_names={str(k): str(v) for k, v in (p.get("tenant_names") or {}).items()},
     )
+
+
+def group_notification(group: ClaimedGroup, dashboard_url: str | None = None) -> GroupNotification:
+    """A claimed group's rows, as the channel is asked to send them in one message."""
+    members = tuple(notification(row) for row in group.rows)
+    first = members[0]
+    return GroupNotification(
+        group_key=group.group_key,
+        service=first.service,
+        condition=group.condition,
+        members=members,
+        live=group.live,
+        unacknowledged=group.unacknowledged,
+        tenant_names=dict(group.tenant_names),
+        dashboard_url=dashboard_url if dashboard_url is not None else first.dashboard_url,
+    )
+
+
+def batched_in(alert: AlertRow, kind: Kind) -> str | None:
+    """The group whose message carries this notice, or None when it goes out on its own: p1
+    never waits, an escalation is news, and a platform alert or rollup has no peers to wait for."""
+    if alert.tenant_id is None or kind not in GROUPED_KINDS or Severity(alert.severity) is Severity.P1:
+        return None
+    return group_key(alert.service, alert.condition)
+
+
+def group_due(ledger: AlertLedger, key: str, channel: str, now: datetime, policy: AlertPolicy) -> datetime:
+    """When a new notice of a group goes out on a channel: with the notices already waiting; else
+    `group_interval` after the group's last message, if that is still ahead; else after
+    `group_wait`, to collect the peers that fail in the same minute."""
+    waiting, last_sent = ledger.group_times(key, channel, now)
+    if waiting is not None:
+        return waiting
+    if last_sent is not None and now < last_sent + timedelta(seconds=policy.group_interval):
+        return last_sent + timedelta(seconds=policy.group_interval)
+    return now + timedelta(seconds=policy.group_wait)
 
 
 def _queue(
@@ -111,6 +158,7 @@ def _queue(
     route: ChannelsFor,
     now: datetime,
     dashboard_url: str | None,
+    policy: AlertPolicy,
 ) -> list[int]:
     # read inside the transaction, after this decision's writes: the payload says what they wrote
     alert = ledger.alert(alert_id)
@@ -120,16 +168,23 @@ def _queue(
         targets = dict(ledger.opening_channels(alert_id))
     else:
         targets = {name: None for name in route(Severity(alert.severity), alert.service, alert.tenant_id)}
-    ids = [
-        ledger.queue_delivery(
-            alert_id=alert_id,
-            channel=channel,
-            kind=kind.value,
-            payload=payload(alert, kind, dashboard_url, ref),
-            at=now,
+    group = batched_in(alert, kind)
+    ids: list[int] = []
+    for channel, ref in targets.items():
+        if group is None:
+            # the ordering rule holds this notice behind the alert's grouped ones: they go now
+            ids += ledger.hurry_grouped(alert_id, channel, now)
+        ids.append(
+            ledger.queue_delivery(
+                alert_id=alert_id,
+                channel=channel,
+                kind=kind.value,
+                payload=payload(alert, kind, dashboard_url, ref),
+                at=now,
+                group_key=group,
+                due=group_due(ledger, group, channel, now, policy) if group else None,
+            )
         )
-        for channel, ref in targets.items()
-    ]
     if kind in OPENING_KINDS:
         severity = Severity(alert.severity)
         notified = Severity(alert.notified_severity) if alert.notified_severity else None
@@ -140,10 +195,16 @@ def _queue(
 
 
 def apply_decision(
-    store: AlertStore, decision: Decision, route: ChannelsFor, now: datetime, dashboard_url: str | None = None
+    store: AlertStore,
+    decision: Decision,
+    route: ChannelsFor,
+    now: datetime,
+    dashboard_url: str | None = None,
+    policy: AlertPolicy | None = None,
 ) -> list[int]:
     """Write the decision in one transaction; the delivery rows exist before anything is sent.
-    Returns the ids of the deliveries to send now."""
+    Returns the ids of the deliveries queued (grouped ones are due when their group is)."""
+    grouping = policy or AlertPolicy()
     by_signature: dict[str, int] = {}
     deliveries: list[int] = []
     with store.transaction() as ledger:
@@ -181,7 +242,7 @@ def apply_decision(
             alert_id = by_signature[key] if isinstance(key, str) else key
             if kind is Kind.RESOLVE and alert_id in already:
                 continue
-            deliveries += _queue(ledger, alert_id, kind, route, now, dashboard_url)
+            deliveries += _queue(ledger, alert_id, kind, route, now, dashboard_url, grouping)
     return deliveries
 
 
@@ -194,6 +255,7 @@ def _set_state(
     route: ChannelsFor,
     dashboard_url: str | None,
     note: str | None,
+    policy: AlertPolicy | None,
 ) -> list[int]:
     with store.transaction() as ledger:
         alert = ledger.alert(alert_id, lock=True)
@@ -210,7 +272,7 @@ def _set_state(
         # a channel that was never told of the alert is not told it ended
         if not changed or not alert.notified_severity:
             return []
-        return _queue(ledger, alert_id, kind, route, now, dashboard_url)
+        return _queue(ledger, alert_id, kind, route, now, dashboard_url, policy or AlertPolicy())
 
 
 def acknowledge(
@@ -221,10 +283,12 @@ def acknowledge(
     route: ChannelsFor,
     dashboard_url: str | None = None,
     note: str | None = None,
+    policy: AlertPolicy | None = None,
 ) -> list[int]:
     """Open -> acknowledged, recording who, when and their note; tells the channels that got
-    the alert. Acknowledging an acknowledged or resolved alert changes nothing."""
-    return _set_state(store, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url, note)
+    the alert (a p2/p3 tenant alert's notice with its group's). Acknowledging an acknowledged
+    or resolved alert changes nothing."""
+    return _set_state(store, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url, note, policy)
 
 
 def resolve(
@@ -235,7 +299,8 @@ def resolve(
     route: ChannelsFor,
     dashboard_url: str | None = None,
     note: str | None = None,
+    policy: AlertPolicy | None = None,
 ) -> list[int]:
-    """-> resolved by hand; tells the channels that got the alert. Resolving a resolved alert
-    changes nothing."""
-    return _set_state(store, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note)
+    """-> resolved by hand; tells the channels that got the alert, like `acknowledge`.
+    Resolving a resolved alert changes nothing."""
+    return _set_state(store, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note, policy)

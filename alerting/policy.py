@@ -39,6 +39,10 @@ class AlertPolicy:
     retry_base_s: float = 15.0
     retry_cap_s: float = 900.0
     max_attempts: int = 100
+    #: alert groups (p2/p3 tenant alerts of one service and condition): a group's first notice
+    #: waits this long to collect its peers, later ones go out at most once per interval
+    group_wait: float = 30.0
+    group_interval: float = 300.0
 
     def severity_for(self, tier: Tier, status: Status) -> Severity:
         return self.severity.get((tier, status), Severity.P3)

@@ -107,6 +107,25 @@ class ClaimedRow(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
+class ClaimedGroup(Protocol):
+    """The due notices of one alert group and channel, leased together to go out as one message."""
+
+    @property
+    def group_key(self) -> str: ...
+    @property
+    def condition(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def rows(self) -> Sequence[ClaimedRow]: ...
+    @property
+    def live(self) -> int: ...  # the group's alerts not resolved
+    @property
+    def unacknowledged(self) -> int: ...  # of those, still open
+    @property
+    def tenant_names(self) -> Mapping[str, str]: ...  # id -> display name, where one is set
+
+
 class AlertLedger(Protocol):
     """Reads and writes inside one store transaction: a decision is written whole or not at all,
     and its delivery rows exist before anything is sent."""
@@ -163,9 +182,31 @@ class AlertLedger(Protocol):
         ...
 
     def queue_delivery(
-        self, *, alert_id: int, channel: str, kind: str, payload: Mapping[str, Any], at: datetime
+        self,
+        *,
+        alert_id: int,
+        channel: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        at: datetime,
+        group_key: str | None = None,
+        due: datetime | None = None,
     ) -> int:
-        """A pending notification, due at `at`; returns its id. Ids grow in queue order."""
+        """A pending notification queued at `at`, due at `due` (default `at`); with `group_key`
+        it goes out with the other due notices of that group and channel. Returns its id; ids
+        grow in queue order."""
+        ...
+
+    def hurry_grouped(self, alert_id: int, channel: str, at: datetime) -> list[int]:
+        """Make this alert's grouped notices still waiting on this channel due at `at` (a notice
+        sent on its own, queued behind them, must not wait for their group); returns their ids."""
+        ...
+
+    def group_times(
+        self, group_key: str, channel: str, now: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """For one group and channel: when its waiting notices (pending, not leased) are due, if
+        there are any; and when it last sent (`now` while a send is in flight), if ever."""
         ...
 
     def mark_notified(self, alert_id: int, *, at: datetime, severity: str) -> None:
@@ -195,8 +236,23 @@ class DeliveryQueue(Protocol):
         limit: int = 200,
         exclude: Sequence[int] = (),
     ) -> Sequence[ClaimedRow]:
-        """Lease due rows (or exactly `ids`, minus `exclude`) until `now + lease_s`; each claim
-        counts one attempt."""
+        """Lease due rows sent on their own (or exactly `ids`, minus `exclude`) until
+        `now + lease_s`; each claim counts one attempt. Grouped rows are `claim_groups`'."""
+        ...
+
+    def claim_groups(
+        self,
+        now: datetime,
+        lease_s: float,
+        ids: Sequence[int] | None = None,
+        ignore_backoff: bool = False,
+        limit: int = 200,
+        exclude: Sequence[int] = (),
+    ) -> Sequence[ClaimedGroup]:
+        """Lease, per alert group and channel with a due row, every due row of it (of `ids`, if
+        given: exactly those, minus `exclude`) at once, under the ordering rule (a row waits for
+        an earlier pending row of its alert and channel unless that row is in the same lease);
+        at most `limit` groups. Each claimed row counts one attempt."""
         ...
 
     def settle(self, outcomes: Sequence[Outcome], now: datetime) -> list[int]:

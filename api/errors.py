@@ -94,15 +94,23 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def _allowed_methods(request: Request) -> set[str]:
     """Methods the app serves at this path, from its own OpenAPI paths (compiled once per app)."""
     state = request.app.state
-    compiled: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(state, "path_methods", None)
+    compiled: list[tuple[re.Pattern[str], int, frozenset[str]]] | None = getattr(
+        state, "path_methods", None
+    )
     if compiled is None:
         compiled = [
-            (compile_path(path)[0], frozenset(m.upper() for m in operations))
+            (compile_path(path)[0], path.count("{"), frozenset(m.upper() for m in operations))
             for path, operations in request.app.openapi().get("paths", {}).items()
         ]
         state.path_methods = compiled
     path = request.url.path
-    return {m for pattern, methods in compiled if pattern.match(path) for m in methods}
+    matches = [(params, methods) for pattern, params, methods in compiled if pattern.match(path)]
+    if not matches:
+        return set()
+    # a literal path wins over a template it also fits: /api/alerts/acknowledge is that route,
+    # not /api/alerts/{alert_id}
+    fewest = min(params for params, _ in matches)
+    return {m for params, methods in matches if params == fewest for m in methods}
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

@@ -21,17 +21,21 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from healthmon.api.auth import caller
 from healthmon.api.deps import AppDep, stale_rule
 from healthmon.api.errors import COMMON_RESPONSES, not_found
-from healthmon.api.inputs import SERVICES, ServiceName, is_tenant_id
+from healthmon.api.inputs import SERVICES, ServiceName, invalid, is_tenant_id
 from healthmon.api.matrix import MatrixViews, answer, render
 from healthmon.api.schemas import (
+    BurnRates,
     Matrix,
     PlatformHealth,
     ServiceHealth,
+    Slo,
     StatusCounts,
     TargetStatus,
     TenantHealth,
     TenantRef,
+    UptimeWindows,
 )
+from healthmon.flows.slo import slo_report
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status, TargetKey, Tier
 from healthmon.storage.queries import (
@@ -227,5 +231,44 @@ def one_service(service: str, runtime: AppDep) -> ServiceHealth:
         counts=_count(statuses),
         stale=sum(1 for t in targets if t.stale),
         targets=targets,
+        generated_at=now,
+    )
+
+
+@router.get(
+    "/{service}/slo",
+    response_model=Slo,
+    responses=not_found("No service of that name, or no tenant with this id"),
+    summary="Uptime over 24 h, 7 d and 30 d, and with an SLO its error budget and burn rates",
+)
+def service_slo(
+    service: str,
+    runtime: AppDep,
+    tenant: Annotated[
+        str | None,
+        Query(max_length=64, description="one tenant of a per-tenant service; without it, the whole service"),
+    ] = None,
+) -> Slo:
+    monitor = MONITORS.get(service)
+    if monitor is None:
+        raise HTTPException(404, f"no service {service!r} (known: {', '.join(SERVICES)})")
+    if tenant is not None:
+        if not monitor.per_tenant:
+            raise invalid([("tenant", f"{service} is a platform service: it has no tenants")], "query")
+        if not is_tenant_id(tenant):
+            raise invalid([("tenant", "must be 1-64 lowercase letters, digits, '-' or '_'")], "query")
+        if get_tenant(runtime.engine, tenant) is None:
+            raise HTTPException(404, f"no tenant {tenant!r}")
+    now = _now()
+    report = slo_report(runtime, service, tenant, now, whole_service=monitor.per_tenant and tenant is None)
+    objective = report.objective
+    return Slo(
+        service=service,
+        tenant=tenant,
+        uptime=UptimeWindows.model_validate(report.uptime),
+        objective=objective.objective if objective else None,
+        window_days=objective.window_days if objective else None,
+        budget_remaining=report.budget_remaining,
+        burn_rates=BurnRates.model_validate(report.burn_rates) if objective else None,
         generated_at=now,
     )

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from healthmon.api.formats import latency, rfc3339
 from healthmon.storage.cache import StatusCache
 from healthmon.storage.queries import (
     CELL_FIELDS,
@@ -45,6 +46,8 @@ _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FLAGS = (b"false", b"true")
 _US = timedelta(microseconds=1)
+_LATENCY = CELL_FIELDS.index("latency_ms")
+_TIMES = (CELL_FIELDS.index("checked_at"), CELL_FIELDS.index("since"))
 
 
 def _micros(value: datetime) -> int:
@@ -67,6 +70,15 @@ class View:
     limits: list[float]
 
 
+def _cell_json(values: Sequence[Any]) -> list[Any]:
+    """A cell's view fields as the API writes them (api/formats): latency to 0.1 ms, times with Z."""
+    cell = list(values)
+    cell[_LATENCY] = latency(cell[_LATENCY])
+    for at in _TIMES:
+        cell[at] = rfc3339(cell[at])
+    return cell
+
+
 def _head(cells: Sequence[Cell]) -> bytes:
     body = {
         "fields": CELL_FIELDS,
@@ -87,7 +99,7 @@ def build(source: Any, rows: Sequence[Sequence[Any]], now: datetime, rule: Stale
         head=_head(cells),
         # each row's JSON without its closing bracket, then the two placeholders
         template=b",".join(
-            _encode(list(row))[:-1].encode().replace(b"%", b"%%") + b",%.1f,%s]" for row in rows
+            _encode(_cell_json(row))[:-1].encode().replace(b"%", b"%%") + b",%.1f,%s]" for row in rows
         ),
         checked=[_micros(datetime.fromisoformat(c.checked_at)) for c in cells],
         limits=[limits[c.tier] for c in cells],
@@ -109,7 +121,7 @@ def answer(view: View, now: datetime) -> bytes:
     values[1::2] = flags
     return (
         b'{"generated_at":"'
-        + now.isoformat().encode()
+        + rfc3339(now).encode()
         + b'","stale":'
         + str(stale).encode()
         + b","
@@ -122,13 +134,13 @@ def answer(view: View, now: datetime) -> bytes:
 def render(cells: Sequence[Cell], generated_at: datetime) -> bytes:
     """A matrix answer of cells already aged (a filtered request)."""
     body = {
-        "generated_at": generated_at.isoformat(),
+        "generated_at": rfc3339(generated_at),
         "stale": stale_count(cells),
         "fields": CELL_FIELDS,
         "services": sorted({c.service for c in cells}),
         "tenants": sorted({c.tenant for c in cells if c.tenant is not None}),
         "counts": counts(cells),
-        "cells": [[getattr(c, f) for f in CELL_FIELDS] for c in cells],
+        "cells": [_cell_json([getattr(c, f) for f in CELL_FIELDS]) for c in cells],
     }
     return _encode(body).encode()
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonDict
 
 from healthmon.alerting.lifecycle import AlertState as AlertState  # alerting owns the states
 from healthmon.alerting.notification import Severity
-from healthmon.api.inputs import SafeText, ServiceName, TenantId, Timestamp
+from healthmon.api.formats import LatencyMs, UtcTime
+from healthmon.api.inputs import MAX_ID, SafeText, ServiceName, TenantId, Timestamp
 from healthmon.monitors.result import Status, Tier
 
 
@@ -53,7 +63,7 @@ class ServiceSummary(BaseModel):
     stale: int = Field(description=f"targets whose latest result is stale ({STALE_RULE})")
     missing: int = Field(description="targets that should be checked and have no result at all")
     max_age_s: float | None = Field(description="age of its oldest latest result, in seconds")
-    checked_at: datetime | None = Field(description="the newest result among its targets")
+    checked_at: UtcTime | None = Field(description="the newest result among its targets")
 
 
 class PlatformHealth(BaseModel):
@@ -69,7 +79,7 @@ class PlatformHealth(BaseModel):
     max_age_s: float | None = Field(description="age of the oldest latest result counted, in seconds")
     stale_after: float = Field(description="the stale rule in use, in tier intervals")
     services: list[ServiceSummary]
-    generated_at: datetime
+    generated_at: UtcTime
 
 
 class TargetStatus(BaseModel):
@@ -79,9 +89,9 @@ class TargetStatus(BaseModel):
     tenant: str | None = Field(description="null for a platform service")
     tier: Tier
     status: Status = Field(description="the latest recorded status (see `stale` for how old it is)")
-    latency_ms: float | None
-    checked_at: datetime | None = Field(description="null when the target has no result yet")
-    since: datetime | None = Field(description="when the status last changed")
+    latency_ms: LatencyMs | None
+    checked_at: UtcTime | None = Field(description="null when the target has no result yet")
+    since: UtcTime | None = Field(description="when the status last changed")
     reason: str | None
     details: dict[str, Any] = Field(description="metrics and facts of the check; never a secret")
     age_s: float | None = Field(description=f"{AGE}; null with no result yet")
@@ -99,7 +109,7 @@ class ServiceHealth(BaseModel):
     counts: StatusCounts
     stale: int = Field(description="targets listed whose latest result is stale")
     targets: list[TargetStatus]
-    generated_at: datetime
+    generated_at: UtcTime
 
 
 class TenantRef(BaseModel):
@@ -119,11 +129,11 @@ class TenantHealth(BaseModel):
     services: list[TargetStatus] = Field(
         description="each integration of the tenant; one never checked yet is unknown, checked_at null"
     )
-    generated_at: datetime
+    generated_at: UtcTime
 
 
 MatrixCell = tuple[
-    str, str | None, Tier, Status, float | None, datetime, datetime, str | None, float, bool
+    str, str | None, Tier, Status, LatencyMs | None, UtcTime, UtcTime, str | None, float, bool
 ]
 
 
@@ -140,7 +150,7 @@ class Matrix(BaseModel):
     counts: StatusCounts = Field(description="cells by status, after the filters")
     stale: int = Field(description="stale cells, after the filters")
     cells: list[MatrixCell]
-    generated_at: datetime
+    generated_at: UtcTime
 
 
 class Healthz(BaseModel):
@@ -154,22 +164,29 @@ class Healthz(BaseModel):
 class Alert(BaseModel):
     id: int
     signature: str = Field(description="service|tenant|condition: one live alert per signature")
+    group: str = Field(
+        description="service|condition: its alert group, the same condition across tenants "
+        "(`GET /api/alerts?group=...`, bulk acknowledge and resolve)"
+    )
     service: str
     tenant: str | None
+    tenant_name: str | None = Field(
+        default=None, description="the tenant's display name; null without one, and for the platform"
+    )
     condition: str
     severity: Severity
     status: AlertState
     title: str
     details: dict[str, Any]
     count: int = Field(description="how many times the condition was seen")
-    first_seen: datetime
-    last_seen: datetime
-    last_notified_at: datetime | None
+    first_seen: UtcTime
+    last_seen: UtcTime
+    last_notified_at: UtcTime | None
     notified_severity: Severity | None = Field(description="null: never notified (held back)")
     acknowledged_by: str | None
-    acknowledged_at: datetime | None
+    acknowledged_at: UtcTime | None
     resolved_by: str | None = Field(description="a token or user name, or `recovery`")
-    resolved_at: datetime | None
+    resolved_at: UtcTime | None
     flapping: bool
     held: str | None = Field(description="why notifications are held back: `silence:<id>` or `rollup`")
     note: str | None = Field(description="the latest note given on acknowledge or resolve")
@@ -181,9 +198,9 @@ class Delivery(BaseModel):
     kind: str = Field(description="trigger, escalate, renotify, acknowledge or resolve")
     status: Literal["pending", "delivered", "failed"]
     attempts: int
-    created_at: datetime
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+    created_at: UtcTime
+    next_attempt_at: UtcTime | None
+    delivered_at: UtcTime | None
     last_error: str | None
 
 
@@ -201,6 +218,74 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: SafeText | None = Field(default=None, max_length=1000)
+
+
+MAX_BULK_IDS = 1000
+def _whole_number(value: object) -> int:
+    """JSON's integers, however written (`891` or `891.0`, as JSON Schema allows); never a
+    string, a bool or a fraction."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+# the bounds come before the whole-number check that wraps them, so the schema says minimum/maximum
+AlertIdIn = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]
+Weekday = Annotated[int, Field(ge=0, le=6), BeforeValidator(_whole_number)]
+GROUP_KEY_MAX = 121  # service (40) | condition (80)
+
+
+#: flows.alerts.parse_group's rule, so that the schema says what a key looks like
+GroupKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}\|[A-Za-z0-9_.:-]{1,80}$")]
+
+
+_GIVEN_IDS: JsonDict = {"required": ["ids"], "properties": {"ids": {"type": "array"}}}
+_GIVEN_GROUP: JsonDict = {"required": ["group"], "properties": {"group": {"type": "string"}}}
+
+
+class BulkChangeIn(BaseModel):
+    """Which alerts: `ids` or `group`, exactly one of them (the schema says so with `oneOf`)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [_GIVEN_IDS, _GIVEN_GROUP]}
+    )
+
+    ids: list[AlertIdIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BULK_IDS,
+        description=f"alert ids, 1 to {MAX_BULK_IDS:,}; every one must exist (else 404, nothing changed)",
+    )
+    group: GroupKey | None = Field(
+        default=None,
+        description="a group key service|condition, e.g. meta_ads|health: every live alert of the group",
+    )
+    note: SafeText | None = Field(default=None, max_length=1000, description="kept on every alert changed")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BulkChangeIn:
+        if (self.ids is None) == (self.group is None):
+            raise ValueError("give exactly one of ids and group")
+        return self
+
+
+class BulkChangeOut(BaseModel):
+    unchanged: list[int] = Field(
+        description="found and already in that state (an acknowledge of a resolved alert is here, "
+        "not an error)"
+    )
+    not_found: list[int] = Field(description="ids that vanished between the check and the change")
+    notices: int = Field(description="notifications queued; they are sent right after the answer")
+
+
+class AcknowledgedMany(BulkChangeOut):
+    acknowledged: list[int] = Field(description="alerts this call acknowledged")
+
+
+class ResolvedMany(BulkChangeOut):
+    resolved: list[int] = Field(description="alerts this call resolved")
 
 
 # -- thresholds -------------------------------------------------------------------------------
@@ -230,6 +315,26 @@ class ThresholdIn(BaseModel):
     tenant: TenantId | None = Field(
         default=None, description="set a tenant's override; omit for service-wide"
     )
+
+
+class ThresholdPreviewIn(ThresholdIn):
+    """The body of PUT /api/thresholds/{service}/{metric}, plus the metric."""
+
+    metric: str = Field(description="the metric whose rule is proposed, one the service reports")
+
+
+class ReplayCounts(BaseModel):
+    alerts: int = Field(description="alerts that would have opened (per target; the rollup is not replayed)")
+    resolved: int = Field(description="of those, how many would have resolved by recovery")
+    tenants: int = Field(description="tenants that would have had an alert (0 for a platform service)")
+    degraded_s: float = Field(description="time spent degraded, summed over targets, in seconds")
+    unhealthy_s: float = Field(description="time spent unhealthy, summed over targets, in seconds")
+
+
+class ThresholdPreview(BaseModel):
+    window_days: int = Field(description="the history replayed: the last this many days")
+    current: ReplayCounts = Field(description="what the rule in force did")
+    proposed: ReplayCounts = Field(description="what the proposed rule would have done")
 
 
 # -- tenants ----------------------------------------------------------------------------------
@@ -271,7 +376,7 @@ class TenantIn(BaseModel):
 class RecurrenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    weekdays: list[Annotated[StrictInt, Field(ge=0, le=6)]] = Field(
+    weekdays: list[Weekday] = Field(
         default_factory=lambda: list(range(7)), description="0 = Monday .. 6 = Sunday"
     )
     start: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")] = Field(description="HH:MM, UTC")
@@ -309,17 +414,57 @@ class SilenceOut(BaseModel):
     service: str | None
     tenant: str | None
     everything: bool = Field(description="it matches every service of every tenant and the platform")
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: UtcTime
+    ends_at: UtcTime
     recurrence: dict[str, Any] | None
     reason: str = Field(description="the comment it was made with")
     created_by: str | None = Field(
         description="who made it: a token's or a dashboard user's name, or a CLI user"
     )
-    created_at: datetime
-    ended_at: datetime | None
+    created_at: UtcTime
+    ended_at: UtcTime | None
     active_now: bool = Field(description="whether it holds notifications back at this moment")
 
 
 class SilenceList(BaseModel):
     silences: list[SilenceOut] = Field(description="newest first")
+
+
+class UptimeWindows(BaseModel):
+    """Share of observed time up (0..1), time-weighted; null when a window has no data."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    h24: float | None = Field(alias="24h")
+    d7: float | None = Field(alias="7d")
+    d30: float | None = Field(alias="30d")
+
+
+class BurnRates(BaseModel):
+    """How many times faster than sustainable each window spends the error budget."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    m5: float | None = Field(alias="5m")
+    m30: float | None = Field(alias="30m")
+    h1: float | None = Field(alias="1h")
+    h6: float | None = Field(alias="6h")
+    d3: float | None = Field(alias="3d")
+
+
+class Slo(BaseModel):
+    service: str
+    tenant: str | None = Field(
+        description="the target's tenant; null for a platform service or the whole service"
+    )
+    uptime: UptimeWindows
+    objective: float | None = Field(
+        description="percent of time up, from services.<s>.slo; null without an SLO"
+    )
+    window_days: int | None = Field(description="the SLO's window; null without an SLO")
+    budget_remaining: float | None = Field(
+        description="share of the window's error budget left (1 untouched, below 0 overspent); null without "
+        "an SLO or without data"
+    )
+    burn_rates: BurnRates | None = Field(description="null without an SLO")
+    generated_at: UtcTime

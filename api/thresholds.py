@@ -7,21 +7,34 @@ metric cannot be, bounds in order), ending in the ThresholdRule a tier run build
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from healthmon.alerting.thresholds import RuleInputError, settable_metrics, validate_rule
 from healthmon.api.auth import Admin, caller
 from healthmon.api.deps import AppDep
 from healthmon.api.errors import COMMON_RESPONSES, FORBIDDEN, FieldError, not_found
 from healthmon.api.inputs import SERVICES, TenantId, invalid
-from healthmon.api.schemas import ThresholdIn, Thresholds
+from healthmon.api.schemas import ThresholdIn, ThresholdPreview, ThresholdPreviewIn, Thresholds
 from healthmon.flows.app import App
+from healthmon.flows.replay import preview
 from healthmon.monitors.base import Monitor
 from healthmon.monitors.registry import MONITORS
 from healthmon.storage.tenants import get_tenant
 from healthmon.storage.thresholds import clear_override, set_override
+
+
+class MetricName(StringConvertor):
+    """A metric in a path: any segment but `preview`, so that `/{service}/preview` is only the
+    POST route (no metric is called that): PUT there is 405, not "no metric 'preview'"."""
+
+    regex = "(?!preview$)[^/]+"
+
+
+register_url_convertor("metric_name", MetricName())
 
 router = APIRouter(prefix="/api/thresholds", tags=["thresholds"], responses=COMMON_RESPONSES)
 
@@ -83,14 +96,12 @@ def read_thresholds(service: str, runtime: AppDep, tenant: TenantQuery = None) -
 
 
 @router.put(
-    "/{service}/{metric}",
+    "/{service}/{metric:metric_name}",
     response_model=Thresholds,
     responses={**FORBIDDEN, **NO_SERVICE},
     summary="Set the service-wide or a tenant's override of one metric's rule",
 )
-def put_threshold(
-    service: str, metric: str, body: ThresholdIn, who: Admin, runtime: AppDep
-) -> Thresholds:
+def put_threshold(service: str, metric: str, body: ThresholdIn, who: Admin, runtime: AppDep) -> Thresholds:
     monitor = _monitor(service)
     try:
         rule = validate_rule(service, metric, body.degraded, body.unhealthy, body.inverse)
@@ -103,8 +114,28 @@ def put_threshold(
     return _view(runtime, monitor, body.tenant)
 
 
+@router.post(
+    "/{service}/preview",
+    response_model=ThresholdPreview,
+    dependencies=[Depends(caller)],
+    responses=NO_SERVICE,
+    summary="Replay a proposed rule over the stored history (30 days) beside the current one",
+    description="Read scope is enough: nothing is changed. The body is PUT's plus `metric`; it is "
+    "validated as PUT validates it. Alerts opened and resolved follow the live lifecycle "
+    "(open_after, resolve_after, flapping); an empty history answers zeros.",
+)
+def preview_threshold(service: str, body: ThresholdPreviewIn, runtime: AppDep) -> ThresholdPreview:
+    monitor = _monitor(service)
+    try:
+        rule = validate_rule(service, body.metric, body.degraded, body.unhealthy, body.inverse)
+    except RuleInputError as exc:
+        raise invalid(exc.problems) from None
+    _check_tenant(runtime, monitor, body.tenant, "tenant")
+    return ThresholdPreview.model_validate(asdict(preview(runtime, service, rule, body.tenant)))
+
+
 @router.delete(
-    "/{service}/{metric}",
+    "/{service}/{metric:metric_name}",
     response_model=Thresholds,
     responses={**FORBIDDEN, **not_found("No such service, or no override to remove")},
     summary="Remove an override; the rule below it (config or default) applies again",

@@ -106,6 +106,11 @@ class AlertingConfig(StrictModel):
     retry_base_s: PositiveFloat = 15.0
     retry_cap_s: PositiveFloat = 900.0
     max_attempts: int = Field(default=100, ge=1)
+    #: seconds: an alert group's first notice waits to collect its peers; 0 sends at the next
+    #: delivery pass
+    group_wait: float = Field(default=30.0, ge=0, le=3600)
+    #: seconds: later changes of a group go out at most this often, as one message
+    group_interval: float = Field(default=300.0, ge=0, le=86400)
     #: "<tier>.<status>" -> severity, e.g. {"external.unhealthy": "p2"}; others as DESIGN.md
     severity: dict[str, Severity] = Field(default_factory=dict)
 

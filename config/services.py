@@ -36,7 +36,7 @@ from healthmon.config.fields import (
 )
 
 #: keys every service has; the rest are the service's own options
-COMMON_KEYS = ("enabled", "timeout_s", "thresholds")
+COMMON_KEYS = ("enabled", "timeout_s", "thresholds", "slo")
 _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 
 
@@ -44,6 +44,14 @@ class ThresholdConfig(StrictModel):
     degraded: float | None = None
     unhealthy: float | None = None
     inverse: bool = False
+
+
+class SloConfig(StrictModel):
+    """`services.<s>.slo`: the uptime every target of the service should reach (alerting/slo.py)."""
+
+    #: percent of observed time up; below 100, since 100 leaves no error budget to burn
+    objective: float = Field(gt=0, lt=100)
+    window_days: int = Field(default=30, ge=1, le=90)
 
 
 def _unset(value: Any) -> bool:
@@ -59,6 +67,8 @@ class ServiceConfig(StrictModel):
     enabled: bool = True
     timeout_s: PositiveFloat | None = None
     thresholds: dict[str, ThresholdConfig] = Field(default_factory=dict)
+    #: off unless given
+    slo: SloConfig | None = None
 
     def options(self) -> dict[str, Any]:
         """Everything a monitor is handed: the options given in the file (not their defaults,

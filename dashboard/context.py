@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from healthmon.config import ConfigError, Settings
@@ -22,9 +24,9 @@ from healthmon.config.settings import load_settings
 from healthmon.flows import alerts as flow_alerts
 from healthmon.flows.app import App, build_app
 from healthmon.monitors.registry import MONITORS
-from healthmon.monitors.result import Tier
+from healthmon.monitors.result import Status, Tier
 from healthmon.storage.cache import StatusCache
-from healthmon.storage.queries import StaleRule
+from healthmon.storage.queries import Cell, StaleRule
 
 #: how often the live parts (matrix, service status, alerts) re-read; with VIEW_TTL_S a new
 #: result shows within 5 s even without Redis, where writers cannot invalidate this process's view
@@ -191,6 +193,40 @@ def service_sort_key(service: str) -> tuple[int, str]:
     monitor = MONITORS.get(service)
     tier = TIER_ORDER.index(monitor.tier.value) if monitor is not None else len(TIER_ORDER)
     return (tier, service)
+
+
+#: what a table shows for a missing value (Streamlit's own is the word "None")
+MISSING = "—"
+#: st.dataframe's header and row heights, in pixels
+HEADER_PX, ROW_PX = 38, 35
+
+
+def table(data: pd.DataFrame | Styler, *, max_height: int | None = None, **options: Any) -> Any:
+    """st.dataframe as every page shows a table: "—" for a missing value, never "None"; with
+    `max_height`, no taller than that (shorter when the rows fit) and, when rows are cut off,
+    a line under it saying so ("showing 10 of 12 rows; scroll for the rest")."""
+    rows = len(data.data) if isinstance(data, Styler) else len(data)
+    if max_height is not None:
+        options["height"] = min(HEADER_PX + ROW_PX * rows, max_height)
+    event = st.dataframe(data, placeholder=MISSING, **options)
+    visible = rows if max_height is None else (max_height - HEADER_PX) // ROW_PX
+    if rows > visible:
+        st.caption(f"showing {visible} of {rows:,} rows; scroll for the rest")
+    return event
+
+
+def opening_service(rt: App, cells: Iterable[Cell]) -> str | None:
+    """Where service detail opens without `?service=`: the worst of the services this
+    deployment checks and has results for (a stale one as unknown at least), by tier on a tie;
+    a service nobody checks would only say "no results yet". None when nothing is checked."""
+    scheduled = set(rt.scheduled_services())
+    worst: dict[str, int] = {}
+    for cell in cells:
+        if cell.service in scheduled:
+            worst[cell.service] = max(worst.get(cell.service, -1), Status(cell.shown_status).rank)
+    if not worst:
+        return next((s for s in services() if s in scheduled), None)
+    return min(worst, key=lambda s: (-worst[s], service_sort_key(s)))
 
 
 def per_tenant(service: str) -> bool:

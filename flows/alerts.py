@@ -9,6 +9,7 @@ change an alert.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 
 from healthmon.alerting import delivery, outbox
 from healthmon.alerting.delivery import DeliveryReport
-from healthmon.alerting.lifecycle import AlertView, Decision, TargetState, decide
+from healthmon.alerting.lifecycle import ROLLUP, AlertChange, AlertView, Decision, TargetState, decide
 from healthmon.alerting.notification import Channel, Kind
 from healthmon.alerting.outbox import AlertNotFound as AlertNotFound  # raised by acknowledge/resolve
 from healthmon.alerting.outbox import ChannelsFor
@@ -25,16 +26,24 @@ from healthmon.alerting.policy import AlertPolicy
 from healthmon.alerting.silences import SilenceView
 from healthmon.flows.app import App
 from healthmon.flows.refs import RunRef
+from healthmon.flows.slo import slo_decision
 from healthmon.monitors.result import Status, staleness
 from healthmon.storage import alerts as store
 from healthmon.storage.status import LatestStatus, load_latest, load_tier
+from healthmon.storage.tenants import display_names
 
 
 def apply_decision(
-    engine: Engine, decision: Decision, route: ChannelsFor, now: datetime, dashboard_url: str | None = None
+    engine: Engine,
+    decision: Decision,
+    route: ChannelsFor,
+    now: datetime,
+    dashboard_url: str | None = None,
+    policy: AlertPolicy | None = None,
 ) -> list[int]:
-    """Write a lifecycle decision (alerting.outbox.apply_decision); returns the deliveries to send."""
-    return outbox.apply_decision(store.SqlAlertStore(engine), decision, route, now, dashboard_url)
+    """Write a lifecycle decision (alerting.outbox.apply_decision); returns the deliveries to
+    send (an alert group's are due when the group is: `policy`'s group_wait, group_interval)."""
+    return outbox.apply_decision(store.SqlAlertStore(engine), decision, route, now, dashboard_url, policy)
 
 
 def acknowledge(
@@ -63,7 +72,115 @@ def _by_hand(
     alerting = app.alerting
     at = now or datetime.now(UTC)
     return change(
-        store.SqlAlertStore(app.engine), alert_id, who, at, alerting.router, alerting.dashboard_url, note
+        store.SqlAlertStore(app.engine),
+        alert_id,
+        who,
+        at,
+        alerting.router,
+        alerting.dashboard_url,
+        note,
+        policy=alerting.policy,
+    )
+
+
+#: at most this many alerts in one bulk change (a group of every tenant fits; a runaway
+#: request does not hold the store for minutes)
+MAX_BULK = 1000
+#: a group key as `lifecycle.group_key` writes it: "service|condition"
+_GROUP_KEY = re.compile(r"^([a-z][a-z0-9_]{0,39})\|([A-Za-z0-9_.:-]{1,80})$")
+
+
+def parse_group(key: str) -> tuple[str, str]:
+    """(service, condition) of a group key; ValueError saying what is wrong."""
+    found = _GROUP_KEY.match(key)
+    if found is None:
+        raise ValueError(
+            "must be service|condition, e.g. meta_ads|health (lowercase service, a condition of "
+            "letters, digits, '_', '.', ':' or '-')"
+        )
+    return found.group(1), found.group(2)
+
+
+def group_members(app: App, key: str, live_only: bool = True) -> list[int]:
+    """The ids of a group's alerts (live ones by default), oldest first. Raises ValueError for
+    a malformed key; a group that matches nothing has no members."""
+    return store.group_ids(app.engine, *parse_group(key), live_only=live_only)
+
+
+def targets(app: App, ids: Iterable[int] = (), group: str | None = None) -> list[int]:
+    """What a bulk change names: a group's live alerts (possibly none), or these ids (each
+    once), every one of which must exist: a mistyped id must not pass as "not found" beside
+    59 changes. Raises AlertNotFound(missing ids, sorted) before anything changes, and
+    ValueError for a malformed group key."""
+    if group is not None:
+        return group_members(app, group)
+    wanted = list(dict.fromkeys(ids))
+    missing = sorted(set(wanted) - set(store.alerts_by_ids(app.engine, wanted)))
+    if missing:
+        raise AlertNotFound(*missing)
+    return wanted
+
+
+def id_list(ids: Sequence[int], most: int = 20) -> str:
+    """"3, 5, 8" for a message; a long list is cut after `most`."""
+    shown = ", ".join(str(i) for i in ids[:most])
+    return f"{shown} and {len(ids) - most} more" if len(ids) > most else shown
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """What one bulk acknowledge or resolve did, per alert id (each id once, in the order given)."""
+
+    changed: list[int]
+    #: found, and already in the state asked for (or resolved, for an acknowledge)
+    unchanged: list[int]
+    not_found: list[int]
+    #: the notices queued, for `send_now`
+    notices: list[int]
+
+
+def acknowledge_many(
+    app: App, ids: Iterable[int], who: str, note: str | None = None, now: datetime | None = None
+) -> BulkChange:
+    """`acknowledge` for each alert, one transaction per alert (the outbox's rules hold per
+    alert); a resolved one is unchanged, not an error."""
+    return _many(outbox.acknowledge, "acknowledged", app, ids, who, note, now)
+
+
+def resolve_many(
+    app: App, ids: Iterable[int], who: str, note: str | None = None, now: datetime | None = None
+) -> BulkChange:
+    """`resolve` for each alert, like `acknowledge_many`."""
+    return _many(outbox.resolve, "resolved", app, ids, who, note, now)
+
+
+def _many(
+    change: Callable[..., list[int]],
+    done: str,
+    app: App,
+    ids: Iterable[int],
+    who: str,
+    note: str | None,
+    now: datetime | None,
+) -> BulkChange:
+    at = now or datetime.now(UTC)
+    wanted = list(dict.fromkeys(ids))
+    notices: list[int] = []
+    for alert_id in wanted:
+        try:
+            notices += _by_hand(change, app, alert_id, who, note, at)
+        except AlertNotFound:
+            pass
+    # the outbox says only what it queued, not whether the row changed: a row this call
+    # changed carries this call's name and moment (another writer's change in between does not)
+    after = store.alerts_by_ids(app.engine, wanted)
+    found = [i for i in wanted if i in after]
+    changed = {i for i in found if (after[i][f"{done}_by"], after[i][f"{done}_at"]) == (who, at)}
+    return BulkChange(
+        changed=[i for i in found if i in changed],
+        unchanged=[i for i in found if i not in changed],
+        not_found=[i for i in wanted if i not in after],
+        notices=notices,
     )
 
 
@@ -180,21 +297,62 @@ def _vendor_status(app: App) -> dict[str, str]:
     return notes
 
 
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    # SQLite hands back naive times; healthmon writes UTC
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def annotate(engine: Engine, decision: Decision, states: Sequence[TargetState]) -> None:
+    """What messages say that the pure lifecycle cannot know, added to the alerts' details:
+    tenants' display names (`tenant_names`, one query for the run's alerted tenants) and when
+    the failure began (`failing_since`): a rollup's earliest failing tenant, and for an alert
+    that stays live the moment it first recorded, so an escalation does not restart it."""
+    if not decision.changes:
+        return
+
+    def tenants_of(change: AlertChange) -> list[str]:
+        return [str(t) for t in [change.tenant_id, *(change.details.get("tenants") or ())] if t]
+
+    names = display_names(engine, [t for c in decision.changes for t in tenants_of(c)])
+    before = store.alerts_by_ids(engine, [c.id for c in decision.changes if c.id is not None])
+    first_failing: dict[str, datetime] = {}
+    for s in states:
+        if s.tenant_id is not None and s.status is not Status.HEALTHY:
+            since = _moment(s.since.isoformat())
+            first_failing[s.service] = min(since, first_failing.get(s.service, since))
+    for change in decision.changes:
+        found = {t: names[t] for t in tenants_of(change) if t in names}
+        if found:
+            change.details["tenant_names"] = found
+        if change.condition == ROLLUP and change.service in first_failing:
+            change.details.setdefault("failing_since", first_failing[change.service].isoformat())
+        stored = before.get(change.id) if change.id is not None else None
+        kept = ((stored or {}).get("details") or {}).get("failing_since")
+        new = change.details.get("failing_since")
+        if kept and new and _moment(kept) < _moment(new):
+            change.details["failing_since"] = kept
+
+
 def _decide_and_queue(app: App, state: RunState) -> tuple[AlertSummary, list[int]]:
     states = state.target_states()
     if not states:
         return AlertSummary(), []
     services = {s.service for s in states}
     alerting = app.alerting
-    decision = decide(
-        states,
-        [a for a in state.live if a.service in services],
-        active_silences(app.engine, state.read_at),
-        alerting.policy,
-        state.read_at,
-        _vendor_status(app),
+    live = [a for a in state.live if a.service in services]
+    silences = active_silences(app.engine, state.read_at)
+    decision = decide(states, live, silences, alerting.policy, state.read_at, _vendor_status(app))
+    # burn-rate alerts of services with an SLO, applied in the same transaction
+    targets = [(s.service, s.tenant_id) for s in states]
+    burns = slo_decision(app, targets, live, silences, state.read_at, state.run.interval_scale)
+    decision.changes += burns.changes
+    decision.notify += burns.notify
+    decision.resolve += burns.resolve
+    annotate(app.engine, decision, states)
+    ids = apply_decision(
+        app.engine, decision, alerting.router, state.read_at, alerting.dashboard_url, alerting.policy
     )
-    ids = apply_decision(app.engine, decision, alerting.router, state.read_at, alerting.dashboard_url)
     summary = AlertSummary(
         opened=sum(1 for c in decision.changes if c.id is None),
         resolved=len(decision.resolve),

@@ -15,9 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Exists,
+    FromClause,
+    Select,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 
-from healthmon.storage.tables import ALERTS, DELIVERIES, SILENCES
+from healthmon.storage.tables import ALERTS, DELIVERIES, SILENCES, TENANTS
 
 #: alert states, as the SQL spells them (alerting.lifecycle.AlertState)
 OPEN = "open"
@@ -80,6 +92,19 @@ class DeliveryRow:
     kind: str
     attempts: int
     payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeliveryGroup:
+    """The due rows of one alert group and channel, claimed together (alerting.ports.ClaimedGroup)."""
+
+    group_key: str
+    condition: str
+    channel: str
+    rows: Sequence[DeliveryRow]
+    live: int
+    unacknowledged: int
+    tenant_names: Mapping[str, str]
 
 
 class SendOutcome(Protocol):
@@ -204,7 +229,15 @@ class AlertTransaction:
         return channels
 
     def queue_delivery(
-        self, *, alert_id: int, channel: str, kind: str, payload: Mapping[str, Any], at: datetime
+        self,
+        *,
+        alert_id: int,
+        channel: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        at: datetime,
+        group_key: str | None = None,
+        due: datetime | None = None,
     ) -> int:
         return int(
             self.conn.execute(
@@ -215,13 +248,44 @@ class AlertTransaction:
                     kind=kind,
                     payload=dict(payload),
                     attempts=0,
-                    next_attempt_at=at,
+                    next_attempt_at=due or at,
                     created_at=at,
                     status="pending",
+                    group_key=group_key,
                 )
                 .returning(DELIVERIES.c.id)
             ).scalar_one()
         )
+
+    def hurry_grouped(self, alert_id: int, channel: str, at: datetime) -> list[int]:
+        done = self.conn.execute(
+            update(DELIVERIES)
+            .where(
+                DELIVERIES.c.alert_id == alert_id,
+                DELIVERIES.c.channel == channel,
+                DELIVERIES.c.group_key.is_not(None),
+                DELIVERIES.c.status == "pending",
+                DELIVERIES.c.next_attempt_at > at,
+            )
+            .values(next_attempt_at=at)
+            .returning(DELIVERIES.c.id)
+        )
+        return [int(i) for i in done.scalars()]
+
+    def group_times(
+        self, group_key: str, channel: str, now: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        leased = and_(DELIVERIES.c.claimed_until.is_not(None), DELIVERIES.c.claimed_until >= now)
+        pending = DELIVERIES.c.status == "pending"
+        row = self.conn.execute(
+            select(
+                func.min(DELIVERIES.c.next_attempt_at).filter(pending, ~leased),
+                func.count().filter(pending, leased),
+                func.max(DELIVERIES.c.delivered_at).filter(DELIVERIES.c.status == "delivered"),
+            ).where(DELIVERIES.c.group_key == group_key, DELIVERIES.c.channel == channel)
+        ).one()
+        waiting, in_flight, last_sent = row
+        return waiting, (now if in_flight else last_sent)
 
     def mark_notified(self, alert_id: int, *, at: datetime, severity: str) -> None:
         self.conn.execute(
@@ -252,6 +316,17 @@ class SqlAlertStore:
         exclude: Sequence[int] = (),
     ) -> list[DeliveryRow]:
         return claim(self.engine, now, lease_s, ids, ignore_backoff, limit, exclude)
+
+    def claim_groups(
+        self,
+        now: datetime,
+        lease_s: float,
+        ids: Sequence[int] | None = None,
+        ignore_backoff: bool = False,
+        limit: int = 200,
+        exclude: Sequence[int] = (),
+    ) -> list[DeliveryGroup]:
+        return claim_groups(self.engine, now, lease_s, ids, ignore_backoff, limit, exclude)
 
     def settle(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[int]:
         return settle(self.engine, outcomes, now)
@@ -335,29 +410,51 @@ def claim(
     concurrency because a row leaves `pending` only in a committed settle, and every claim
     statement sees either that commit (the next row is free) or not (it still waits)."""
     earlier = DELIVERIES.alias("earlier")
-    ahead = (
+    due = [*_free(DELIVERIES, now, ignore_backoff, exclude, ids), DELIVERIES.c.group_key.is_(None)]
+    due.append(~_ahead(earlier, earlier.c.status == "pending"))
+    picked = select(DELIVERIES.c.id).where(and_(*due)).order_by(DELIVERIES.c.id).limit(limit)
+    with engine.begin() as conn:
+        return _lease(conn, picked, now, lease_s)
+
+
+def _free(
+    rows: FromClause,
+    now: datetime,
+    ignore_backoff: bool,
+    exclude: Sequence[int],
+    ids: Sequence[int] | None = None,
+) -> list[ColumnElement[bool]]:
+    """Pending, leased by nobody, due (unless backoff is ignored), not tried yet in this call,
+    and one of `ids` if given."""
+    free = [
+        rows.c.status == "pending",
+        or_(rows.c.claimed_until.is_(None), rows.c.claimed_until < now),
+    ]
+    if not ignore_backoff:
+        free.append(or_(rows.c.next_attempt_at.is_(None), rows.c.next_attempt_at <= now))
+    if exclude:
+        free.append(rows.c.id.not_in(list(exclude)))
+    if ids is not None:
+        free.append(rows.c.id.in_(list(ids)))
+    return free
+
+
+def _ahead(earlier: FromClause, waiting: ColumnElement[bool]) -> Exists:
+    """An earlier row of the same alert and channel that is `waiting`: the ordering rule."""
+    return (
         select(earlier.c.id)
         .where(
             earlier.c.alert_id == DELIVERIES.c.alert_id,
             earlier.c.channel == DELIVERIES.c.channel,
             earlier.c.id < DELIVERIES.c.id,
-            earlier.c.status == "pending",
+            waiting,
         )
         .exists()
     )
-    due = [
-        DELIVERIES.c.status == "pending",
-        or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now),
-        ~ahead,
-    ]
-    if not ignore_backoff:
-        due.append(or_(DELIVERIES.c.next_attempt_at.is_(None), DELIVERIES.c.next_attempt_at <= now))
-    if ids is not None:
-        due.append(DELIVERIES.c.id.in_(list(ids)))
-    if exclude:
-        due.append(DELIVERIES.c.id.not_in(list(exclude)))
-    picked = select(DELIVERIES.c.id).where(and_(*due)).order_by(DELIVERIES.c.id).limit(limit)
-    if engine.dialect.name == "postgresql":
+
+
+def _lease(conn: Connection, picked: Select[Any], now: datetime, lease_s: float) -> list[DeliveryRow]:
+    if conn.dialect.name == "postgresql":
         picked = picked.with_for_update(skip_locked=True, of=DELIVERIES)
     stmt = (
         update(DELIVERIES)
@@ -372,9 +469,74 @@ def claim(
             DELIVERIES.c.payload,
         )
     )
-    with engine.begin() as conn:
-        rows = conn.execute(stmt).all()
+    rows = sorted(conn.execute(stmt).all(), key=lambda r: int(r.id))
     return [DeliveryRow(r.id, r.alert_id, r.channel, r.kind, r.attempts, dict(r.payload)) for r in rows]
+
+
+def claim_groups(
+    engine: Engine,
+    now: datetime,
+    lease_s: float,
+    ids: Sequence[int] | None = None,
+    ignore_backoff: bool = False,
+    limit: int = 200,
+    exclude: Sequence[int] = (),
+) -> list[DeliveryGroup]:
+    """Per alert group and channel with a due row, lease all its due rows (of `ids`, if given:
+    exactly those, as `claim`) at once.
+
+    The ordering rule holds with one relaxation: a row does not wait for an earlier pending row
+    of its alert and channel that is leased in the same claim (one message carries both, in
+    queue order). What is in one claim depends on leases, which (unlike `pending`) another
+    claim can change, so claims of one group and channel are serialised: on PostgreSQL by a
+    transaction-level advisory lock, on SQLite by its single writer."""
+    with engine.connect() as conn:
+        pairs = conn.execute(
+            select(DELIVERIES.c.group_key, DELIVERIES.c.channel)
+            .where(*_free(DELIVERIES, now, ignore_backoff, exclude, ids), DELIVERIES.c.group_key.is_not(None))
+            .group_by(DELIVERIES.c.group_key, DELIVERIES.c.channel)
+            .order_by(func.min(DELIVERIES.c.id))
+            .limit(limit)
+        ).all()
+    claimed: list[DeliveryGroup] = []
+    for key, channel in pairs:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{key}|{channel}"))))
+            earlier = DELIVERIES.alias("earlier")
+            free = (now, ignore_backoff, exclude, ids)
+            in_claim = and_(*_free(earlier, *free), earlier.c.group_key == key, earlier.c.channel == channel)
+            waits = _ahead(earlier, and_(earlier.c.status == "pending", ~in_claim))
+            picked = (
+                select(DELIVERIES.c.id)
+                .where(*_free(DELIVERIES, *free), DELIVERIES.c.group_key == key)
+                .where(DELIVERIES.c.channel == channel, ~waits)
+                .order_by(DELIVERIES.c.id)
+            )
+            rows = _lease(conn, picked, now, lease_s)
+            if rows:
+                claimed.append(_group(conn, key, channel, rows))
+    return claimed
+
+
+def _group(conn: Connection, key: str, channel: str, rows: list[DeliveryRow]) -> DeliveryGroup:
+    first = conn.execute(
+        select(ALERTS.c.service, ALERTS.c.condition).where(ALERTS.c.id == rows[0].alert_id)
+    ).one()
+    live, unacknowledged = conn.execute(
+        select(func.count(), func.count().filter(ALERTS.c.status == OPEN)).where(
+            ALERTS.c.service == first.service,
+            ALERTS.c.condition == first.condition,
+            ALERTS.c.status != RESOLVED,
+        )
+    ).one()
+    tenant_ids = {str(r.payload["tenant_id"]) for r in rows if r.payload.get("tenant_id")}
+    names = conn.execute(
+        select(TENANTS.c.id, TENANTS.c.name).where(TENANTS.c.id.in_(sorted(tenant_ids)))
+    ).all()
+    # a name that only repeats the id says nothing more
+    shown = {str(t.id): str(t.name) for t in names if t.name and t.name != t.id}
+    return DeliveryGroup(key, first.condition, channel, rows, int(live), int(unacknowledged), shown)
 
 
 def _skip_never_opened(conn: Connection, alert_id: int, channel: str, after_id: int) -> list[int]:
@@ -490,9 +652,11 @@ def list_alerts(
     since: datetime | None = None,
     until: datetime | None = None,
     offset: int = 0,
+    condition: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first. `since`/`until` bound when the alert was last seen / first seen, so an
-    alert that was live at any moment of the window is in it."""
+    alert that was live at any moment of the window is in it. `service` with `condition` is
+    an alert group."""
     stmt = select(ALERTS).order_by(ALERTS.c.id.desc()).limit(limit).offset(offset)
     if status:
         stmt = stmt.where(ALERTS.c.status.in_(list(status)))
@@ -502,12 +666,38 @@ def list_alerts(
         stmt = stmt.where(ALERTS.c.service == service)
     if tenant_id:
         stmt = stmt.where(ALERTS.c.tenant_id == tenant_id)
+    if condition:
+        stmt = stmt.where(ALERTS.c.condition == condition)
     if since is not None:
         stmt = stmt.where(ALERTS.c.last_seen >= since)
     if until is not None:
         stmt = stmt.where(ALERTS.c.first_seen <= until)
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def alerts_by_ids(engine: Engine, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The alerts of these ids that exist, by id (a bulk change's before and after)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(ALERTS).where(ALERTS.c.id.in_(wanted))).all()
+    return {int(r.id): dict(r._mapping) for r in rows}
+
+
+def group_ids(engine: Engine, service: str, condition: str, live_only: bool = True) -> list[int]:
+    """The ids of one alert group (one service and condition across tenants), oldest first;
+    with `live_only`, those not resolved."""
+    stmt = (
+        select(ALERTS.c.id)
+        .where(ALERTS.c.service == service, ALERTS.c.condition == condition)
+        .order_by(ALERTS.c.id)
+    )
+    if live_only:
+        stmt = stmt.where(ALERTS.c.status != RESOLVED)
+    with engine.connect() as conn:
+        return [int(i) for i in conn.execute(stmt).scalars()]
 
 
 def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:

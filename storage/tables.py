@@ -151,6 +151,7 @@ class AlertDelivery(SQLModel, table=True):
     __table_args__ = (
         Index("ix_deliveries_pending", "delivered_at", "next_attempt_at"),
         Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_deliveries_group", "group_key", "channel", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -173,6 +174,9 @@ class AlertDelivery(SQLModel, table=True):
     claimed_until: datetime | None = _ts(nullable=True)
     #: the channel's reference for later updates (Slack "channel:ts")
     ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    #: the alert group ("service|condition") this notice goes out with, as one message per
+    #: group and channel; null for a notice sent on its own (migration 0004)
+    group_key: str | None = Field(default=None, sa_column=Column(String(130), nullable=True))
 
 
 class Silence(SQLModel, table=True):

@@ -113,6 +113,35 @@ def get_tenant(engine: Engine, tenant_id: str) -> TenantInfo | None:
     return TenantInfo(row.id, row.name, bool(row.enabled), dict(row.integrations or {})) if row else None
 
 
+def has_name(tenant_id: str, name: str | None) -> bool:
+    """A tenant stored without a display name keeps its id in `name` (the column is NOT NULL),
+    so a name equal to the id is no name."""
+    return bool(name) and name != tenant_id
+
+
+def display_names(engine: Engine, ids: Iterable[str | None]) -> dict[str, str]:
+    """id -> display name for those of `ids` that have one (one query); a tenant without a
+    name, unknown, or None (the platform) is left out, and is shown by its id alone."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    table = TENANTS
+    names: dict[str, str] = {}
+    with engine.connect() as conn:
+        # in chunks: a bound list of 1,000s of ids exceeds SQLite's parameter limit
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            stmt = select(table.c.id, table.c.name).where(table.c.id.in_(chunk))
+            names |= {r.id: r.name for r in conn.execute(stmt) if has_name(r.id, r.name)}
+    return names
+
+
+def label(tenant_id: str, names: Mapping[str, str]) -> str:
+    """The tenant as people read it: "Acme Shop (tenant-0003)", or the id alone without a name."""
+    name = names.get(tenant_id)
+    return f"{name} ({tenant_id})" if name and name != tenant_id else tenant_id
+
+
 def remove_tenant(engine: Engine, tenant_id: str) -> bool:
     table = TENANTS
     with engine.begin() as conn:

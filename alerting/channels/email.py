@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import smtplib
 import ssl as _ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -17,8 +19,9 @@ from pathlib import Path
 import jinja2
 
 from healthmon.alerting.channels.failures import failure, network_reason, secret_forms
-from healthmon.alerting.channels.render import view
-from healthmon.alerting.notification import Kind, Notification, Sent
+from healthmon.alerting.channels.render import link_texts, view
+from healthmon.alerting.channels.render_group import group_view
+from healthmon.alerting.notification import GroupNotification, Kind, Notification, Sent
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +49,42 @@ def alert_thread_id(alert_id: int) -> str:
     return f"<healthmon-alert-{alert_id}@{MESSAGE_DOMAIN}>"
 
 
-def build_message(notification: Notification, sender: str, recipients: list[str]) -> EmailMessage:
-    v = view(notification)
+def group_message_id(group: GroupNotification) -> str:
+    """The Message-ID of one group message: the same for a resend of the same rows."""
+    return f"<healthmon-group-{group.key}@{MESSAGE_DOMAIN}>"
+
+
+def group_thread_id(group_key: str) -> str:
+    """The root every message of one alert group refers to, so mail readers thread them."""
+    return f"<healthmon-group-{re.sub(r'[^A-Za-z0-9._-]', '-', group_key)}@{MESSAGE_DOMAIN}>"
+
+
+def _new_message(subject: str, sender: str, recipients: list[str], message_id: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = v.headline
+    msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = delivery_message_id(notification.delivery_id)
+    msg["Message-ID"] = message_id
+    return msg
+
+
+def build_group_message(group: GroupNotification, sender: str, recipients: list[str]) -> EmailMessage:
+    v = group_view(group)
+    msg = _new_message(v.headline, sender, recipients, group_message_id(group))
+    msg["References"] = group_thread_id(group.group_key)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Healthmon-Group"] = group.group_key
+    msg["X-Healthmon-Kind"] = "group"
+    msg["X-Healthmon-Severity"] = group.worst.severity.value
+    msg.set_content(_templates.get_template("email_group.txt.j2").render(v=v))
+    msg.add_alternative(_templates.get_template("email_group.html.j2").render(v=v), subtype="html")
+    return msg
+
+
+def build_message(notification: Notification, sender: str, recipients: list[str]) -> EmailMessage:
+    v = view(notification)
+    msg = _new_message(v.headline, sender, recipients, delivery_message_id(notification.delivery_id))
     # Every message of an alert, the trigger included, names the same root, so mail readers
     # that thread by References group them although the root itself is never sent.
     root = alert_thread_id(notification.alert_id)
@@ -65,8 +96,9 @@ def build_message(notification: Notification, sender: str, recipients: list[str]
     msg["X-Healthmon-Alert-Id"] = str(notification.alert_id)
     msg["X-Healthmon-Kind"] = notification.kind.value
     msg["X-Healthmon-Severity"] = notification.severity.value
-    msg.set_content(_templates.get_template("email.txt.j2").render(v=v))
-    msg.add_alternative(_templates.get_template("email.html.j2").render(v=v), subtype="html")
+    links = link_texts(v)
+    msg.set_content(_templates.get_template("email.txt.j2").render(v=v, links=links))
+    msg.add_alternative(_templates.get_template("email.html.j2").render(v=v, links=links), subtype="html")
     return msg
 
 
@@ -114,8 +146,14 @@ class EmailChannel:
         return f"EmailChannel(host={self.host!r}, port={self.port}, recipients={self.recipients!r})"
 
     async def send(self, notification: Notification) -> Sent:
+        return await self._send(lambda: build_message(notification, self.sender, self.recipients))
+
+    async def send_group(self, group: GroupNotification) -> Sent:
+        return await self._send(lambda: build_group_message(group, self.sender, self.recipients))
+
+    async def _send(self, build: Callable[[], EmailMessage]) -> Sent:
         try:
-            msg = build_message(notification, self.sender, self.recipients)
+            msg = build()
         except (jinja2.TemplateError, ValueError) as exc:
             # A template or header bug: resending the same notification would fail the same way.
             raise failure(f"email: cannot build the message: {exc}", False, self._secrets) from None

@@ -8,8 +8,21 @@ from typing import Any
 import httpx
 
 from healthmon.alerting.channels.failures import failure, network_reason, retryable_status, secret_forms
-from healthmon.alerting.channels.render import clip, iso_time, short_tenants, small_facts, summary
-from healthmon.alerting.notification import Kind, Notification, Sent, Severity
+from healthmon.alerting.channels.render import (
+    alert_url,
+    clip,
+    iso_time,
+    link_texts,
+    reason_of,
+    short_tenants,
+    signature_text,
+    small_facts,
+    summary,
+    tenant_of,
+    view,
+)
+from healthmon.alerting.channels.render_group import group_view
+from healthmon.alerting.notification import GroupNotification, Kind, Notification, Sent, Severity
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MAX_DEDUP_KEY = 255
@@ -44,16 +57,21 @@ def event(notification: Notification, routing_key: str, source: str) -> dict[str
     if action != "trigger":
         # PagerDuty takes no payload on acknowledge and resolve: the dedup key says it all.
         return body
-    tenants = short_tenants(n.tenants)
+    tenants = short_tenants(n.tenants, names=n.tenant_names)
     custom: dict[str, Any] = {
         "status": n.status,
-        "reason": n.reason,
+        "reason": reason_of(n),
         "since": iso_time(n.since),
         "count": n.count,
         "alert_id": n.alert_id,
         "signature": n.signature,
         "notification": n.kind.value,
+        "alert": signature_text(n),
     }
+    if n.opened_at:
+        custom["opened_at"] = iso_time(n.opened_at)
+    if n.tenant_id:
+        custom["tenant"] = tenant_of(n)
     facts = small_facts(n.details)
     if facts:
         custom["details"] = facts
@@ -71,9 +89,55 @@ def event(notification: Notification, routing_key: str, source: str) -> dict[str
         "custom_details": custom,
     }
     body["client"] = "healthmon"
-    if n.dashboard_url:
-        body["client_url"] = n.dashboard_url
-        body["links"] = [{"href": n.dashboard_url, "text": "healthmon dashboard"}]
+    links = link_texts(view(n))
+    if links:
+        # client_url is the "View in healthmon" link of the incident: the alert itself
+        body["client_url"] = alert_url(n)
+        body["links"] = [{"href": url, "text": text} for url, text in links]
+    return body
+
+
+def group_event(group: GroupNotification, routing_key: str, source: str) -> dict[str, Any]:
+    """One event for a group message, keyed by the group: one incident per alert group. It
+    resolves when the group has nothing live left, is acknowledged when nothing live is
+    unacknowledged, and is otherwise a trigger that PagerDuty merges into the open incident."""
+    if group.opened or (group.live and group.unacknowledged):
+        action = "trigger"
+    else:
+        action = "acknowledge" if group.live else "resolve"
+    body: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": action,
+        "dedup_key": dedup_key(f"group|{group.group_key}"),
+    }
+    if action != "trigger":
+        return body
+    v = group_view(group)
+    custom: dict[str, Any] = {
+        "group": group.group_key,
+        "live": v.live,
+        "unacknowledged": v.unacknowledged,
+        "reason": v.reason,
+        "since": v.since,
+        "notification": "group",
+        "message_key": v.key,
+    }
+    for title, tenants in v.tenant_sections():
+        custom[title.lower()] = f"{tenants.total}: {tenants.text()}"
+    body["payload"] = {
+        "summary": clip(v.summary, MAX_SUMMARY),
+        "source": source,
+        "severity": SEVERITIES[group.worst.severity],
+        "timestamp": iso_time(max(m.last_seen for m in group.members)),
+        "component": group.service,
+        "group": "tenants",
+        "class": group.condition,
+        "custom_details": custom,
+    }
+    body["client"] = "healthmon"
+    if v.links:
+        body["client_url"] = v.links[0][0]
+        body["links"] = [{"href": url, "text": text} for url, text in v.links]
     return body
 
 
@@ -115,6 +179,15 @@ class PagerDutyChannel:
 
     async def send(self, notification: Notification) -> Sent:
         body = event(notification, self.routing_key, self.source)
+        await self._post(body)
+        return Sent(ref=body["dedup_key"])
+
+    async def send_group(self, group: GroupNotification) -> Sent:
+        # no ref: a member's own later events are keyed by its signature, not the group's
+        await self._post(group_event(group, self.routing_key, self.source))
+        return Sent()
+
+    async def _post(self, body: dict[str, Any]) -> None:
         try:
             # A client per send: see WebhookChannel.send.
             async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
@@ -122,7 +195,7 @@ class PagerDutyChannel:
         except httpx.HTTPError as exc:
             raise failure(f"pagerduty: {network_reason(exc)}", True, self._secrets) from None
         if 200 <= response.status_code < 300:
-            return Sent(ref=body["dedup_key"])
+            return
         words = _pagerduty_words(response)
         reason = f"pagerduty answered HTTP {response.status_code}" + (f": {words}" if words else "")
         raise failure(reason, retryable_status(response.status_code), self._secrets)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from healthmon.alerting.notification import Kind, Notification, Severity
 
@@ -38,6 +39,20 @@ ACKNOWLEDGED_COLOUR = "#9e9e9e"
 # Only the key's ending counts, so facts about a secret ("token_expires_in_days") still show.
 _SECRET_KEY = re.compile(
     r"(token|secret|password|passwd|pwd|key|authorization|cookie|credentials?|dsn)$", re.IGNORECASE
+)
+
+#: where monitors keep a vendor's own error code in a check's details (monitors/*.py), in the
+#: order a message prefers them; one per vendor, so at most one is present
+VENDOR_CODE_KEYS = (
+    "stripe_code",
+    "vercel_code",
+    "meta_error",
+    "google_error",
+    "tiktok_code",
+    "slack_error",
+    "mux_error_type",
+    "rpc_code",
+    "oauth_error",
 )
 
 
@@ -86,10 +101,28 @@ class MessageView:
     alert_id: int
     delivery_id: int
     signature: str
+    #: "stripe · platform · health": the signature as people read it
+    signature_text: str
+    #: the alert in the dashboard, and the alerted target's service detail (None without
+    #: `dashboard_url`: no link rather than a wrong one)
+    alert_url: str | None
+    service_url: str | None
+    #: when the alert opened, beside `since` (when the target started failing)
+    opened: str | None
 
     @property
     def footer(self) -> str:
-        return f"healthmon alert #{self.alert_id} · delivery #{self.delivery_id} · {self.signature}"
+        return f"healthmon alert #{self.alert_id} · delivery #{self.delivery_id} · {self.signature_text}"
+
+
+def link_texts(v: MessageView) -> list[tuple[str, str]]:
+    """(url, words) of the message's links, the same in every channel: none without
+    `dashboard_url`."""
+    links = [
+        (v.alert_url, f"Open alert #{v.alert_id}"),
+        (v.service_url, f"{v.service} ({v.tenant}) in service detail"),
+    ]
+    return [(url, text) for url, text in links if url]
 
 
 def one_line(text: str) -> str:
@@ -154,8 +187,80 @@ def safe_details(details: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in details.items() if not is_secret_key(str(k))}
 
 
-def short_tenants(tenants: tuple[str, ...], limit: int = MAX_TENANTS) -> TenantList:
-    return TenantList(tuple(tenants[:limit]), len(tenants))
+def tenant_label(tenant_id: str, names: Mapping[str, str]) -> str:
+    """The tenant as people read it: "Acme Shop (tenant-0003)", or the id alone without a name."""
+    name = names.get(tenant_id)
+    return f"{one_line(name)} ({tenant_id})" if name and name != tenant_id else tenant_id
+
+
+def short_tenants(
+    tenants: tuple[str, ...], limit: int = MAX_TENANTS, names: Mapping[str, str] | None = None
+) -> TenantList:
+    shown = tuple(tenant_label(t, names or {}) for t in tenants[:limit])
+    return TenantList(shown, len(tenants))
+
+
+def check_facts(details: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The latest check's own details, as the lifecycle keeps them under `latest`."""
+    latest = details.get("latest")
+    return latest if isinstance(latest, Mapping) else {}
+
+
+def coded_reason(reason: str | None, facts: Mapping[str, Any]) -> str | None:
+    """The reason with the HTTP status and the vendor's error code in front, when the check's
+    details hold them and the reason does not say them already: "HTTP 503: An unknown error
+    occurred", "HTTP 402 card_declined: Your card was declined." A 2xx status is left out: an
+    error inside a 200 answer is told by its code."""
+    text = reason or ""
+    front: list[str] = []
+    status = facts.get("http_status")
+    if isinstance(status, int) and not isinstance(status, bool) and not 200 <= status < 300:
+        if f"HTTP {status}" not in text:
+            front.append(f"HTTP {status}")
+    code = next((facts[k] for k in VENDOR_CODE_KEYS if isinstance(facts.get(k), str | int)), None)
+    if code is not None and not isinstance(code, bool) and str(code) and str(code) not in text:
+        front.append(one_line(str(code))[:MAX_DETAIL_CHARS])
+    if not front:
+        return reason
+    return f"{' '.join(front)}: {text}" if text.strip() else " ".join(front)
+
+
+def reason_of(notification: Notification) -> str | None:
+    """The reason a message shows (see `coded_reason`); the check's own words stay in details."""
+    return coded_reason(notification.reason, check_facts(notification.details))
+
+
+def tenant_of(notification: Notification) -> str:
+    """The alerted tenant as people read it, or "platform"."""
+    n = notification
+    return tenant_label(n.tenant_id, n.tenant_names) if n.tenant_id else "platform"
+
+
+def signature_text(notification: Notification) -> str:
+    """The signature as people read it: "stripe · platform · health" for "stripe|-|health"
+    (PagerDuty keeps the raw one as its dedup key)."""
+    service, _, rest = notification.signature.partition("|")
+    condition = rest.partition("|")[2]
+    parts = [service or notification.service, tenant_of(notification), condition]
+    return " · ".join(p for p in parts if p)
+
+
+def alert_url(notification: Notification) -> str | None:
+    """`{dashboard_url}/alerts?alert=<id>`: the Alerts page opened on this alert."""
+    base = (notification.dashboard_url or "").rstrip("/")
+    return f"{base}/alerts?{urlencode({'alert': notification.alert_id})}" if base else None
+
+
+def service_url(notification: Notification) -> str | None:
+    """`{dashboard_url}/service?service=<service>&tenant=<id>` (no tenant for the platform):
+    service detail opened on the alerted target."""
+    base = (notification.dashboard_url or "").rstrip("/")
+    if not base:
+        return None
+    query = {"service": notification.service}
+    if notification.tenant_id:
+        query["tenant"] = notification.tenant_id
+    return f"{base}/service?{urlencode(query)}"
 
 
 def label(notification: Notification) -> str:
@@ -178,7 +283,7 @@ def colour(notification: Notification) -> str:
 
 
 def scope(notification: Notification) -> str:
-    where = notification.tenant_id or "platform"
+    where = tenant_of(notification)
     if notification.tenants:
         count = len(notification.tenants)
         return f"{where}, {count} tenant{'s' if count != 1 else ''}"
@@ -188,8 +293,9 @@ def scope(notification: Notification) -> str:
 def summary(notification: Notification) -> str:
     """What broke, where, and why, on one line: "redis degraded (tenant-0001): slow"."""
     text = f"{notification.service} {notification.status} ({scope(notification)})"
-    if notification.reason:
-        text += f": {clip(one_line(notification.reason), MAX_HEADLINE_REASON)}"
+    reason = reason_of(notification)
+    if reason:
+        text += f": {clip(one_line(reason), MAX_HEADLINE_REASON)}"
     if notification.kind is Kind.ACKNOWLEDGE and notification.acknowledged_by:
         text += f", acknowledged by {one_line(notification.acknowledged_by)}"
     return one_line(text)
@@ -201,6 +307,7 @@ def headline(notification: Notification) -> str:
 
 def view(notification: Notification) -> MessageView:
     n = notification
+    reason = reason_of(n)
     return MessageView(
         kind=n.kind,
         label=label(n),
@@ -208,20 +315,24 @@ def view(notification: Notification) -> MessageView:
         headline=headline(n),
         title=one_line(n.title),
         service=n.service,
-        tenant=n.tenant_id or "platform",
+        tenant=tenant_of(n),
         scope=scope(n),
         severity=n.severity.value.upper(),
         status=n.status,
-        reason=clip(n.reason.strip(), MAX_REASON) if n.reason else None,
+        reason=clip(reason.strip(), MAX_REASON) if reason else None,
         since=human_time(n.since),
         last_seen=human_time(n.last_seen),
         count=n.count,
         acknowledged_by=n.acknowledged_by,
         details=short_details(n.details),
-        tenants=short_tenants(n.tenants),
+        tenants=short_tenants(n.tenants, names=n.tenant_names),
         colour=colour(n),
         dashboard_url=n.dashboard_url,
         alert_id=n.alert_id,
         delivery_id=n.delivery_id,
         signature=n.signature,
+        signature_text=signature_text(n),
+        alert_url=alert_url(n),
+        service_url=service_url(n),
+        opened=human_time(n.opened_at) if n.opened_at else None,
     )

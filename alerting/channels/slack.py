@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import urllib.error
+from collections.abc import Iterable
 from typing import Any, cast
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -24,8 +25,9 @@ from healthmon.alerting.channels.failures import (
     secret_forms,
     url_secrets,
 )
-from healthmon.alerting.channels.render import MessageView, clip, view
-from healthmon.alerting.notification import DeliveryError, Kind, Notification, Sent
+from healthmon.alerting.channels.render import MessageView, clip, link_texts, view
+from healthmon.alerting.channels.render_group import GroupView, group_view
+from healthmon.alerting.notification import DeliveryError, GroupNotification, Kind, Notification, Sent
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 # Slack's own limits: a header block's text, a section's text, a field's text.
@@ -89,24 +91,44 @@ def _mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, str]:
     return {"type": "mrkdwn", "text": clip(text, limit)}
 
 
+def _heading(headline: str, fields: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The header and the facts' fields, the same for an alert and a group."""
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(headline, MAX_HEADER)}},
+        {
+            "type": "section",
+            "fields": [_mrkdwn(f"*{name}*\n{escape(value)}", MAX_FIELD) for name, value in fields],
+        },
+    ]
+
+
+def _closing(links: Iterable[tuple[str, str]], footer: str) -> list[dict[str, Any]]:
+    """The links (if any) and the footer, the same for an alert and a group."""
+    shown = [f"<{url}|{escape(text)}>" for url, text in links]
+    out = [{"type": "section", "text": _mrkdwn(" · ".join(shown))}] if shown else []
+    return [*out, {"type": "context", "elements": [_mrkdwn(escape(footer))]}]
+
+
+def _attachment(headline: str, colour: str, body: list[dict[str, Any]]) -> dict[str, Any]:
+    # The blocks sit inside an attachment, because only attachments carry the colour bar;
+    # `text` is what phones and screen readers show.
+    return {"text": headline, "attachments": [{"color": colour, "fallback": headline, "blocks": body}]}
+
+
 def blocks(v: MessageView) -> list[dict[str, Any]]:
     fields = [
         ("Service", v.service),
         ("Tenant", v.tenant),
         ("Severity", v.severity),
         ("Status", v.status),
-        ("Since", v.since),
+        ("Failing since", v.since),
         ("Count", f"{v.count} (last seen {v.last_seen})"),
     ]
+    if v.opened:
+        fields.append(("Alert opened", v.opened))
     if v.acknowledged_by:
         fields.append(("Acknowledged by", v.acknowledged_by))
-    out: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(v.headline, MAX_HEADER)}},
-        {
-            "type": "section",
-            "fields": [_mrkdwn(f"*{name}*\n{escape(value)}", MAX_FIELD) for name, value in fields],
-        },
-    ]
+    out = _heading(v.headline, fields)
     if v.reason:
         out.append({"type": "section", "text": _mrkdwn(f"*Reason*\n{escape(v.reason)}")})
     if v.details:
@@ -119,23 +141,13 @@ def blocks(v: MessageView) -> list[dict[str, Any]]:
                 "text": _mrkdwn(f"*Tenants affected ({v.tenants.total})*\n{escape(v.tenants.text())}"),
             }
         )
-    if v.dashboard_url:
-        out.append(
-            {"type": "section", "text": _mrkdwn(f"<{v.dashboard_url}|Open in the healthmon dashboard>")}
-        )
-    out.append({"type": "context", "elements": [_mrkdwn(escape(v.footer))]})
-    return out
+    return out + _closing(link_texts(v), v.footer)
 
 
 def message(notification: Notification) -> dict[str, Any]:
     """The message body shared by webhooks, chat.postMessage and chat.update."""
     v = view(notification)
-    # The blocks sit inside an attachment, because only attachments carry the colour bar;
-    # `text` is what phones and screen readers show.
-    return {
-        "text": v.headline,
-        "attachments": [{"color": v.colour, "fallback": v.headline, "blocks": blocks(v)}],
-    }
+    return _attachment(v.headline, v.colour, blocks(v))
 
 
 def thread_reply(notification: Notification) -> str:
@@ -145,6 +157,29 @@ def thread_reply(notification: Notification) -> str:
         return f":white_check_mark: Resolved: {escape(v.summary)}"
     who = f" by {escape(v.acknowledged_by)}" if v.acknowledged_by else ""
     return f":eyes: Acknowledged{who}: {escape(v.summary)}"
+
+
+def group_blocks(v: GroupView) -> list[dict[str, Any]]:
+    fields = [
+        ("Service", v.service),
+        ("Condition", v.condition),
+        ("Severity", v.severity),
+        ("Live", f"{v.live} ({v.unacknowledged} unacknowledged)"),
+        ("Failing since", v.since),
+    ]
+    out = _heading(v.headline, fields)
+    if v.reason:
+        out.append({"type": "section", "text": _mrkdwn(f"*Worst reason*\n{escape(v.reason)}")})
+    for title, tenants in v.tenant_sections():
+        text = f"*{escape(title)} ({tenants.total})*\n{escape(tenants.text())}"
+        out.append({"type": "section", "text": _mrkdwn(text)})
+    return out + _closing(v.links, v.footer)
+
+
+def group_message(group: GroupNotification) -> dict[str, Any]:
+    """An alert group's message, laid out like `message`."""
+    v = group_view(group)
+    return _attachment(v.headline, v.colour, group_blocks(v))
 
 
 class SlackCallError(DeliveryError):
@@ -197,13 +232,24 @@ class SlackChannel:
         if self._web is not None:
             return await asyncio.to_thread(self._send_web, self._web, notification)
         assert self._hook is not None
-        return await asyncio.to_thread(self._send_webhook, self._hook, notification)
+        return await asyncio.to_thread(self._send_webhook, self._hook, message(notification))
+
+    async def send_group(self, group: GroupNotification) -> Sent:
+        # Always a new message, and no ref kept: a later notice of one member must not edit the
+        # group's message into that member's.
+        body = group_message(group)
+        if self._web is not None:
+            web, channel = self._web, self.channel
+            await asyncio.to_thread(lambda: self._call(web, "chat.postMessage", channel=channel, **body))
+            return Sent()
+        assert self._hook is not None
+        return await asyncio.to_thread(self._send_webhook, self._hook, body)
 
     # -- incoming webhook ----------------------------------------------------------------------
 
-    def _send_webhook(self, hook: WebhookClient, notification: Notification) -> Sent:
+    def _send_webhook(self, hook: WebhookClient, body: dict[str, Any]) -> Sent:
         try:
-            response = hook.send_dict(message(notification))
+            response = hook.send_dict(body)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             raise failure(f"slack webhook: {network_reason(exc)}", True, self._secrets) from None
         if response.status_code == 200:

@@ -1,20 +1,43 @@
-"""Alerts: filter, read, acknowledge or resolve with a note, and see where each notice went."""
+"""Alerts: live ones as groups to acknowledge or resolve many at once; filter, read, acknowledge
+or resolve one with a note, and see where each notice went."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
 from healthmon.flows import alerts as flow_alerts
 from healthmon.storage import alerts as store
+from healthmon.storage.tenants import display_names
+from healthmon.storage.tenants import label as tenant_label
 
 STATES = ("open", "acknowledged", "resolved")
 SEVERITIES = ("p1", "p2", "p3")
 SELECTED_KEY = "alerts_selected"
 CLICK_KEY = "alerts_last_click"
+#: the `?alert=` link last followed
+LINK_KEY = "alerts_link_followed"
+MAX_ALERT_ID = 2**31 - 1
+#: live alerts grouped at most (a group per tenant of 1,000 fits)
+GROUP_LIMIT = 5000
+
+
+def named(frame: pd.DataFrame, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The frame's tenant column as "Acme Shop (tenant-0003)" for tenants with a display name
+    (one query for the rows shown); the frame has one row per alert, in the order of `rows`."""
+    names = display_names(context.runtime().engine, [r["tenant_id"] for r in rows])
+    if names:
+        frame["tenant"] = [
+            tenant_label(r["tenant_id"], names) if r["tenant_id"] else shown
+            for r, shown in zip(rows, frame["tenant"], strict=True)
+        ]
+    return frame
+
 
 st.title("🚨 Alerts")
 
@@ -67,8 +90,8 @@ def live_list(states: list[str], severities: list[str], service: str | None, ten
         # keyed by the rows shown: when the list changes, an old selection must not point at the
         # alert that moved into its row
         table_key = "alerts_table_" + hashlib.sha1(repr([r["id"] for r in rows]).encode()).hexdigest()[:12]
-        event = st.dataframe(
-            frames.alerts_table(rows),
+        event = context.table(
+            named(frames.alerts_table(rows), rows),
             hide_index=True,
             on_select="rerun",
             selection_mode="single-row",
@@ -91,6 +114,109 @@ def live_list(states: list[str], severities: list[str], service: str | None, ten
         st.caption(f"Updated {context.now():%H:%M:%S} UTC · counts are of the alerts listed · click a row")
 
 
+def follow_links() -> str | None:
+    """`?alert=<id>` (a notification's link) opens that alert below, once: a later pick must
+    not be undone by the link still in the address. Returns the `?group=` of the link."""
+    linked = st.query_params.get("alert")
+    if linked and st.session_state.get(LINK_KEY) != linked:
+        st.session_state[LINK_KEY] = linked
+        if linked.isdigit() and 0 < int(linked) <= MAX_ALERT_ID:
+            st.session_state[SELECTED_KEY] = int(linked)
+        else:
+            context.flash(f"The link names no alert ({context.plain(linked)}).", "error")
+    return st.query_params.get("group") or None
+
+
+def change_group_members(group: frames.AlertGroup, picked: list[int], note: str, acknowledge: bool) -> None:
+    rt = context.runtime()
+    change = flow_alerts.acknowledge_many if acknowledge else flow_alerts.resolve_many
+    done = change(rt, picked, context.who(), note.strip() or None, context.now())
+    verb = "acknowledged" if acknowledge else "resolved"
+    with st.spinner("Telling the channels…"):
+        sent = context.send_now(rt, done.notices)
+    message = f"{len(done.changed)} alerts of {group.label} {verb} by {context.who()}."
+    if done.unchanged:
+        message += f" {len(done.unchanged)} unchanged (already {verb} or resolved)."
+    if done.not_found:
+        message += f" {len(done.not_found)} no longer exist."
+    context.flash(message + (f" {sent}." if sent else ""))
+    st.rerun()
+
+
+def group_section(group: frames.AlertGroup, expanded: bool) -> None:
+    with st.expander(f"**{group.label}** — {context.plain(group.summary())}", expanded=expanded):
+        context.table(
+            named(frames.group_table(group.alerts), group.alerts),
+            hide_index=True,
+            key=f"group_table_{group.key}",
+            column_config={
+                "first seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                "last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            },
+        )
+        names = display_names(context.runtime().engine, [a["tenant_id"] for a in group.alerts])
+        tenants = {
+            a["id"]: tenant_label(a["tenant_id"], names) if a["tenant_id"] else "platform"
+            for a in group.alerts
+        }
+        with st.form(f"group_form_{group.key}", clear_on_submit=True):
+            picked = st.multiselect(
+                "Alerts to change",
+                list(tenants),
+                default=list(tenants),
+                format_func=lambda i: f"#{i} {tenants[i]}",
+                key=f"group_pick_{group.key}",
+                help="every alert of the group at first; remove the ones to leave as they are",
+            )
+            note = st.text_input(
+                "Note for these alerts",
+                max_chars=1000,
+                key=f"group_note_{group.key}",
+                placeholder="what you found or did (kept on each alert)",
+            )
+            buttons = st.columns(2)
+            ack = buttons[0].form_submit_button(
+                "Acknowledge selected", type="primary", width="stretch", key=f"group_ack_{group.key}"
+            )
+            resolve = buttons[1].form_submit_button(
+                "Resolve selected", width="stretch", key=f"group_resolve_{group.key}"
+            )
+        if (ack or resolve) and picked:
+            change_group_members(group, picked, note or "", acknowledge=ack)
+        elif ack or resolve:
+            st.warning("Pick at least one alert of the group.")
+
+
+def groups_view(severities: list[str], service: str | None, tenant: str, linked_group: str | None) -> None:
+    """The live alerts as groups (one service and condition across tenants), each expandable
+    to its alerts, to acknowledge or resolve many of them with one note."""
+    rt = context.runtime()
+    live = store.list_alerts(
+        rt.engine,
+        ["open", "acknowledged"],
+        GROUP_LIMIT,
+        severity=severities or None,
+        service=service,
+        tenant_id=tenant.strip() or None,
+    )
+    groups = frames.alert_groups(live)
+    if linked_group is not None:
+        groups = [g for g in groups if g.key == linked_group]
+        st.caption(f"Showing the group {context.plain(frames.group_label(linked_group))} from the link only.")
+    st.subheader(f"Groups ({len(groups)})")
+    if not groups:
+        st.caption("No live alert (open or acknowledged) matches the filters.")
+        return
+    for group in groups:
+        group_section(group, expanded=linked_group is not None or len(groups) == 1)
+    if len(live) == GROUP_LIMIT:
+        st.caption(f"Only the newest {GROUP_LIMIT:,} live alerts are grouped: narrow the filters.")
+
+
+with context.guarded():
+    groups_view(severities, service, tenant or "", follow_links())
+
+st.subheader("All alerts")
 live_list(states, severities, service, tenant or "")
 
 st.divider()
@@ -171,7 +297,7 @@ with context.guarded():
         st.markdown("**Notifications**")
         deliveries = store.deliveries_of(rt.engine, alert["id"])
         if deliveries:
-            st.dataframe(
+            context.table(
                 frames.deliveries_table(deliveries),
                 hide_index=True,
                 key="alert_deliveries",

@@ -5,9 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
+from healthmon.dashboard import uptime as uptime_figures
+from healthmon.flows import alerts as flow_alerts
+from healthmon.monitors.result import TargetKey
+from healthmon.storage.alerts import load_live
 from healthmon.storage.queries import Cell, counts, filter_cells, matrix_cells, stale_count
+from healthmon.storage.tenants import display_names
 
 GRID_GEN_KEY = "matrix_grid_gen"
+UPTIME_KEY = "matrix_uptime"
+#: the tenants' display names, beside the id column (which stays the id: clicks read it)
+NAME_COLUMN = "name"
 
 st.title("🧮 Service × tenant matrix")  # noqa: RUF001
 
@@ -21,7 +29,21 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         placeholder="any status",
     )
     search = st.text_input("Tenant", key="matrix_search", placeholder="search tenant id")
+    wanted_response = st.multiselect(
+        "Response",
+        list(frames.RESPONSE_FILTERS),
+        key="matrix_response",
+        placeholder="any response",
+        help="alerted: a live alert; unacknowledged: an open alert; silenced: a silence holds its "
+        "notifications (several: all of them)",
+    )
     sort = st.segmented_control("Sort", list(frames.SORTS), key="matrix_sort", default=frames.SORT_WORST)
+    st.toggle(
+        f"Uptime {frames.MATRIX_UPTIME_WINDOW}",
+        key=UPTIME_KEY,
+        help=f"a column with each row's uptime over the last {frames.MATRIX_UPTIME_WINDOW} (read from "
+        f"history at most every {uptime_figures.MATRIX_TTL_S} s)",
+    )
 
 
 def open_detail(service: str, tenant: str | None) -> None:
@@ -57,7 +79,15 @@ def freshness_line(cells: list[Cell], stale_after: float) -> None:
 
 
 @st.fragment(run_every=context.LIVE_EVERY_S)
-def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -> None:
+def response_state(cells: list[Cell]) -> dict[TargetKey, frames.Response]:
+    """Live alerts and active silences, read once per run of the matrix (a few rows, beside
+    the cached view of every cell)."""
+    rt = context.runtime()
+    now = context.now()
+    return frames.responses(cells, load_live(rt.engine), flow_alerts.active_silences(rt.engine, now), now)
+
+
+def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, wanted: list[str]) -> None:
     with context.guarded():
         rt = context.runtime()
         rule = context.stale_rule(rt)
@@ -68,6 +98,8 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
         cells = filter_cells(
             every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None
         )
+        response = response_state(cells)
+        cells = frames.with_response(cells, response, wanted)
         found = counts(cells)
         columns = st.columns(len(status_style.STATUS_ORDER) + 2)
         for column, status in zip(columns, status_style.STATUS_ORDER, strict=False):
@@ -83,9 +115,19 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
         if cells:
             freshness_line(cells, rule.stale_after)
 
-        grid = frames.matrix(cells, sort)
+        grid = frames.matrix(cells, sort, response)
+        if st.session_state.get(UPTIME_KEY):
+            # every service's targets, whatever the filters: a row's uptime is of all its services
+            checked = tuple(sorted({c.service for c in every}))
+            grid = frames.with_uptime(grid, uptime_figures.tallies(rt, checked, frames.MATRIX_UPTIME_WINDOW))
         gen = st.session_state.get(GRID_GEN_KEY, 0)
         config = {frames.TENANT_COLUMN: st.column_config.TextColumn("tenant", pinned=True)}
+        config[frames.UPTIME_COLUMN] = st.column_config.NumberColumn(
+            frames.UPTIME_COLUMN,
+            format="%.3f",
+            help=f"the row's services together over the last {frames.MATRIX_UPTIME_WINDOW}, time-weighted; "
+            "degraded is up, silenced and stale time no data",
+        )
         for service in {*grid.platform_services, *grid.tenant_services}:
             config[service] = st.column_config.TextColumn(service, help=f"{context.tier_of(service)} tier")
 
@@ -93,7 +135,7 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
         if grid.platform.empty:
             st.caption("No platform service matches the filters.")
         else:
-            event = st.dataframe(
+            event = context.table(
                 frames.styled(grid.platform, grid.platform_services),
                 hide_index=True,
                 column_config=config,
@@ -106,25 +148,30 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
                 open_detail(*target)
 
         st.subheader(f"Tenants ({len(grid.tenants)})")
+        if not grid.tenants.empty:
+            names = display_names(rt.engine, grid.tenants[frames.TENANT_COLUMN])
+            grid.tenants.insert(1, NAME_COLUMN, grid.tenants[frames.TENANT_COLUMN].map(names).fillna(""))
+            config[NAME_COLUMN] = st.column_config.TextColumn("name", pinned=True)
         if grid.tenants.empty:
             st.caption("No tenant matches the filters.")
         else:
             config[frames.WORST_COLUMN] = st.column_config.TextColumn(
                 "worst", help="the tenant's worst status"
             )
-            event = st.dataframe(
+            event = context.table(
                 frames.styled(grid.tenants, [frames.WORST_COLUMN, *grid.tenant_services]),
                 hide_index=True,
                 column_config=config,
                 on_select="rerun",
                 selection_mode="single-cell",
-                height=min(38 + 35 * len(grid.tenants), 640),
+                max_height=640,
                 key=f"matrix_tenants_{gen}",
             )
             target = frames.cell_target(grid.tenants, event.selection, grid.tenant_services)
             if target:
                 open_detail(*target)
         st.caption(status_style.legend(rule.stale_after))
+        st.caption(frames.RESPONSE_LEGEND)
         st.caption("Click a status cell to open that service's detail.")
 
         attention = frames.attention(cells)
@@ -134,10 +181,10 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str) -
             if attention.empty:
                 st.caption("Everything shown is healthy.")
             else:
-                st.dataframe(attention, hide_index=True, key="matrix_attention")
+                context.table(attention, hide_index=True, key="matrix_attention")
 
 
-live_matrix(tiers, statuses, search or "", sort or frames.SORT_WORST)
+live_matrix(tiers, statuses, search or "", sort or frames.SORT_WORST, wanted_response)
 
 st.divider()
 with st.container(horizontal=True, vertical_alignment="bottom"):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
+from healthmon.dashboard import uptime as uptime_figures
+from healthmon.flows.slo import slo_report, uptime_over
 from healthmon.monitors.result import TIERS
 from healthmon.storage.alerts import list_alerts
 from healthmon.storage.queries import (
@@ -20,18 +22,25 @@ from healthmon.storage.queries import (
     stale_count,
     status_changes,
     tenant_health,
+    tenants_over_time,
 )
-from healthmon.storage.tenants import list_tenants
+from healthmon.storage.tenants import display_names, list_tenants
+from healthmon.storage.tenants import label as tenant_label
 
 st.title("📈 Service detail")
 
 rt = context.runtime()
 all_services = context.services()
+opening: str | None = None
+with context.guarded():
+    opening = context.opening_service(rt, matrix_cells(rt.engine, context.view_cache(rt)))
 with st.container(horizontal=True, vertical_alignment="bottom"):
-    # bound to the URL (?service=...&tenant=...): the matrix links here, and the page can be shared
+    # bound to the URL (?service=...&tenant=...): the matrix and alert messages link here, and
+    # the page can be shared
     service = st.selectbox(
         "Service",
         all_services,
+        index=all_services.index(opening) if opening in all_services else 0,
         key="service",
         # no format_func: a bound widget puts the formatted option in the URL and reads it back
         bind="query-params",
@@ -125,8 +134,10 @@ def show_breakdown(service: str) -> None:
     for column, status in zip(columns, status_style.STATUS_ORDER, strict=False):
         column.metric(status_style.label(status), found[status], border=True)
     columns[-1].metric(f"{status_style.STALE_EMOJI} {status_style.STALE}", stale_count(cells), border=True)
-    table = frames.breakdown(results, now, rule)
-    st.dataframe(
+    table = frames.breakdown_uptime(
+        frames.breakdown(results, now, rule), service, uptime_figures.targets(rt, service)
+    )
+    context.table(
         frames.styled(table, ["status"]),
         hide_index=True,
         key="service_breakdown",
@@ -134,11 +145,17 @@ def show_breakdown(service: str) -> None:
             "latency ms": st.column_config.NumberColumn(format="%.0f"),
             "checked": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
             "age s": st.column_config.NumberColumn(format="%.0f", help="seconds since the check"),
+            **{
+                f"uptime {w} %": st.column_config.NumberColumn(
+                    format="%.3f", help=f"time up over {w}; degraded is up, silenced and stale time no data"
+                )
+                for w in WINDOWS
+            },
             "stale": st.column_config.CheckboxColumn(
                 help=f"no result for more than {rule.stale_after:g} tier intervals"
             ),
         },
-        height=min(38 + 35 * len(table), 560),
+        max_height=560,
     )
 
 
@@ -149,7 +166,9 @@ def live(service: str, tenant: str | None) -> None:
             st.subheader(f"{service} — every tenant")
             show_breakdown(service)
             return
-        st.subheader(f"{service} — {tenant}" if tenant else service)
+        # the picker shows ids (it is bound to ?tenant=<id>); the heading names the tenant
+        shown = tenant_label(tenant, display_names(context.runtime().engine, [tenant])) if tenant else None
+        st.subheader(f"{service} — {shown}" if shown else service)
         show_result(service, tenant)
 
 
@@ -187,16 +206,102 @@ def history(service: str, tenant: str | None, window: str) -> None:
             f"p50/p95 per {context.span(BUCKETS[window])}"
         )
         with st.expander("Chart data"):
-            st.dataframe(series, hide_index=True, key="service_series")
+            context.table(series, hide_index=True, key="service_series")
             if changes:
                 st.markdown("**Status changes**")
-                st.dataframe(changes, hide_index=True, key="service_changes")
+                context.table(changes, hide_index=True, key="service_changes")
             if alerts:
                 st.markdown("**Alerts**")
-                st.dataframe(frames.alerts_table(alerts), hide_index=True, key="service_alerts")
+                context.table(frames.alerts_table(alerts), hide_index=True, key="service_alerts")
 
 
+@st.fragment(run_every=context.SLOW_EVERY_S)
+def overview(service: str, window: str) -> None:
+    """A per-tenant service across its tenants, over time: what its table of 1,000 rows cannot
+    show. Bucketed in SQL (storage.queries.tenants_over_time); uptime as flows.slo counts it."""
+    with context.guarded():
+        rt = context.runtime()
+        end = context.now()
+        start = end - WINDOWS[window]
+        found = tenants_over_time(rt.engine, service, start, BUCKETS[window])
+        st.subheader(f"{service} across tenants, last {window}")
+        if not found.statuses:
+            st.info("No checks recorded in this window.", icon="⏳")
+            return
+        series = frames.series_frame(found.latency)
+        failing = frames.failing_tenants_frame(found.statuses)
+        uptimes = uptime_over(rt, [service], window, end)
+        distribution = frames.uptime_distribution(v for (_s, t), v in uptimes.items() if t is not None)
+        latency_column, failing_column, uptime_column = st.columns(3)
+        with latency_column:
+            st.markdown("**Latency, every tenant** (p50 / p95)")
+            if series.empty:
+                st.caption("No latency in this window (every check ended before a response).")
+            else:
+                st.altair_chart(frames.tenants_latency_chart(series, start, end), width="stretch")
+        with failing_column:
+            st.markdown("**Tenants degraded and unhealthy**")
+            st.altair_chart(frames.failing_tenants_chart(failing, start, end), width="stretch")
+        with uptime_column:
+            st.markdown(f"**Uptime over {window}**, tenants per band")
+            st.altair_chart(frames.uptime_chart(distribution), width="stretch")
+        st.caption(
+            f"per {context.span(BUCKETS[window])} · a tenant counts once per bucket, by its worst "
+            "result in it · uptime: degraded counts as up, unknown, silenced and stale time as no data"
+        )
+        with st.expander("Overview data"):
+            context.table(series, hide_index=True, key="overview_latency")
+            context.table(failing, hide_index=True, key="overview_failing")
+            context.table(distribution, hide_index=True, key="overview_uptime")
+
+
+@st.fragment(run_every=context.SLOW_EVERY_S)
+def uptime(service: str, tenant: str | None) -> None:
+    """Uptime over 24 h, 7 d and 30 d of the target (or of every tenant together), and with an
+    SLO its error budget left, burn rates and the budget's burn-down over the window."""
+    with context.guarded():
+        rt = context.runtime()
+        whole = context.per_tenant(service) and tenant is None
+        report = slo_report(rt, service, tenant, context.now(), whole_service=whole)
+        st.subheader("Uptime and error budget" + (", every tenant together" if whole else ""))
+        columns = st.columns(len(report.uptime) + 1)
+        for column, (name, share) in zip(columns, report.uptime.items(), strict=False):
+            column.metric(f"Uptime {name}", frames.uptime_text(share), border=True)
+        objective = report.objective
+        if objective is None:
+            columns[-1].metric("Error budget", "no SLO", border=True, help=f"set services.{service}.slo")
+            st.caption(UPTIME_NOTE)
+            return
+        left = report.budget_remaining
+        columns[-1].metric(
+            f"Budget left ({objective.objective:g} % over {objective.window_days} d)",
+            "no data" if left is None else f"{left * 100:.1f} %",
+            border=True,
+        )
+        rates = " · ".join(
+            f"{name} {'no data' if rate is None else f'{rate:.1f}x'}"
+            for name, rate in report.burn_rates.items()
+        )
+        st.caption(f"Burn rate (1x spends the budget in exactly {objective.window_days} d): {rates}")
+        if whole:
+            st.caption("Each tenant has its own budget: pick a tenant for its burn-down.")
+        elif report.burn_down:
+            frame = frames.burn_down_frame(report.burn_down)
+            st.altair_chart(frames.burn_down_chart(frame), width="stretch")
+            with st.expander("Budget data"):
+                context.table(frame, hide_index=True, key="service_budget")
+        st.caption(UPTIME_NOTE)
+
+
+UPTIME_NOTE = (
+    "Uptime is time-weighted: each result counts until the next one, at most the stale limit. "
+    "Degraded counts as up; unknown, silenced and stale time count as no data."
+)
+
+if context.per_tenant(service) and tenant is None:
+    overview(service, window)
 live(service, tenant)
+uptime(service, tenant)
 if not context.per_tenant(service) or tenant is not None:
     history(service, tenant, window)
 if context.per_tenant(service) and tenant is not None:

@@ -47,7 +47,7 @@ def tenants_section() -> None:
             (st.text_input("Search", key="tenants_search", placeholder="id or name") or "").strip().lower()
         )
         table = frames.tenants_table(tenants, lambda text: not search or search in text.lower())
-        st.dataframe(
+        context.table(
             table,
             hide_index=True,
             key="tenants_table",
@@ -55,7 +55,7 @@ def tenants_section() -> None:
                 "enabled": st.column_config.CheckboxColumn(),
                 "integrations": st.column_config.ListColumn(),
             },
-            height=min(38 + 35 * len(table), 420),
+            max_height=420,
         )
 
         st.subheader("Enable or disable")
@@ -150,7 +150,7 @@ def silences_section() -> None:
     else:
         show_all = st.toggle("Show ended and expired", key="silences_all")
         shown = rows if show_all else live
-        st.dataframe(
+        context.table(
             frames.silences_table(shown, at),
             hide_index=True,
             key="silences_table",

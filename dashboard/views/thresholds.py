@@ -3,13 +3,16 @@ API does) before anything is written; each problem is shown under the field it i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from healthmon.alerting.replay import Replay
 from healthmon.alerting.thresholds import RuleInputError, settable_metrics, validate_rule
 from healthmon.dashboard import context, frames
+from healthmon.flows.replay import WINDOW_DAYS, preview
 from healthmon.storage.tenants import list_tenants
 from healthmon.storage.thresholds import clear_override, list_overrides, set_override
 
@@ -18,6 +21,33 @@ def bound_text(rule: Mapping[str, Any] | None, field: str) -> str:
     """A bound as the form shows it: `%g`, or empty for no bound."""
     value = None if rule is None else rule.get(field)
     return "" if value is None else f"{float(value):g}"
+
+
+def duration_text(seconds: float) -> str:
+    """Time spent in a status, at the scale it is read: minutes, hours or days."""
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def replay_table(outcome: Replay) -> pd.DataFrame:
+    """The current and the proposed rule side by side, one row per figure."""
+    rows = []
+    for label, figure, shown in REPLAY_ROWS:
+        now, then = getattr(outcome.current, figure), getattr(outcome.proposed, figure)
+        rows.append({"": label, "current rule": shown(now), "proposed rule": shown(then)})
+    return pd.DataFrame(rows)
+
+
+REPLAY_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("alerts opened", "alerts", str),
+    ("alerts resolved", "resolved", str),
+    ("tenants affected", "tenants", str),
+    ("time degraded", "degraded_s", duration_text),
+    ("time unhealthy", "unhealthy_s", duration_text),
+)
 
 
 st.title("🎚️ Thresholds")
@@ -42,9 +72,12 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 scope = f"tenant {tenant}" if tenant else "service-wide"
 
 with context.guarded():
-    effective = rt.effective_thresholds(service, tenant)
+    # only what the monitor reports: a rule on any other metric (a global default such as
+    # token_expires_in_days for postgres) never judges anything, and listing it misleads
+    emitted = settable_metrics(service)
+    effective = [r for r in rt.effective_thresholds(service, tenant) if r["metric"] in emitted]
     st.subheader(f"Effective for {service}" + (f" · {tenant}" if tenant else ""))
-    st.dataframe(
+    context.table(
         frames.thresholds_table(effective),
         hide_index=True,
         key="thr_effective",
@@ -55,8 +88,7 @@ with context.guarded():
     )
 
     st.subheader(f"Set a {scope} override")
-    # only what the monitor reports: a rule on any other metric would never judge anything
-    options = settable_metrics(service)
+    options = emitted
     metric = st.selectbox("Metric", options, index=options.index("latency_ms"), key="thr_metric")
     metric = metric or "latency_ms"
     current = next((r for r in effective if r["metric"] == metric), None)
@@ -89,34 +121,49 @@ with context.guarded():
             "unhealthy": columns[1].empty(),
             "inverse": columns[2].empty(),
         }
-        saved = st.form_submit_button("Save override", type="primary")
+        with st.container(horizontal=True):
+            previewed = st.form_submit_button(
+                "Preview", help=f"what this rule would have done over the last {WINDOW_DAYS} days"
+            )
+            saved = st.form_submit_button("Save override", type="primary")
         other = st.empty()
-    if saved:
+    if saved or previewed:
         try:
             rule = validate_rule(service, metric, degraded, unhealthy, inverse)
         except RuleInputError as exc:
+            verb = "saved" if saved else "previewed"
             for field, message in exc.problems:
-                (slots.get(field) or other).error(f"Not saved — {field}: {message}", icon="🚫")
+                (slots.get(field) or other).error(f"Not {verb} — {field}: {message}", icon="🚫")
         else:
-            set_override(
-                rt.engine,
-                service,
-                tenant,
-                rule.metric,
-                rule.degraded,
-                rule.unhealthy,
-                rule.inverse,
-                context.who(),
-            )
-            context.flash(f"Saved the {scope} override of {service} {rule.metric}.")
-            st.rerun()
+            if previewed:
+                st.subheader(f"Preview: {metric} over the last {WINDOW_DAYS} days ({scope})")
+                table = replay_table(preview(rt, service, rule, tenant))
+                st.dataframe(table, hide_index=True, key="thr_preview")
+                st.caption(
+                    "Replayed with the confirmation of live runs (alerts open after consecutive "
+                    "not-healthy results and resolve after consecutive healthy ones). The cross-tenant "
+                    "rollup, silences and acknowledgements are not replayed. Nothing is saved yet."
+                )
+            else:
+                set_override(
+                    rt.engine,
+                    service,
+                    tenant,
+                    rule.metric,
+                    rule.degraded,
+                    rule.unhealthy,
+                    rule.inverse,
+                    context.who(),
+                )
+                context.flash(f"Saved the {scope} override of {service} {rule.metric}.")
+                st.rerun()
 
     st.subheader(f"Overrides of {service}")
     overrides = list_overrides(rt.engine, service)
     if not overrides:
         st.caption("None: every metric follows the defaults and the config.")
     else:
-        st.dataframe(frames.overrides_table(overrides), hide_index=True, key="thr_overrides")
+        context.table(frames.overrides_table(overrides), hide_index=True, key="thr_overrides")
         choices = [(str(r["tenant_id"]), str(r["metric"])) for r in overrides]
         with st.container(horizontal=True, vertical_alignment="bottom"):
             picked = st.selectbox(

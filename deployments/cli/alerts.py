@@ -12,6 +12,7 @@ from healthmon.deployments import exit_codes
 from healthmon.deployments.cli.common import _fail, _who, _with_app, err
 
 if TYPE_CHECKING:
+    from healthmon.flows.alerts import BulkChange
     from healthmon.flows.app import App
 
 
@@ -58,38 +59,60 @@ def alerts_list(
     Console().print(table)
 
 
-def _change(alert_id: int, who: str, action: str) -> None:
+def _change(alert_ids: list[int] | None, group: str | None, note: str | None, who: str, action: str) -> None:
     from healthmon.flows import alerts as flow_alerts
 
-    change = flow_alerts.acknowledge if action == "ack" else flow_alerts.resolve
+    if bool(alert_ids) == (group is not None):
+        _fail(exit_codes.USAGE, "give alert ids or --group KEY (one of them)")
+    if note is not None and len(note) > NOTE_MAX:
+        _fail(exit_codes.USAGE, f"--note: at most {NOTE_MAX:,} characters")
+    change = flow_alerts.acknowledge_many if action == "ack" else flow_alerts.resolve_many
 
-    def work(app: App) -> list[int]:
-        ids = change(app, alert_id, who)
-        asyncio.run(flow_alerts.send_now(app, ids))
-        return ids
+    def work(app: App) -> BulkChange:
+        done = change(app, flow_alerts.targets(app, alert_ids or (), group), who, note)
+        asyncio.run(flow_alerts.send_now(app, done.notices))
+        return done
 
     try:
-        sent = _with_app(work)
-    except flow_alerts.AlertNotFound:
-        _fail(exit_codes.USAGE, f"no alert {alert_id}")
+        done = _with_app(work)
+    except flow_alerts.AlertNotFound as missing:
+        _fail(exit_codes.USAGE, f"no alert {flow_alerts.id_list(missing.args)}; nothing was changed")
+    except ValueError as exc:
+        _fail(exit_codes.USAGE, f"--group: {exc}")
     verb = "acknowledged" if action == "ack" else "resolved"
-    err.print(f"alert {alert_id} {verb} by {who}; {len(sent)} notices queued")
+    line = f"{len(done.changed)} {verb} by {who}"
+    if done.changed:
+        line += f" ({flow_alerts.id_list(done.changed)})"
+    if done.unchanged:
+        line += f"; {len(done.unchanged)} unchanged ({flow_alerts.id_list(done.unchanged)})"
+    if done.not_found:
+        line += f"; {len(done.not_found)} gone meanwhile ({flow_alerts.id_list(done.not_found)})"
+    err.print(f"{line}; {len(done.notices)} notices queued", highlight=False)
+
+
+AlertIds = Annotated[
+    list[int] | None, typer.Argument(metavar="alert_id", help="one or more alert ids", show_default=False)
+]
+Group = Annotated[
+    str | None, typer.Option("--group", help="every live alert of this group, e.g. meta_ads|health")
+]
+Note = Annotated[str | None, typer.Option(help="kept on every alert changed")]
+By = Annotated[str | None, typer.Option(help="who (default $USER)")]
+NOTE_MAX = 1000
 
 
 @alerts_app.command("ack")
-def alerts_ack(
-    alert_id: int, by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None
-) -> None:
-    """Acknowledge: stops re-notification; PagerDuty and Slack (bot) are told."""
-    _change(alert_id, by or _who(), "ack")
+def alerts_ack(alert_id: AlertIds = None, group: Group = None, note: Note = None, by: By = None) -> None:
+    """Acknowledge alerts (ids, or a whole --group): stops re-notification; PagerDuty and Slack
+    (bot) are told. An alert already acknowledged or resolved is left as it is."""
+    _change(alert_id, group, note, by or _who(), "ack")
 
 
 @alerts_app.command("resolve")
-def alerts_resolve(
-    alert_id: int, by: Annotated[str | None, typer.Option(help="who (default $USER)")] = None
-) -> None:
-    """Resolve by hand; the channels that got the alert get a resolved notice."""
-    _change(alert_id, by or _who(), "resolve")
+def alerts_resolve(alert_id: AlertIds = None, group: Group = None, note: Note = None, by: By = None) -> None:
+    """Resolve by hand (ids, or a whole --group); the channels that got each alert get a
+    resolved notice."""
+    _change(alert_id, group, note, by or _who(), "resolve")
 
 
 @alerts_app.command("deliver")

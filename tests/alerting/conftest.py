@@ -52,7 +52,8 @@ BASE = Notification(
     last_seen=SINCE + dt.timedelta(minutes=5),
     count=3,
     details={"error": "connect", "http_status": 503, "pool_used_pct": 93.5},
-    dashboard_url="https://healthmon.example/alerts/12",
+    # the config's dashboard_url: messages link to the alert and the service detail under it
+    dashboard_url="https://healthmon.example",
 )
 
 

@@ -97,8 +97,8 @@ async def test_every_kind_arrives_with_text_html_and_threading_headers(
     text, html = parts(message)
     for fact in ("postgres", "platform", "P1", "unhealthy", "connection refused", "2026-10-01 12:00:00 UTC"):
         assert fact in text and fact in html
-    assert "https://healthmon.example/alerts/12" in text
-    assert 'href="https://healthmon.example/alerts/12"' in html
+    assert "https://healthmon.example/alerts?alert=12" in text
+    assert 'href="https://healthmon.example/alerts?alert=12"' in html
     colour = {Kind.RESOLVE: "#2ca02c", Kind.ACKNOWLEDGE: "#9e9e9e"}.get(kind, "#d62728")
     assert colour in html
 

@@ -37,8 +37,14 @@ async def test_paging_kinds_trigger_with_the_signature_as_dedup_key(
     assert event["event_action"] == "trigger"
     assert event["dedup_key"] == "shopify|tenant-0001|unhealthy"
     assert event["client"] == "healthmon"
-    assert event["client_url"] == "https://healthmon.example/alerts/12"
-    assert event["links"] == [{"href": "https://healthmon.example/alerts/12", "text": "healthmon dashboard"}]
+    assert event["client_url"] == "https://healthmon.example/alerts?alert=12"
+    assert event["links"] == [
+        {"href": "https://healthmon.example/alerts?alert=12", "text": "Open alert #12"},
+        {
+            "href": "https://healthmon.example/service?service=shopify&tenant=tenant-0001",
+            "text": "shopify (tenant-0001) in service detail",
+        },
+    ]
     payload = event["payload"]
     assert payload["summary"] == "shopify unhealthy (tenant-0001): connection refused"
     assert (payload["source"], payload["severity"]) == ("healthmon", "critical")

@@ -74,7 +74,7 @@ async def test_webhook_posts_every_kind_as_a_new_coloured_message(
     shown = text_of(message)
     for fact in ("postgres", "platform", "P2", "unhealthy", "connection refused", "2026-10-01 12:00:00 UTC"):
         assert fact in shown
-    assert "<https://healthmon.example/alerts/12|Open in the healthmon dashboard>" in shown
+    assert "<https://healthmon.example/alerts?alert=12|Open alert #12>" in shown
 
 
 async def test_webhook_message_shows_small_details_and_a_shortened_rollup(

@@ -54,10 +54,16 @@ async def test_every_kind_arrives_as_the_documented_json(
         "count": 3,
         "details": {"error": "connect", "nested": {"pool": 0.9}},
         "tenants": [],
-        "dashboard_url": "https://healthmon.example/alerts/12",
+        "dashboard_url": "https://healthmon.example",
         "alert_id": 12,
         "delivery_id": 77,
         "acknowledged_by": "ana" if kind is Kind.ACKNOWLEDGE else None,
+        "opened_at": None,
+        "signature_text": "postgres · platform · unhealthy",
+        "tenant_name": None,
+        "tenant_names": {},
+        "alert_url": "https://healthmon.example/alerts?alert=12",
+        "service_url": "https://healthmon.example/service?service=postgres",
     }
     headers = first["headers"]
     assert headers["idempotency-key"] == "healthmon-delivery-77"

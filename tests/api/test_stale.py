@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from healthmon.api.app import create_app
+from healthmon.api.formats import rfc3339
 from healthmon.api.matrix import answer, build
 from healthmon.flows.app import App
 from healthmon.monitors.result import Status
@@ -116,7 +117,9 @@ def test_kept_view_ages_like_the_stale_rule(runtime: App) -> None:
             expected = rule.judge(datetime.fromisoformat(cell[5]), cell[2], now)
             assert (cell[8], cell[9]) == expected, (cell, now)
         assert body["stale"] == sum(1 for c in body["cells"] if c[9])
-        assert body["cells"][-1][:8] == rows[-1]
+        # as it went in, times in the API's spelling (api/formats)
+        redis = rows[-1]
+        assert body["cells"][-1][:8] == [*redis[:5], rfc3339(str(redis[5])), rfc3339(str(redis[6])), redis[7]]
 
 
 def test_master_status_is_never_healthy_while_a_target_is_stale(

@@ -78,12 +78,12 @@ def problems_of(raw: dict[str, Any], env: dict[str, str] | None = None) -> list[
         (
             # a key of another service is not accepted as an extra
             {"services": {"redis": {"url": "redis://cache:6379/0", "dsn": "x"}}},
-            "services.redis.dsn: unknown key (known: connect_timeout_s, enabled, thresholds, timeout_s, url)",
+            "services.redis.dsn: unknown key (known: connect_timeout_s, enabled, slo, thresholds, timeout_s, url)",
         ),
         (
             {"services": {"postgres": {**PG, "base_url": "https://x"}}},
             "services.postgres.base_url: unknown key (known: connect_timeout_s, dsn, enabled, "
-            "idle_in_transaction_s, long_query_s, thresholds, timeout_s)",
+            "idle_in_transaction_s, long_query_s, slo, thresholds, timeout_s)",
         ),
         (
             {"channels": {"email": {"host": "h", "from": "a@b", "to": ["c@d"], "pasword": "x"}}},

@@ -14,13 +14,21 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def grids(at: AppTest) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """(platform row, tenant rows) as {service: cell}, {tenant: {column: cell}}."""
+    """(platform row, tenant rows) as {service: cell}, {tenant: {column: cell}}; the tenants'
+    display names are left to `names`."""
     platform, tenants = at.dataframe[0].value, at.dataframe[1].value
     row = platform.iloc[0].to_dict() if len(platform) else {}
+    keys = ("tenant", "name")
     return (
-        {k: v for k, v in row.items() if k != "tenant"},
-        {r["tenant"]: {k: v for k, v in r.items() if k != "tenant"} for r in tenants.to_dict("records")},
+        {k: v for k, v in row.items() if k not in keys},
+        {r["tenant"]: {k: v for k, v in r.items() if k not in keys} for r in tenants.to_dict("records")},
     )
+
+
+def names(at: AppTest) -> dict[str, str]:
+    """{tenant id: display name} as the tenants grid shows them beside the id."""
+    tenants = at.dataframe[1].value
+    return dict(zip(tenants["tenant"], tenants["name"], strict=True))
 
 
 def seeded(board: Dashboard) -> None:
@@ -51,6 +59,7 @@ def test_matrix_shows_seeded_statuses(dashboard: Dashboard) -> None:
     assert list(tenants) == ["globex", "initech", "acme"]
     assert tenants["globex"] == {"worst": "🔴 unhealthy", "shopify": "🔴 unhealthy", "meta_ads": "🟢 healthy"}
     assert tenants["initech"] == {"worst": "🟠 degraded", "shopify": "🟠 degraded", "meta_ads": ""}
+    assert names(at) == {"globex": "Globex", "initech": "Initech", "acme": "Acme"}
     attention = at.dataframe[2].value
     assert attention[["service", "tenant", "reason"]].head(2).values.tolist() == [
         ["shopify", "globex", "shopify is unhealthy"],

@@ -61,7 +61,9 @@ def test_per_tenant_service_breakdown_and_tenant(dashboard: Dashboard) -> None:
         ["acme", "🟢 healthy"],
     ]
     assert breakdown["reason"].tolist() == ["shopify is unhealthy", "shopify is degraded", ""]
-    assert not at.get("vega_lite_chart")  # history is per target: pick a tenant first
+    # history is per target (pick a tenant first): only the overview's charts, no layered history
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert [c["mark"]["type"] for c in charts] == ["line", "line", "bar"]
 
     at.selectbox(key="tenant").select("initech").run()
     assert {m.label: m.value for m in at.metric}["Status"] == "🟠 degraded"

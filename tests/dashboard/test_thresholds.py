@@ -155,4 +155,5 @@ def test_only_metrics_the_monitor_reports_can_be_picked(dashboard: Dashboard) ->
     assert options == settable_metrics("stripe")
     # the common default rule stripe never reports, and a made-up name, cannot be chosen
     assert "rate_limit_remaining_pct" not in options and "queue_depth" not in options
-    assert "rate_limit_remaining_pct" in effective(at)
+    # nor listed among the effective rules (issue 13: only what the service emits)
+    assert "rate_limit_remaining_pct" not in effective(at)

@@ -29,6 +29,8 @@ def test_every_policy_field_comes_from_the_config() -> None:
         retry_base_s=3.0,
         retry_cap_s=30.0,
         max_attempts=11,
+        group_wait=7.0,
+        group_interval=70.0,
         severity={"external.unhealthy": "p2"},
     )
     policy = build_policy(cfg)
