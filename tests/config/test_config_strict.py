@@ -78,7 +78,8 @@ def problems_of(raw: dict[str, Any], env: dict[str, str] | None = None) -> list[
         (
             # a key of another service is not accepted as an extra
             {"services": {"redis": {"url": "redis://cache:6379/0", "dsn": "x"}}},
-            "services.redis.dsn: unknown key (known: connect_timeout_s, enabled, slo, thresholds, timeout_s, url)",
+            "services.redis.dsn: unknown key "
+            "(known: connect_timeout_s, enabled, slo, thresholds, timeout_s, url)",
         ),
         (
             {"services": {"postgres": {**PG, "base_url": "https://x"}}},
