@@ -10,6 +10,7 @@ they update the original message. The payload a row carries is encoded and decod
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -246,17 +247,27 @@ def apply_decision(
     return deliveries
 
 
-def _set_state(
+@dataclass(frozen=True)
+class StateChange:
+    """What a change by hand did: whether the alert's row changed, and the notices it queued."""
+
+    changed: bool
+    queued: list[int]
+
+
+def change_state(
     store: AlertStore,
     alert_id: int,
     kind: Kind,
     who: str,
     now: datetime,
     route: ChannelsFor,
-    dashboard_url: str | None,
-    note: str | None,
-    policy: AlertPolicy | None,
-) -> list[int]:
+    dashboard_url: str | None = None,
+    note: str | None = None,
+    policy: AlertPolicy | None = None,
+) -> StateChange:
+    """Acknowledge (`kind` ACKNOWLEDGE) or resolve one alert in one transaction; raises
+    AlertNotFound. The bulk changes read `changed` from here, not back from the row."""
     with store.transaction() as ledger:
         alert = ledger.alert(alert_id, lock=True)
         if alert is None:
@@ -264,15 +275,16 @@ def _set_state(
         if alert.status == AlertState.RESOLVED or (
             kind is Kind.ACKNOWLEDGE and alert.status == AlertState.ACKNOWLEDGED
         ):
-            return []
+            return StateChange(False, [])
         if kind is Kind.ACKNOWLEDGE:
             changed = ledger.acknowledge_alert(alert_id, by=who, at=now, note=note)
         else:
             changed = ledger.resolve_alert(alert_id, by=who, at=now, note=note)
         # a channel that was never told of the alert is not told it ended
         if not changed or not alert.notified_severity:
-            return []
-        return _queue(ledger, alert_id, kind, route, now, dashboard_url, policy or AlertPolicy())
+            return StateChange(changed, [])
+        queued = _queue(ledger, alert_id, kind, route, now, dashboard_url, policy or AlertPolicy())
+        return StateChange(True, queued)
 
 
 def acknowledge(
@@ -288,7 +300,8 @@ def acknowledge(
     """Open -> acknowledged, recording who, when and their note; tells the channels that got
     the alert (a p2/p3 tenant alert's notice with its group's). Acknowledging an acknowledged
     or resolved alert changes nothing."""
-    return _set_state(store, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url, note, policy)
+    done = change_state(store, alert_id, Kind.ACKNOWLEDGE, who, now, route, dashboard_url, note, policy)
+    return done.queued
 
 
 def resolve(
@@ -303,4 +316,4 @@ def resolve(
 ) -> list[int]:
     """-> resolved by hand; tells the channels that got the alert, like `acknowledge`.
     Resolving a resolved alert changes nothing."""
-    return _set_state(store, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note, policy)
+    return change_state(store, alert_id, Kind.RESOLVE, who, now, route, dashboard_url, note, policy).queued

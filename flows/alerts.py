@@ -51,35 +51,30 @@ def acknowledge(
 ) -> list[int]:
     """Open -> acknowledged (alerting.outbox.acknowledge), for the CLI, the API and the
     dashboard alike; returns the notices queued for `send_now`. Raises AlertNotFound."""
-    return _by_hand(outbox.acknowledge, app, alert_id, who, note, now)
+    return _by_hand(Kind.ACKNOWLEDGE, app, alert_id, who, note, now).queued
 
 
 def resolve(
     app: App, alert_id: int, who: str, note: str | None = None, now: datetime | None = None
 ) -> list[int]:
     """-> resolved by hand (alerting.outbox.resolve), like `acknowledge`."""
-    return _by_hand(outbox.resolve, app, alert_id, who, note, now)
+    return _by_hand(Kind.RESOLVE, app, alert_id, who, note, now).queued
 
 
 def _by_hand(
-    change: Callable[..., list[int]],
-    app: App,
-    alert_id: int,
-    who: str,
-    note: str | None,
-    now: datetime | None,
-) -> list[int]:
+    kind: Kind, app: App, alert_id: int, who: str, note: str | None, now: datetime | None
+) -> outbox.StateChange:
     alerting = app.alerting
-    at = now or datetime.now(UTC)
-    return change(
+    return outbox.change_state(
         store.SqlAlertStore(app.engine),
         alert_id,
+        kind,
         who,
-        at,
+        now or datetime.now(UTC),
         alerting.router,
         alerting.dashboard_url,
         note,
-        policy=alerting.policy,
+        alerting.policy,
     )
 
 
@@ -144,19 +139,18 @@ def acknowledge_many(
 ) -> BulkChange:
     """`acknowledge` for each alert, one transaction per alert (the outbox's rules hold per
     alert); a resolved one is unchanged, not an error."""
-    return _many(outbox.acknowledge, "acknowledged", app, ids, who, note, now)
+    return _many(Kind.ACKNOWLEDGE, app, ids, who, note, now)
 
 
 def resolve_many(
     app: App, ids: Iterable[int], who: str, note: str | None = None, now: datetime | None = None
 ) -> BulkChange:
     """`resolve` for each alert, like `acknowledge_many`."""
-    return _many(outbox.resolve, "resolved", app, ids, who, note, now)
+    return _many(Kind.RESOLVE, app, ids, who, note, now)
 
 
 def _many(
-    change: Callable[..., list[int]],
-    done: str,
+    kind: Kind,
     app: App,
     ids: Iterable[int],
     who: str,
@@ -164,24 +158,19 @@ def _many(
     now: datetime | None,
 ) -> BulkChange:
     at = now or datetime.now(UTC)
-    wanted = list(dict.fromkeys(ids))
+    changed: list[int] = []
+    unchanged: list[int] = []
+    not_found: list[int] = []
     notices: list[int] = []
-    for alert_id in wanted:
+    for alert_id in dict.fromkeys(ids):
         try:
-            notices += _by_hand(change, app, alert_id, who, note, at)
+            done = _by_hand(kind, app, alert_id, who, note, at)
         except AlertNotFound:
-            pass
-    # the outbox says only what it queued, not whether the row changed: a row this call
-    # changed carries this call's name and moment (another writer's change in between does not)
-    after = store.alerts_by_ids(app.engine, wanted)
-    found = [i for i in wanted if i in after]
-    changed = {i for i in found if (after[i][f"{done}_by"], after[i][f"{done}_at"]) == (who, at)}
-    return BulkChange(
-        changed=[i for i in found if i in changed],
-        unchanged=[i for i in found if i not in changed],
-        not_found=[i for i in wanted if i not in after],
-        notices=notices,
-    )
+            not_found.append(alert_id)
+            continue
+        (changed if done.changed else unchanged).append(alert_id)
+        notices += done.queued
+    return BulkChange(changed=changed, unchanged=unchanged, not_found=not_found, notices=notices)
 
 
 async def send_now(app: App, ids: Sequence[int]) -> DeliveryReport:
