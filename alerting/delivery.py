@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from healthmon.alerting.notification import Channel, DeliveryError, Sent
@@ -36,6 +36,26 @@ IN_FLIGHT = 200
 
 
 @dataclass
+class ChannelCounts:
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    """A notification given up on for good, for the deliver run's log."""
+
+    delivery_id: int
+    alert_id: int
+    channel: str
+    kind: str
+    attempts: int | None
+    error: str
+
+
+@dataclass
 class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
@@ -45,6 +65,47 @@ class DeliveryReport:
     skipped: int = 0
     #: group messages tried (each carried one or more of the rows counted above)
     groups: int = 0
+    #: the same counts per channel that had something due, and what was given up on, for a
+    #: run's log (left out of ==, which compares the totals)
+    channels: dict[str, ChannelCounts] = field(default_factory=dict, compare=False)
+    gave_up: list[GaveUp] = field(default_factory=list, compare=False)
+
+    @property
+    def tried(self) -> int:
+        return self.delivered + self.retrying + self.failed + self.skipped
+
+    def count(self, row: ClaimedRow, outcome: Outcome) -> None:
+        per = self.channels.setdefault(row.channel, ChannelCounts())
+        if outcome.state is SendState.DELIVERED:
+            self.delivered += 1
+            per.delivered += 1
+        elif outcome.state is SendState.PENDING:
+            self.retrying += 1
+            per.retrying += 1
+        else:
+            self.failed += 1
+            per.failed += 1
+            error = outcome.error or "no error recorded"
+            self.gave_up.append(GaveUp(row.id, row.alert_id, row.channel, row.kind, outcome.attempts, error))
+
+    def count_skipped(self, channel: str, skipped: int) -> None:
+        self.skipped += skipped
+        self.channels.setdefault(channel, ChannelCounts()).skipped += skipped
+
+    def add(self, other: DeliveryReport) -> None:
+        """Another call's counts added to these (a deliver run that keeps delivering)."""
+        self.delivered += other.delivered
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.groups += other.groups
+        for name, c in other.channels.items():
+            per = self.channels.setdefault(name, ChannelCounts())
+            per.delivered += c.delivered
+            per.retrying += c.retrying
+            per.failed += c.failed
+            per.skipped += c.skipped
+        self.gave_up += other.gave_up
 
 
 def _outcome(
@@ -117,6 +178,7 @@ async def deliver(
     Each row is tried at most once per call, even when backoff is ignored."""
     report = DeliveryReport()
     done: list[int] = []
+    claimed: dict[int, ClaimedRow] = {}
     running: set[asyncio.Task[tuple[list[Outcome], list[int]]]] = set()
     try:
         while True:
@@ -133,6 +195,7 @@ async def deliver(
                 else []
             )
             done += [r.id for r in rows] + [r.id for g in groups for r in g.rows]
+            claimed.update((r.id, r) for r in [*rows, *(r for g in groups for r in g.rows)])
             report.groups += len(groups)
             messages = [([row], None) for row in rows] + [(g.rows, g) for g in groups]
             for members, group in messages:
@@ -145,13 +208,10 @@ async def deliver(
             for task in finished:
                 outcomes, skipped = task.result()
                 for outcome in outcomes:
-                    if outcome.state is SendState.DELIVERED:
-                        report.delivered += 1
-                    elif outcome.state is SendState.PENDING:
-                        report.retrying += 1
-                    else:
-                        report.failed += 1
-                report.skipped += len(skipped)
+                    report.count(claimed[outcome.id], outcome)
+                if skipped and outcomes:
+                    # follow-ups of the settled rows' alert and channel, never claimed themselves
+                    report.count_skipped(claimed[outcomes[0].id].channel, len(skipped))
     finally:
         # Cancelled (or a settle failed): sends still in flight stop; their rows keep their
         # lease and are sent again after it, like a killed sender's.

@@ -7,12 +7,13 @@ once per version of the cached view, with each cell's age appended per request
 (api/matrix.py); its model still documents it in the OpenAPI schema.
 
 Every per-target object carries `age_s` and `stale`, judged when the answer is made with the
-config's `watchdog.stale_after`.
+config's `watchdog.stale_after`, and its tenant's display name (`tenant_name`; the matrix: one
+`tenant_names` map), read once per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -50,7 +51,7 @@ from healthmon.storage.queries import (
     tenant_health,
     worst,
 )
-from healthmon.storage.tenants import expected_targets, get_tenant
+from healthmon.storage.tenants import display_names, expected_targets, get_tenant, has_name
 
 router = APIRouter(
     prefix="/api/platform/health",
@@ -101,7 +102,8 @@ def matrix(
     rule = stale_rule(runtime)
     view = views.current(runtime.engine, runtime.cache, now, rule)
     if not (tier or status or tenant or service):
-        return Response(answer(view, now), media_type="application/json")
+        names = display_names(runtime.engine, view.tenants)
+        return Response(answer(view, now, names), media_type="application/json")
     cells = filter_cells(
         view.cells,
         tiers=[t.value for t in tier] if tier else None,
@@ -109,15 +111,19 @@ def matrix(
         tenant_search=tenant or None,
         services=service,
     )
+    names = display_names(runtime.engine, {c.tenant for c in cells})
     # the view's cells were judged when it was built: judge the chosen ones again, now
-    return Response(render(judged_at(cells, now, rule), now), media_type="application/json")
+    return Response(render(judged_at(cells, now, rule), now, names), media_type="application/json")
 
 
-def _target(result: CheckResult, since: str | None, now: datetime, rule: StaleRule) -> TargetStatus:
+def _target(
+    result: CheckResult, since: str | None, now: datetime, rule: StaleRule, names: Mapping[str, str]
+) -> TargetStatus:
     age, stale = freshness(result, now, rule)
     return TargetStatus(
         service=result.service,
         tenant=result.tenant_id,
+        tenant_name=names.get(result.tenant_id) if result.tenant_id else None,
         tier=result.tier,
         status=result.status,
         latency_ms=result.latency_ms,
@@ -159,6 +165,8 @@ def one_tenant(tenant_id: str, runtime: AppDep) -> TenantHealth:
         r.service: r for r in tenant_health(runtime.engine, runtime.cache, tenant_id, services, cells)
     }
     since = since_of(cells)
+    # the tenant row read above has the name: no second read
+    names = {info.id: info.name} if has_name(info.id, info.name) else {}
     scheduled = set(runtime.scheduled_services())
     expected = (
         {(s, tenant_id) for s in info.integrations if s in scheduled and MONITORS[s].per_tenant}
@@ -173,6 +181,7 @@ def one_tenant(tenant_id: str, runtime: AppDep) -> TenantHealth:
                 TargetStatus(
                     service=name,
                     tenant=tenant_id,
+                    tenant_name=names.get(tenant_id),
                     tier=MONITORS[name].tier,
                     status=Status.UNKNOWN,
                     latency_ms=None,
@@ -186,7 +195,7 @@ def one_tenant(tenant_id: str, runtime: AppDep) -> TenantHealth:
                 )
             )
         else:
-            rows.append(_target(result, since.get((name, tenant_id)), now, rule))
+            rows.append(_target(result, since.get((name, tenant_id)), now, rule, names))
     statuses = [r.status.value for r in rows]
     return TenantHealth(
         tenant=TenantRef(id=info.id, name=info.name, enabled=info.enabled),
@@ -219,7 +228,8 @@ def one_service(service: str, runtime: AppDep) -> ServiceHealth:
     cells = filter_cells(matrix_cells(runtime.engine, runtime.cache, now, rule), services=[service])
     since = since_of(cells)
     results = service_health(runtime.engine, runtime.cache, service, cells)
-    targets = [_target(r, since.get(r.key), now, rule) for r in results]
+    names = display_names(runtime.engine, [r.tenant_id for r in results])
+    targets = [_target(r, since.get(r.key), now, rule, names) for r in results]
     scheduled = service in runtime.scheduled_services()
     expected = set(expected_targets(runtime.engine, [service])) if scheduled else set()
     statuses = [t.status.value for t in targets]

@@ -11,7 +11,9 @@ decodes a new copy; comparing is far cheaper than rebuilding).
 `age_s` and `stale` depend on the moment of the request, so they are never kept: each answer
 appends them to every kept cell from its checked_at (kept in microseconds) and its tier's stale
 limit, ~5 ms for 17,000 cells. They follow the rule of `monitors.result.staleness` exactly
-(`StaleRule.judge`); tests/api compare the two.
+(`StaleRule.judge`); tests/api compare the two. The tenants' display names
+(`tenant_names`) are not part of the view either (a rename writes no result): the route reads
+them once per request for the view's tenants and hands them to `answer` or `render`.
 
 The cells always come from the view read *after* the entry used as the key, so a key is
 never newer than its cells: a change between the two reads only costs one more rebuild.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,7 +63,9 @@ class View:
     rule: StaleRule
     #: as judged when the view was built: only their fields that do not age may be used
     cells: list[Cell]
-    #: `"fields":...,"services":...,"tenants":...,"counts":{...},"cells":[`
+    #: the tenants present, sorted (whose display names an answer carries)
+    tenants: list[str]
+    #: `"fields":...,"services":...,"tenants":...,"counts":{...}`
     head: bytes
     #: every cell's JSON, each with `%.1f,%s]` (age_s, stale) for its end; `%` in its text doubled
     template: bytes
@@ -79,24 +83,35 @@ def _cell_json(values: Sequence[Any]) -> list[Any]:
     return cell
 
 
-def _head(cells: Sequence[Cell]) -> bytes:
+def _tenants(cells: Sequence[Cell]) -> list[str]:
+    return sorted({c.tenant for c in cells if c.tenant is not None})
+
+
+def _head(cells: Sequence[Cell], tenants: list[str]) -> bytes:
     body = {
         "fields": CELL_FIELDS,
         "services": sorted({c.service for c in cells}),
-        "tenants": sorted({c.tenant for c in cells if c.tenant is not None}),
+        "tenants": tenants,
         "counts": counts(cells),
     }
-    return _encode(body).encode()[1:-1] + b',"cells":['
+    return _encode(body).encode()[1:-1]
+
+
+def _names(tenants: Sequence[str], names: Mapping[str, str]) -> dict[str, str]:
+    """Only the tenants present that have a name, whatever else `names` holds."""
+    return {t: names[t] for t in tenants if t in names}
 
 
 def build(source: Any, rows: Sequence[Sequence[Any]], now: datetime, rule: StaleRule = DEFAULT_RULE) -> View:
     cells = aged(rows, now, rule)
     limits = {tier: rule.limit_s(tier) for tier in {c.tier for c in cells}}
+    tenants = _tenants(cells)
     return View(
         source=source,
         rule=rule,
         cells=cells,
-        head=_head(cells),
+        tenants=tenants,
+        head=_head(cells, tenants),
         # each row's JSON without its closing bracket, then the two placeholders
         template=b",".join(
             _encode(_cell_json(row))[:-1].encode().replace(b"%", b"%%") + b",%.1f,%s]" for row in rows
@@ -106,8 +121,9 @@ def build(source: Any, rows: Sequence[Sequence[Any]], now: datetime, rule: Stale
     )
 
 
-def answer(view: View, now: datetime) -> bytes:
-    """The whole matrix as of `now`: the kept pieces, each cell aged at `now`."""
+def answer(view: View, now: datetime, names: Mapping[str, str]) -> bytes:
+    """The whole matrix as of `now`: the kept pieces, each cell aged at `now`, with the display
+    names (id -> name) of the view's tenants that have one."""
     at = _micros(now)
     # the arithmetic of monitors.result.staleness, on numbers kept per view; lists rather than
     # one loop, and one %-format of the kept template: ~5 ms for 17,000 cells
@@ -126,20 +142,26 @@ def answer(view: View, now: datetime) -> bytes:
         + str(stale).encode()
         + b","
         + view.head
+        + b',"tenant_names":'
+        + _encode(_names(view.tenants, names)).encode()
+        + b',"cells":['
         + view.template % tuple(values)
         + b"]}"
     )
 
 
-def render(cells: Sequence[Cell], generated_at: datetime) -> bytes:
-    """A matrix answer of cells already aged (a filtered request)."""
+def render(cells: Sequence[Cell], generated_at: datetime, names: Mapping[str, str]) -> bytes:
+    """A matrix answer of cells already aged (a filtered request), with the display names of
+    its tenants that have one."""
+    tenants = _tenants(cells)
     body = {
         "generated_at": rfc3339(generated_at),
         "stale": stale_count(cells),
         "fields": CELL_FIELDS,
         "services": sorted({c.service for c in cells}),
-        "tenants": sorted({c.tenant for c in cells if c.tenant is not None}),
+        "tenants": tenants,
         "counts": counts(cells),
+        "tenant_names": _names(tenants, names),
         "cells": [_cell_json([getattr(c, f) for f in CELL_FIELDS]) for c in cells],
     }
     return _encode(body).encode()

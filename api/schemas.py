@@ -87,6 +87,11 @@ class TargetStatus(BaseModel):
 
     service: str
     tenant: str | None = Field(description="null for a platform service")
+    tenant_name: str | None = Field(
+        default=None,
+        description="the tenant's display name, shown beside its id; null for a tenant without one "
+        "and for a platform service",
+    )
     tier: Tier
     status: Status = Field(description="the latest recorded status (see `stale` for how old it is)")
     latency_ms: LatencyMs | None
@@ -147,6 +152,10 @@ class Matrix(BaseModel):
     )
     services: list[str] = Field(description="services present in `cells`, sorted")
     tenants: list[str] = Field(description="tenants present in `cells`, sorted (platform cells have none)")
+    tenant_names: dict[str, str] = Field(
+        description="display names of the tenants in `tenants` that have one, id -> name (read at "
+        "every request, so a rename shows at once); a tenant without one is shown by its id alone"
+    )
     counts: StatusCounts = Field(description="cells by status, after the filters")
     stale: int = Field(description="stale cells, after the filters")
     cells: list[MatrixCell]

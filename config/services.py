@@ -270,6 +270,22 @@ class StatuspageOptions(ServiceConfig):
         return []
 
 
+class PrefectOptions(ServiceConfig):
+    """The Prefect API healthmon's deployments run on. Without a `services.prefect` block, a
+    Prefect API in PREFECT_API_URL turns the service on with that URL (`with_prefect_default`);
+    a block of its own names its URL (`api_url: ${PREFECT_API_URL}` follows the environment)."""
+
+    required_when_enabled = ("api_url",)
+    #: the API root, e.g. http://127.0.0.1:4200/api
+    api_url: HttpUrl = None
+    #: Prefect Cloud's API key (a bearer token)
+    api_key: Text | None = None
+    #: the tag that marks healthmon's deployments (default healthmon)
+    deployment_tag: Text | None = None
+    #: a Scheduled run this far past its start counts as late (default 15, as Prefect's)
+    late_after_s: PositiveFloat | None = None
+
+
 #: every service by name, in the registry's order (monitors/registry.py; a test holds them equal)
 SERVICE_MODELS: Mapping[str, type[ServiceConfig]] = {
     "postgres": PostgresOptions,
@@ -289,7 +305,19 @@ SERVICE_MODELS: Mapping[str, type[ServiceConfig]] = {
     "loop": LoopOptions,
     "vercel": VercelOptions,
     "statuspage": StatuspageOptions,
+    "prefect": PrefectOptions,
 }
+
+
+def with_prefect_default(
+    services: Mapping[str, ServiceConfig], prefect_api_url: str | None
+) -> dict[str, ServiceConfig]:
+    """`services`, plus the `prefect` service on `prefect_api_url` when the config has no block
+    of its own: healthmon watches the Prefect it runs on unless told not to (`enabled: false`).
+    Raises ValueError when that URL is not one."""
+    if "prefect" in services or not prefect_api_url:
+        return dict(services)
+    return {**services, "prefect": PrefectOptions.model_validate({"api_url": prefect_api_url})}
 
 
 def unknown_service_message(name: str) -> str:

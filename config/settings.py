@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     #: it the dashboard runs without login, and only when bound to a loopback address
     dashboard_password_hash: SecretStr | None = None
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".healthmon")
+    #: Prefect's own variable, not HEALTHMON_*: the API a served or scheduled run talks to, which
+    #: turns the `prefect` monitor on when the config has no `services.prefect` block
+    prefect_api_url: str | None = Field(default=None, validation_alias="PREFECT_API_URL")
 
     @model_validator(mode="before")
     @classmethod

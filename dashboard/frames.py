@@ -25,6 +25,8 @@ from healthmon.storage.queries import DEFAULT_RULE, Cell, StaleRule, freshness
 from healthmon.storage.uptime import Tally
 
 TENANT_COLUMN = "tenant"
+#: the tenant's display name, beside the id (which stays: clicks and links read the id)
+NAME_COLUMN = "name"
 WORST_COLUMN = "worst"
 PLATFORM_ROW = "platform"
 #: Styler colours every cell through pandas' HTML machinery: past this many cells the colour
@@ -96,6 +98,13 @@ def matrix(
     if not platform_services:
         platform_frame = platform_frame.iloc[0:0]
     return Matrix(platform_frame, tenants, platform_services, tenant_services)
+
+
+def with_names(grid: Matrix, names: Mapping[str, str]) -> Matrix:
+    """The grid with the tenants' display names in a column after the id (empty without one)."""
+    tenants = grid.tenants.copy()
+    tenants.insert(1, NAME_COLUMN, [names.get(t, "") for t in tenants[TENANT_COLUMN]])
+    return Matrix(grid.platform, tenants, grid.platform_services, grid.tenant_services)
 
 
 #: what a matrix cell says besides its status: how on-call is responding to it
@@ -244,8 +253,15 @@ def _time(value: str | datetime | None) -> datetime | None:
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
-def breakdown(results: Sequence[CheckResult], now: datetime, rule: StaleRule = DEFAULT_RULE) -> pd.DataFrame:
-    """Every tenant of a per-tenant service, worst first (a stale one as unknown at least)."""
+def breakdown(
+    results: Sequence[CheckResult],
+    now: datetime,
+    rule: StaleRule = DEFAULT_RULE,
+    names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Every tenant of a per-tenant service, worst first (a stale one as unknown at least),
+    with its display name, if it has one, beside the id."""
+    named = names or {}
     judged = [(r, *freshness(r, now, rule)) for r in results]
 
     def rank(item: tuple[CheckResult, float, bool]) -> tuple[int, str]:
@@ -263,11 +279,21 @@ def breakdown(results: Sequence[CheckResult], now: datetime, rule: StaleRule = D
                 "reason": r.reason or "",
                 "age s": age,
                 "stale": stale,
+                NAME_COLUMN: named.get(r.tenant_id or "", ""),
             }
             for r, age, stale in sorted(judged, key=rank)
         ],
-        columns=["tenant", "status", "latency ms", "checked", "reason", "age s", "stale"],
+        # the name last in the frame, so its columns before it stay where readers of the frame
+        # find them; shown beside the id (name_beside_tenant)
+        columns=["tenant", "status", "latency ms", "checked", "reason", "age s", "stale", NAME_COLUMN],
     )
+
+
+def name_beside_tenant(columns: Iterable[str]) -> list[str]:
+    """The order to show a table's columns in (st.dataframe's column_order): the name right
+    after the tenant id."""
+    rest = [c for c in columns if c not in (TENANT_COLUMN, NAME_COLUMN)]
+    return [TENANT_COLUMN, NAME_COLUMN, *rest]
 
 
 def series_frame(series: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

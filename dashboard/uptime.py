@@ -1,7 +1,8 @@
 """Uptime for the live pages, read from history at most every few minutes.
 
 The matrix and the per-tenant breakdown re-run every few seconds; uptime over days moves far
-slower and costs a scan of history (30 days of 1,000 tenants: seconds, docs/performance.md),
+slower and, even with whole hours read from the uptime rollup (storage/uptime_hours.py),
+costs a large read (30 days of 1,000 tenants: about a second, docs/performance.md),
 so each figure is kept per store and config: every target's 30 days for TARGETS_TTL_S, the
 matrix's 24 h column for MATRIX_TTL_S. Counted by flows/slo.py, like the API's.
 """

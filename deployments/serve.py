@@ -6,7 +6,10 @@ deployments and never runs them (DESIGN.md, measured).
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +27,14 @@ if TYPE_CHECKING:
 #: (last-run tracking already makes a late extra run skip fresh targets)
 RETENTION_CRON = "17 3 * * *"
 DELIVERY_INTERVAL_S = 60
+#: a deliver run keeps looking for due notifications for its interval less this: room for its
+#: process to start and end before the next run is due (a run still going then makes the
+#: deployment's limit cancel the next one). The demo's 10 s interval leaves no linger.
+DELIVERY_ROOM_S = 15.0
+#: how a deployment's description starts while no serve serves it
+STOPPED = "Stopped: "
+#: each call to the Prefect API while serve starts and stops
+API_TIMEOUT_S = 5.0
 
 
 def build_deployments(
@@ -61,6 +72,9 @@ def build_deployments(
         deliver_notifications.to_deployment(
             name="deliver",
             interval=timedelta(seconds=max(1.0, delivery_interval_s)),
+            # each run keeps delivering for most of its interval, so a group's first message
+            # leaves a few seconds after its group_wait, not up to an interval later
+            parameters={"linger_s": max(0.0, delivery_interval_s - DELIVERY_ROOM_S)},
             concurrency_limit=one_at_a_time,
             tags=["healthmon"],
         )
@@ -73,11 +87,139 @@ def build_deployments(
     return deployments
 
 
+def serve_deployments(
+    api_url: str, deployments: list[Any], registered: list[str], say: Callable[[str], None]
+) -> None:
+    """Register `deployments` (their ids appended to `registered` one by one, so the caller can
+    mark them stopped however this ends), resume what the last stop paused, clear what a killed
+    serve left, and run them until SIGTERM or Ctrl-C."""
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    from healthmon.deployments.leftovers import clear_leftovers
+
+    earlier, stopped = asyncio.run(_earlier(api_url, deployments))
+    # before registering: nothing runs them yet, and every run due by now was due while no
+    # serve ran (registering schedules new ones, the first of them due right away)
+    leftovers = asyncio.run(clear_leftovers(api_url, earlier)).line("serve")
+    if leftovers:
+        say(leftovers)
+    # not Prefect's own pause on shutdown: `mark_stopped` pauses them and says why in the
+    # deployments list, with timeouts that cannot hang the stop
+    runner = Runner(pause_on_shutdown=False)
+    for deployment in deployments:
+        registered.append(str(runner.add_deployment(deployment)))
+    say(asyncio.run(_resume(api_url, dict(zip(registered, deployments, strict=True)), stopped)))
+    # Ctrl-C stops as SIGTERM does (the runner handles that one itself): the runs in flight are
+    # cancelled rather than left Running for the next start to mark crashed
+    signal.signal(signal.SIGINT, runner.handle_sigterm)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        pass
+
+
+class _RetryBusy(httpx.AsyncHTTPTransport):
+    """Prefect's server answers 503 while its SQLite database is busy (seen with a loaded
+    machine at serve's start and stop): ask again a few times, as Prefect's own client does."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for delay_s in (0.25, 0.5, 1.0, 2.0):
+            response = await super().handle_async_request(request)
+            if response.status_code not in (429, 502, 503):
+                return response
+            await response.aclose()
+            await asyncio.sleep(delay_s)
+        return await super().handle_async_request(request)
+
+
+def prefect_api_client(api_url: str) -> httpx.AsyncClient:
+    """A client of the Prefect REST API at `api_url` (".../api"), each call bounded."""
+    return httpx.AsyncClient(base_url=api_url, timeout=API_TIMEOUT_S, transport=_RetryBusy())
+
+
+async def _earlier(api_url: str, deployments: list[Any]) -> tuple[list[str], list[str]]:
+    """The ids of `deployments` that an earlier serve registered, and the descriptions of those
+    its stop marked "Stopped:" (before registering them again overwrites them)."""
+    ids, stopped = [], []
+    async with prefect_api_client(api_url) as client:
+        for deployment in deployments:
+            answer = await client.get(f"/deployments/name/{deployment.flow_name}/{deployment.name}")
+            if answer.status_code == 404:  # served for the first time
+                continue
+            answer.raise_for_status()
+            ids.append(answer.json()["id"])
+            description = answer.json().get("description") or ""
+            if description.startswith(STOPPED):
+                stopped.append(description)
+    return ids, stopped
+
+
+async def _resume(api_url: str, served: Mapping[str, Any], stopped: list[str]) -> str:
+    """Registering re-applies each deployment (unpaused, its own description) but leaves its
+    runs to the server's scheduler loop (60 s by default): check the first, schedule the next
+    runs now (the scheduler tops them up as usual)."""
+    async with prefect_api_client(api_url) as client:
+        for deployment_id, deployment in served.items():
+            answer = await client.get(f"/deployments/{deployment_id}")
+            answer.raise_for_status()
+            current = answer.json()
+            if current["paused"] or current.get("description") != deployment.description:
+                fixed = {"paused": False, "description": deployment.description}
+                (await client.patch(f"/deployments/{deployment_id}", json=fixed)).raise_for_status()
+            scheduled = await client.post(f"/deployments/{deployment_id}/schedule", json={"max_runs": 3})
+            scheduled.raise_for_status()
+    line = f"serving {len(served)} deployments, their next runs scheduled"
+    if stopped:
+        line += f"; resumed {len(stopped)} that the last stop paused ({stopped[0].removeprefix(STOPPED)})"
+    return line
+
+
+def stopped_description(at: datetime, host: str, pid: int) -> str:
+    """What a deployment's description says while no serve serves it (the Prefect UI's
+    deployments list shows it): API clients cannot set a deployment's status to NOT_READY."""
+    return (
+        f"{STOPPED}healthmon serve stopped at {at.astimezone(UTC):%Y-%m-%d %H:%M}Z on {host} (pid {pid}); "
+        "nothing runs until it starts again"
+    )
+
+
+def mark_stopped(api_url: str, deployment_ids: list[str], description: str, total_s: float = 20.0) -> str:
+    """Pause the deployments this serve served (which drops their scheduled runs) with
+    `description`; one line for the log of what happened. Never hangs: each call times out,
+    and all of them together stop after `total_s`."""
+    if not deployment_ids:
+        return "stopping: no deployment was served yet"
+    paused: list[str] = []
+
+    async def pause_all() -> None:
+        async with asyncio.timeout(total_s), prefect_api_client(api_url) as client:
+            for deployment_id in deployment_ids:
+                body = {"paused": True, "description": description}
+                answer = await client.patch(f"/deployments/{deployment_id}", json=body)
+                if answer.status_code != 404:  # deleted by hand meanwhile: nothing left to run
+                    answer.raise_for_status()
+                    paused.append(deployment_id)
+
+    try:
+        asyncio.run(pause_all())
+    except (httpx.HTTPError, TimeoutError) as exc:
+        if isinstance(exc, httpx.HTTPStatusError):
+            why = f"HTTP {exc.response.status_code}"
+        else:
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else f"no answer within {total_s:g} s"
+        return (
+            f"stopping: paused {len(paused)} deployments; the Prefect API at {api_url} did not answer "
+            f"({why}), so {len(deployment_ids) - len(paused)} still look Ready in the Prefect UI "
+            "(until it marks them Not Ready, 60 s after their last poll) and nothing runs them"
+        )
+    return f"stopping: paused {len(paused)} deployments"
+
+
 def start_watchdog(settings: Any, config: Any, intervals: Mapping[Tier, float]) -> Callable[[], None]:
     """The watchdog loop in a thread of its own, with its own runtime and event loop, so it
     keeps looking whatever Prefect's scheduler and runner do; `intervals` are the served ones.
     Returns a function that stops it."""
-    import asyncio
     import threading
 
     from healthmon.flows.app import build_app
@@ -105,6 +247,14 @@ def start_watchdog(settings: Any, config: Any, intervals: Mapping[Tier, float]) 
 
 
 def stop_server(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    """Stop the Prefect server this process started, after handing it the log lines and events
+    Prefect still holds: sent to a stopped server, they held the exit for about two minutes of
+    retries (measured), each worker's wait here is at most 5 s."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    EventsWorker.drain_all(timeout=5)
     process.terminate()
     try:
         process.wait(timeout=grace_s)
@@ -140,13 +290,40 @@ def prefect_server_command(
     return argv, env
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec function that makes the child get SIGTERM when its parent dies, even by SIGKILL
+    (Linux PR_SET_PDEATHSIG), so a killed serve leaves no server behind on its port; resolved
+    here, so the forked child only makes one libc call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return preexec
+
+
 def start_prefect_server(
     home: Path, port: int, timeout_s: float = 60.0
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`prefect server start` on loopback, its state under `home`; returns once it answers."""
     argv, env = prefect_server_command(home, port, os.environ)
     log = (home / "server.log").open("ab")
-    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # a session of its own: Ctrl-C in a terminal reaches serve alone, which marks its
+    # deployments stopped on this server before it stops it; and it dies with its parent
+    process = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(),
+    )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -3,25 +3,39 @@
 Here alerting's functions meet storage's implementation of their ports (alerting/ports.py,
 storage.alerts.SqlAlertStore): `apply_decision` and `deliver` take an engine; `acknowledge`,
 `resolve` and `send_now` take the App and are the one way the CLI, the API and the dashboard
-change an alert.
+change an alert. Each alert a run opens, escalates or resolves, and each change by hand, is
+also a Prefect event `healthmon.alert.<kind>` (docs/operations.md, "Prefect events").
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
 from healthmon.alerting import delivery, outbox
+from healthmon.alerting.channels.render import clip, one_line, tenant_label
 from healthmon.alerting.delivery import DeliveryReport
-from healthmon.alerting.lifecycle import ROLLUP, AlertChange, AlertView, Decision, TargetState, decide
+from healthmon.alerting.lifecycle import (
+    ROLLUP,
+    AlertChange,
+    AlertView,
+    Decision,
+    TargetState,
+    decide,
+    group_key,
+)
 from healthmon.alerting.notification import Channel, Kind
+from healthmon.alerting.outbox import RECOVERY, ChannelsFor
 from healthmon.alerting.outbox import AlertNotFound as AlertNotFound  # raised by acknowledge/resolve
-from healthmon.alerting.outbox import ChannelsFor
 from healthmon.alerting.policy import AlertPolicy
 from healthmon.alerting.silences import SilenceView
 from healthmon.flows.app import App
@@ -31,6 +45,103 @@ from healthmon.monitors.result import Status, staleness
 from healthmon.storage import alerts as store
 from healthmon.storage.status import LatestStatus, load_latest, load_tier
 from healthmon.storage.tenants import display_names
+
+log = logging.getLogger("healthmon.alerts")
+
+#: a Prefect event's text fields are cut to this: events are small (Prefect refuses large ones)
+EVENT_TEXT_CHARS = 500
+#: alert changes logged one a line per run; a rollup over 1,000 tenants opens 1,000 held
+#: tenant alerts, which the run's summary artifact and events list, not its log
+MAX_TRANSITION_LINES = 50
+#: who the alert step's events name: the run itself, or recovery (alerting.outbox.RECOVERY)
+RUN_ACTOR = "healthmon"
+
+
+def in_prefect_run() -> bool:
+    """Inside a Prefect flow or task run (never true where Prefect was not even imported)."""
+    if "prefect" not in sys.modules:
+        return False
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+def prefect_api_configured() -> bool:
+    """A Prefect API to send events to: PREFECT_API_URL in the environment, or in the settings
+    of a process that already uses Prefect (its profile, a test harness)."""
+    if "prefect" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        return bool(PREFECT_API_URL.value())
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+def events_wanted() -> bool:
+    """Whether to emit Prefect events here: inside a run (which reports to its API anyway), or
+    with an API configured. Without one, Prefect's emit_event starts a throwaway local server
+    (measured ~21 s): an acknowledge never pays that."""
+    return in_prefect_run() or prefect_api_configured()
+
+
+def emit_prefect_event(
+    event: str, resource: dict[str, str], related: list[dict[str, str]], payload: dict[str, Any]
+) -> bool:
+    """One Prefect event, queued for Prefect's events worker (sent in the background, flushed
+    at exit); False when none was queued. Never raises: an event must not fail an acknowledge
+    or a run, so a failure is logged instead."""
+    if not events_wanted():
+        return False
+    try:
+        from prefect.events import emit_event
+
+        return emit_event(event=event, resource=resource, related=related, payload=payload) is not None
+    except Exception as exc:  # whatever Prefect raises, the change stands
+        log.warning("Prefect event %s not sent: %s", event, type(exc).__name__)
+        return False
+
+
+def alert_event(transition: AlertTransition, who: str, note: str | None = None) -> bool:
+    """`healthmon.alert.<kind>` for one alert: the alert as the resource, its service and
+    tenant as related resources, so an automation can match on either."""
+    t = transition
+    related = [
+        {
+            "prefect.resource.id": f"healthmon.service.{t.service}",
+            "prefect.resource.role": "service",
+            "prefect.resource.name": t.service,
+        },
+    ]
+    if t.tenant_id:
+        related.append(
+            {
+                "prefect.resource.id": f"healthmon.tenant.{t.tenant_id}",
+                "prefect.resource.role": "tenant",
+                "prefect.resource.name": t.tenant,
+            }
+        )
+    return emit_prefect_event(
+        f"healthmon.alert.{t.kind}",
+        {
+            "prefect.resource.id": f"healthmon.alert.{t.alert_id}",
+            "prefect.resource.name": f"#{t.alert_id} {t.service} · {t.tenant} · {t.condition}",
+            # labels an automation's `match` can select on (Prefect triggers cannot read a payload)
+            "healthmon.severity": t.severity,
+            "healthmon.service": t.service,
+            "healthmon.tenant": t.tenant_id or "",
+        },
+        related,
+        {
+            "severity": t.severity,
+            "service": t.service,
+            "tenant_id": t.tenant_id,
+            "condition": t.condition,
+            "group": t.group,
+            "reason": clip(one_line(t.reason), EVENT_TEXT_CHARS) if t.reason else None,
+            "held": t.held,
+            "who": who,
+            "note": clip(one_line(note), EVENT_TEXT_CHARS) if note else None,
+        },
+    )
 
 
 def apply_decision(
@@ -65,7 +176,7 @@ def _by_hand(
     kind: Kind, app: App, alert_id: int, who: str, note: str | None, now: datetime | None
 ) -> outbox.StateChange:
     alerting = app.alerting
-    return outbox.change_state(
+    done = outbox.change_state(
         store.SqlAlertStore(app.engine),
         alert_id,
         kind,
@@ -75,6 +186,28 @@ def _by_hand(
         alerting.dashboard_url,
         note,
         alerting.policy,
+    )
+    # read back only when an event can go out: without a Prefect API this costs nothing
+    if done.changed and events_wanted():
+        row = store.get_alert(app.engine, alert_id)
+        if row is not None:
+            changed: TransitionKind = "acknowledged" if kind is Kind.ACKNOWLEDGE else "resolved"
+            alert_event(_row_transition(row, changed), who, note)
+    return done
+
+
+def _row_transition(row: Mapping[str, Any], kind: TransitionKind) -> AlertTransition:
+    details = row.get("details") or {}
+    tenant = row.get("tenant_id")
+    return AlertTransition(
+        alert_id=int(row["id"]),
+        kind=kind,
+        severity=str(row["severity"]),
+        service=str(row["service"]),
+        tenant_id=tenant,
+        condition=str(row["condition"]),
+        reason=details.get("reason") or row.get("title"),
+        tenant_name=(details.get("tenant_names") or {}).get(tenant) if tenant else None,
     )
 
 
@@ -203,6 +336,49 @@ def active_silences(engine: Engine, now: datetime) -> list[SilenceView]:
     return [outbox.silence_view(r) for r in store.load_silences(engine, now)]
 
 
+TransitionKind = Literal["opened", "escalated", "resolved", "acknowledged"]
+
+
+@dataclass(frozen=True)
+class AlertTransition:
+    """One alert's change of state: what the run's summary artifact, its log and the Prefect
+    event say of it. Ids and words only (alert rows never hold a credential)."""
+
+    alert_id: int
+    kind: TransitionKind
+    severity: str
+    service: str
+    tenant_id: str | None
+    condition: str
+    #: the check's reason (a rollup's title); None for a recovery
+    reason: str | None
+    #: the tenant's display name, where it has one
+    tenant_name: str | None = None
+    #: why it sends nothing now: "silence:<id>", or "rollup" for a tenant alert its platform
+    #: rollup speaks for (alerting.lifecycle)
+    held: str | None = None
+
+    @property
+    def tenant(self) -> str:
+        """As people read it: "Acme Shop (tenant-0001)", the id alone without a name, or "platform"."""
+        if not self.tenant_id:
+            return "platform"
+        return tenant_label(self.tenant_id, {self.tenant_id: self.tenant_name} if self.tenant_name else {})
+
+    @property
+    def group(self) -> str:
+        return group_key(self.service, self.condition)
+
+    def line(self) -> str:
+        """For the run's log: "alert #12 opened: p2 shopify · Acme Shop (tenant-0001) · health: …"."""
+        held = f" (held: {self.held})" if self.held else ""
+        why = one_line(self.reason) if self.reason else "recovered"
+        return (
+            f"alert #{self.alert_id} {self.kind}{held}: {self.severity} {self.service} · {self.tenant} · "
+            f"{self.condition}: {clip(why, EVENT_TEXT_CHARS)}"
+        )
+
+
 @dataclass(frozen=True)
 class AlertSummary:
     """What one alert step did, for the run's report."""
@@ -211,6 +387,8 @@ class AlertSummary:
     resolved: int = 0
     escalated: int = 0
     notifications: int = 0
+    #: each alert opened, escalated and resolved, in that order
+    transitions: tuple[AlertTransition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +401,8 @@ class RunState:
     rows: list[LatestStatus]
     live: list[AlertView]
     read_at: datetime
+    #: display names of the tenants of the rows read with details (those the report shows)
+    tenant_names: Mapping[str, str] = field(default_factory=dict)
 
     def target_states(self) -> list[TargetState]:
         """The targets this run checked, as the lifecycle sees them."""
@@ -264,7 +444,9 @@ def read_run(app: App, run: RunRef, now: datetime) -> RunState:
             or staleness(row.checked_at, row.tier, now, stale_after, run.interval_scale)[1]
         )
 
-    return RunState(run, load_tier(app.engine, run.tier, wants_details), live, now)
+    rows = load_tier(app.engine, run.tier, wants_details)
+    names = display_names(app.engine, [r.tenant_id for r in rows if r.details])
+    return RunState(run, rows, live, now, names)
 
 
 def _vendor_status(app: App) -> dict[str, str]:
@@ -347,15 +529,79 @@ def _decide_and_queue(app: App, state: RunState) -> tuple[AlertSummary, list[int
         resolved=len(decision.resolve),
         escalated=sum(1 for _key, kind in decision.notify if kind is Kind.ESCALATE),
         notifications=len(ids),
+        transitions=_transitions(app.engine, decision, state.live),
     )
     return summary, ids
 
 
+def _transitions(
+    engine: Engine, decision: Decision, live: Sequence[AlertView]
+) -> tuple[AlertTransition, ...]:
+    """The alerts an applied decision opened, escalated and resolved. A new alert's id is
+    known only once written: read back by signature (one query, only when one opened)."""
+    opened = [c for c in decision.changes if c.id is None]
+    new_ids = {a.signature: a.id for a in live_alerts(engine, {c.service for c in opened})} if opened else {}
+    by_id = {c.id: c for c in decision.changes if c.id is not None}
+    escalated = [by_id[key] for key, kind in decision.notify if kind is Kind.ESCALATE and key in by_id]
+    views = {a.id: a for a in live}
+    resolved = [views[i] for i in dict.fromkeys(decision.resolve) if i in views]
+    names = display_names(engine, [c.tenant_id for c in opened + escalated] + [a.tenant_id for a in resolved])
+
+    def of_change(change: AlertChange, alert_id: int, kind: TransitionKind) -> AlertTransition:
+        return AlertTransition(
+            alert_id,
+            kind,
+            change.severity.value,
+            change.service,
+            change.tenant_id,
+            change.condition,
+            change.details.get("reason") or change.title,
+            names.get(change.tenant_id) if change.tenant_id else None,
+            change.held,
+        )
+
+    found = [of_change(c, new_ids[c.signature], "opened") for c in opened if c.signature in new_ids]
+    found += [of_change(c, c.id, "escalated") for c in escalated if c.id is not None]
+    found += [
+        AlertTransition(
+            a.id,
+            "resolved",
+            a.severity.value,
+            a.service,
+            a.tenant_id,
+            a.condition,
+            None,
+            names.get(a.tenant_id) if a.tenant_id else None,
+        )
+        for a in resolved
+    ]
+    return tuple(found)
+
+
+def _step_log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's own logger inside a Prefect run (its lines are the run's logs in the UI);
+    healthmon's elsewhere."""
+    if in_prefect_run():
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    return log
+
+
 async def alert_run(app: App, run: RunRef) -> Alerted:
     """The alert step: read the run's results, open, update and resolve alerts for them, and
-    send what is new at once."""
+    send what is new at once. Each alert opened, escalated or resolved is logged (the run's
+    log, inside Prefect) and is a Prefect event."""
     state = await asyncio.to_thread(read_run, app, run, datetime.now(UTC))
     summary, ids = await asyncio.to_thread(_decide_and_queue, app, state)
+    step_log = _step_log()
+    for transition in summary.transitions[:MAX_TRANSITION_LINES]:
+        step_log.info("%s", transition.line())
+    if len(summary.transitions) > MAX_TRANSITION_LINES:
+        step_log.info("... and %d more alert changes", len(summary.transitions) - MAX_TRANSITION_LINES)
+    # every one is an event, though: an automation must not miss the 51st tenant
+    for transition in summary.transitions:
+        alert_event(transition, RECOVERY if transition.kind == "resolved" else RUN_ACTOR)
     await send_now(app, ids)
     return Alerted(summary, state)
 

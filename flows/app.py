@@ -30,6 +30,7 @@ from healthmon.alerting.thresholds import (
 from healthmon.config import ConfigError, HealthmonConfig, Settings, load_config
 from healthmon.config.errors import ConfigProblems
 from healthmon.config.schema import threshold_metric_problems
+from healthmon.config.services import with_prefect_default
 from healthmon.config.settings import load_settings
 from healthmon.flows.alerting_setup import Alerting, build_alerting
 from healthmon.monitors.registry import MONITORS
@@ -210,6 +211,11 @@ def build_app(settings: Settings | None = None, config: HealthmonConfig | None =
     so that a configuration mistake never becomes a health result."""
     settings = settings or load_settings()
     config = config or load_config(settings.config, metrics=service_metrics())
+    try:
+        services = with_prefect_default(config.services, settings.prefect_api_url)
+    except ValidationError as exc:
+        raise ConfigError("PREFECT_API_URL", exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    config = config.model_copy(update={"services": services})
     problems = config_problems(config)
     if problems:
         raise ConfigProblems(problems)

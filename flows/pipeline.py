@@ -298,7 +298,16 @@ async def run_tier(app: App, request: TierRequest, steps: Steps | None = None) -
         alerted = await steps.alert(run)
         state = alerted.state
         report = build_report(
-            state.rows, run.run_id, state.read_at, app.config.watchdog.stale_after, run.interval_scale
+            state.rows,
+            run.run_id,
+            state.read_at,
+            app.config.watchdog.stale_after,
+            run.interval_scale,
+            checked=sum(s.checked for s in summaries),
+            skipped=plan.skipped,
+            alerts=alerted.summary,
+            tenant_names=state.tenant_names,
+            dashboard_url=app.alerting.dashboard_url,
         )
         if report.changes:
             stamp = {"tier": request.tier.value, "run_id": run.run_id, "at": datetime.now(UTC).isoformat()}

@@ -3,22 +3,53 @@ report for the Prefect UI; the delivery-retry flow."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterExpectedStartTime,
+    FlowRunFilterState,
+    FlowRunFilterStateName,
+)
+from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
+from healthmon.alerting.channels.render import clip, one_line, tenant_label
+from healthmon.alerting.delivery import DeliveryReport
 from healthmon.flows.alerts import Alerted, alert_run, deliver_pending
 from healthmon.flows.app import hosted_app
 from healthmon.flows.pipeline import BatchSummary, DirectSteps, Plan, check_batch, run_tier
 from healthmon.flows.refs import BatchRef, RunRef, TierRequest
-from healthmon.flows.report import publish_report
+from healthmon.flows.report import StatusChange, publish_report
+from healthmon.flows.run_names import DELIVER, scheduled_by_prefect, this_run_name
 from healthmon.monitors.result import Tier
 from healthmon.storage.tier_runs import MANUAL, SCHEDULE
+
+#: status-change lines logged per run; a vendor outage at 1,000 tenants is one line more, not 1,000
+MAX_CHANGE_LINES = 50
+#: a reason in a log line is cut to this
+REASON_CHARS = 300
+#: states of a run that will still run (Late is a Scheduled state)
+ALIVE = (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING)
+#: the message Prefect's server gives a run its deployment's CANCEL_NEW concurrency limit refused
+CONCURRENCY_CANCELLED = "Deployment concurrency limit reached."
+#: how often a lingering deliver run looks for due notifications
+DELIVERY_POLL_S = 5.0
+#: the name of the (Cancelled) state a superseded run ends in: the Prefect UI shows this name
+SUPERSEDED = "Superseded"
 
 
 # cache_policy=NONE: a repeated identical call must check again, never be a cache hit.
@@ -57,16 +88,156 @@ class PrefectSteps:
 
 
 def _flow_run_name() -> str:
-    tier = flow_run.parameters.get("tier", "?")
-    return f"{tier} {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z"
+    """The run's name, e.g. "core 2026-12-01 07:35Z", from its scheduled time (flows/run_names.py),
+    or its start time and "(by hand)": the name the upcoming run already had."""
+    tier = str(flow_run.parameters.get("tier", "?"))
+    given = flow_run.parameters.get("trigger")
+    return this_run_name(tier, by_hand=None if given is None else given == MANUAL)
 
 
 def _trigger() -> str:
     """Scheduled when Prefect's scheduler made the run; anything else (the UI's Run button,
     `prefect deployment run`, a direct call) was started by hand."""
+    return SCHEDULE if scheduled_by_prefect() else MANUAL
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class DueRuns:
+    """What a scheduled tier run finds of its deployment's runs scheduled after it and due."""
+
+    #: the newest due run that will still run (Scheduled, Late, Pending or Running), if any
+    newest_alive: FlowRun | None = None
+    #: due runs the deployment's concurrency limit cancelled (CANCEL_NEW) while this one started
+    refused: list[FlowRun] = field(default_factory=list)
+
+
+async def _due_after(run: FlowRun, now: datetime) -> DueRuns:
+    """The runs of `run`'s deployment made by the scheduler, scheduled after it and by `now`."""
+    assert run.deployment_id is not None and run.expected_start_time is not None
+    async with get_client() as client:
+        found = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[run.deployment_id]),
+                # validated, so `now` becomes Prefect's own DateTime type
+                expected_start_time=FlowRunFilterExpectedStartTime.model_validate(
+                    {"after_": run.expected_start_time, "before_": now}
+                ),
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=200,
+        )
+    newer = [
+        r
+        for r in found
+        if r.id != run.id
+        and r.auto_scheduled
+        and r.expected_start_time is not None
+        and r.expected_start_time > run.expected_start_time
+    ]
+    alive = [r for r in newer if r.state_type in ALIVE]
+    refused = [
+        r
+        for r in newer
+        if r.state_type is StateType.CANCELLED and r.state and r.state.message == CONCURRENCY_CANCELLED
+    ]
+    return DueRuns(alive[0] if alive else None, refused)
+
+
+async def _handed_over_to(run: FlowRun) -> bool:
+    """Whether an older run of `run`'s deployment ended Superseded by `run`. Such a run checks
+    whatever is due after it: one hand-over at most, or where every run starts after the next
+    one is due (flow-run processes slower to start than the interval, on a loaded box) each
+    would defer to the next and the tier would never check (seen in the demo)."""
+    assert run.deployment_id is not None and run.expected_start_time is not None
+    async with get_client() as client:
+        older = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[run.deployment_id]),
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=[SUPERSEDED])),
+                expected_start_time=FlowRunFilterExpectedStartTime.model_validate(
+                    {"before_": run.expected_start_time}
+                ),
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=200,
+        )
+    # the superseding message names the newer run's scheduled time, one run's per deployment
+    by_me = f"(scheduled {_when(run.expected_start_time)}), also due:"
+    return any(r.state is not None and by_me in (r.state.message or "") for r in older)
+
+
+async def _superseded(logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> State | None:
+    """The state a stale scheduled run ends in at once, when a newer scheduled run of its
+    deployment is already due: after a stall, only the newest due run checks (issue 14).
+    None when this run should check: started by hand, outside a deployment, the newest, or
+    the one an older run deferred to (`_handed_over_to`).
+
+    If Prefect cannot be asked, the run checks: a check too many beats a tier left unchecked."""
     context = FlowRunContext.get()
     run = context.flow_run if context is not None else None
-    return SCHEDULE if run is not None and run.auto_scheduled else MANUAL
+    if run is None or run.deployment_id is None or not run.auto_scheduled or run.expected_start_time is None:
+        return None
+    now = datetime.now(UTC)
+    try:
+        due = await _due_after(run, now)
+        handed_over = due.newest_alive is not None and await _handed_over_to(run)
+    except Exception as exc:  # the API answering badly must not stop the checks
+        logger.warning(
+            "could not read this deployment's newer runs (%s: %s); checking anyway", type(exc).__name__, exc
+        )
+        return None
+    mine = run.expected_start_time
+    newer = due.newest_alive
+    newer_at = newer.expected_start_time if newer is not None else None
+    if handed_over:
+        logger.info(
+            "this run (scheduled %s) checks although %s is due too: an older run deferred to this one",
+            _when(mine),
+            newer.name if newer is not None else "a newer run",
+        )
+        return None
+    if newer is not None and newer_at is not None:
+        late_s = (now - mine).total_seconds()
+        message = (
+            f"superseded by {newer.name} (scheduled {_when(newer_at)}), also due: "
+            f"this run was scheduled {_when(mine)}, {late_s:.0f} s ago, and checks nothing"
+        )
+        logger.info("%s", message)
+        return State(type=StateType.CANCELLED, name=SUPERSEDED, message=message)
+    if due.refused:
+        names = ", ".join(r.name for r in due.refused[:10]) + (
+            f" and {len(due.refused) - 10} more" if len(due.refused) > 10 else ""
+        )
+        count = len(due.refused)
+        logger.info(
+            "this run (scheduled %s) checks for the %d newer due %s the deployment's concurrency "
+            "limit cancelled as it started: %s",
+            _when(mine),
+            count,
+            "run" if count == 1 else "runs",
+            names,
+        )
+    return None
+
+
+def change_lines(
+    changes: Sequence[StatusChange], names: Mapping[str, str], most: int = MAX_CHANGE_LINES
+) -> list[str]:
+    """One log line per status change, "stripe (platform): healthy -> unhealthy: HTTP 503",
+    "shopify Acme Shop (t-0042): degraded -> healthy"; after `most`, one line for the rest.
+    Reasons are results' reasons, already free of secrets (monitors/runner.py)."""
+    lines = []
+    for change in changes[:most]:
+        target = tenant_label(change.tenant, names) if change.tenant else "(platform)"
+        why = f": {clip(one_line(change.reason), REASON_CHARS)}" if change.reason else ""
+        lines.append(f"{change.service} {target}: {change.previous} -> {change.current}{why}")
+    if len(changes) > most:
+        lines.append(f"... and {len(changes) - most} more changes")
+    return lines
 
 
 @flow(name="tier-check", flow_run_name=_flow_run_name, log_prints=False, persist_result=False)
@@ -85,8 +256,17 @@ async def tier_check(
     is what `healthmon serve --interval-scale` served the schedules with. A tier Prefect cannot
     read as one fails the run before anything is written.
 
-    It ends in a Completed state whose message is the run's one-line summary; a direct call
-    (`await tier_check(...)`) gets that state's data, the summary as a dict."""
+    A scheduled run of a deployment that finds a newer scheduled run of it already due (a
+    pile of late runs after a stall) ends at once in a Cancelled state named "Superseded",
+    checking and recording nothing: only the newest due run checks.
+
+    It ends in a Completed state whose message is the run's one-line summary, and logs that
+    line and one line per status change; a direct call (`await tier_check(...)`) gets that
+    state's data, the summary as a dict."""
+    logger = get_run_logger()
+    superseded = await _superseded(logger)
+    if superseded is not None:
+        return superseded
     request = TierRequest(
         tier,
         tuple(services) if services else None,
@@ -96,15 +276,68 @@ async def tier_check(
         flow_run_id=str(flow_run.id) if flow_run.id else None,
         interval_scale=interval_scale,
     )
-    summary = await run_tier(hosted_app(), request, PrefectSteps())
+    app = hosted_app()
+    summary = await run_tier(app, request, PrefectSteps())
     line = summary.line()
-    get_run_logger().info("%s: %s", tier, line)
+    logger.info("%s: %s", tier, line)
+    # the report step read the names of the tenants it lists (flows.alerts.read_run)
+    for change in change_lines(summary.report.changes, summary.report.tenant_names):
+        logger.info("%s", change)
     await publish_report(summary.tier, summary.report, line)
     return Completed(message=line, data={k: v for k, v in summary.as_dict().items() if k != "report"})
 
 
-@flow(name="deliver-notifications", log_prints=False, persist_result=False)
-async def deliver_notifications(ignore_backoff: bool = False) -> dict[str, int]:
-    """Retry notifications whose channel failed, with backoff; runs every minute when served."""
-    report = await deliver_pending(hosted_app(), ignore_backoff)
-    return {"delivered": report.delivered, "retrying": report.retrying, "failed": report.failed}
+def delivery_lines(report: DeliveryReport) -> list[str]:
+    """A line per channel that had something due ("slack: 3 sent · 1 retrying · 0 gave up"),
+    then one per notification given up on. Errors are channels' reasons, scrubbed of their
+    secrets where they are made (alerting/channels/failures.py)."""
+    lines = [
+        f"{name}: {c.delivered} sent · {c.retrying} retrying · {c.failed} gave up"
+        + (f" · {c.skipped} follow-ups not sent (trigger never delivered)" if c.skipped else "")
+        for name, c in sorted(report.channels.items())
+    ]
+    for g in report.gave_up[:MAX_CHANGE_LINES]:
+        tries = f" after {g.attempts} attempts" if g.attempts else ""
+        lines.append(
+            f"gave up on notification {g.delivery_id} (alert #{g.alert_id}, {g.channel}, "
+            f"{g.kind}){tries}: {clip(one_line(g.error), REASON_CHARS)}"
+        )
+    if len(report.gave_up) > MAX_CHANGE_LINES:
+        lines.append(f"... and {len(report.gave_up) - MAX_CHANGE_LINES} more given up")
+    return lines
+
+
+def _deliver_run_name() -> str:
+    return this_run_name(DELIVER)
+
+
+@flow(name="deliver-notifications", flow_run_name=_deliver_run_name, log_prints=False, persist_result=False)
+async def deliver_notifications(
+    ignore_backoff: bool = False, linger_s: float = 0.0, poll_s: float = DELIVERY_POLL_S
+) -> Any:
+    """Send what is due: retries after backoff, and group notifications whose group_wait or
+    group_interval ended. Served, it runs every minute and keeps delivering every `poll_s` for
+    `linger_s` (most of that minute), so a group's first message goes out within a few seconds
+    of its group_wait rather than at the next run.
+
+    Logs per channel what it sent, retried and gave up, and each notification given up on;
+    ends in a Completed state whose message is the totals (a direct call gets them as a dict)."""
+    logger = get_run_logger()
+    app = hosted_app()
+    report = DeliveryReport()
+    until = time.monotonic() + max(0.0, linger_s)
+    while True:
+        report.add(await deliver_pending(app, ignore_backoff))
+        if time.monotonic() + poll_s > until:
+            break
+        await asyncio.sleep(poll_s)
+    totals = {"delivered": report.delivered, "retrying": report.retrying, "failed": report.failed}
+    line = (
+        f"{report.delivered} sent · {report.retrying} retrying · {report.failed} gave up"
+        if report.tried
+        else "nothing due"
+    )
+    logger.info("deliver: %s", line)
+    for detail in delivery_lines(report):
+        logger.info("%s", detail)
+    return Completed(message=line, data=totals)

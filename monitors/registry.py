@@ -13,6 +13,7 @@ from healthmon.monitors.mcp import McpMonitor
 from healthmon.monitors.meta_ads import MetaAdsMonitor
 from healthmon.monitors.mux import MuxMonitor
 from healthmon.monitors.postgres import PostgresMonitor
+from healthmon.monitors.prefect import PrefectMonitor
 from healthmon.monitors.redis import RedisMonitor
 from healthmon.monitors.result import Tier
 from healthmon.monitors.shopify import ShopifyMonitor
@@ -44,6 +45,7 @@ MONITORS: Mapping[str, Monitor] = {
         LoopMonitor(),
         VercelMonitor(),
         StatuspageMonitor(),
+        PrefectMonitor(),
     )
 }
 

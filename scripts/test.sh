@@ -10,4 +10,11 @@ scripts/servers.sh
 echo "== ruff" && "$VENV/bin/ruff" check .
 echo "== mypy" && "$VENV/bin/mypy"
 echo "== import contracts" && "$VENV/bin/lint-imports"
-echo "== pytest" && "$VENV/bin/pytest" "$@"
+# two workers by default (HEALTHMON_TEST_WORKERS=0 runs in one process); a module's tests stay
+# on one worker (--dist loadfile): they share its fixtures (servers, a Prefect harness)
+workers=${HEALTHMON_TEST_WORKERS:-2}
+if [[ $workers == 0 ]]; then
+  echo "== pytest" && "$VENV/bin/pytest" "$@"
+else
+  echo "== pytest ($workers workers)" && "$VENV/bin/pytest" -n "$workers" --dist loadfile "$@"
+fi

@@ -289,17 +289,26 @@ def filter_cells(
     statuses: Sequence[str] | None = None,
     tenant_search: str | None = None,
     services: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[Cell]:
     """The matrix filters of the API and the dashboard, in one place. A tenant search matches
-    part of the tenant id, case-insensitively; platform services have no tenant and never match."""
+    part of the tenant id, or of its display name in `names` if given, case-insensitively;
+    platform services have no tenant and never match."""
     needle = tenant_search.lower() if tenant_search else None
+    named = names or {}
     return [
         c
         for c in cells
         if (not tiers or c.tier in tiers)
         and (not statuses or c.status in statuses)
         and (not services or c.service in services)
-        and (needle is None or (c.tenant is not None and needle in c.tenant.lower()))
+        and (
+            needle is None
+            or (
+                c.tenant is not None
+                and (needle in c.tenant.lower() or needle in named.get(c.tenant, "").lower())
+            )
+        )
     ]
 
 

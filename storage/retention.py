@@ -1,17 +1,18 @@
 """Keeping history at its retention: whole daily partitions dropped on PostgreSQL, bounded
-deletes on SQLite; rows dated outside the kept range in either direction are removed too.
-Resolved alerts and their deliveries have their own retention."""
+deletes on SQLite; rows dated outside the kept range in either direction are removed too, and
+so are the uptime rollup's hours (storage/uptime_hours.py) of those days. Resolved alerts and
+their deliveries have their own retention."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Engine, delete, select, text
+from sqlalchemy import ColumnElement, Engine, delete, or_, select, text
 
 from healthmon.storage.db import is_postgres
 from healthmon.storage.partitions import DEFAULT_PARTITION, ensure_partitions, existing_partitions
-from healthmon.storage.tables import ALERTS, DELIVERIES, HISTORY
+from healthmon.storage.tables import ALERTS, DELIVERIES, HISTORY, UPTIME_HOURS, UPTIME_ROLLUPS
 
 PARTITIONS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('healthmon.partitions'))"
 
@@ -25,6 +26,8 @@ class RetentionReport:
     alerts_deleted: int
     #: of history_rows_deleted, those dated after the kept range (written by a clock running ahead)
     future_rows_deleted: int = 0
+    #: uptime_hours rows of hours outside the kept range, gone with their history
+    rollup_rows_deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,23 @@ def delete_old_history(engine: Engine, cutoff: datetime, batch: int = 5000) -> i
     return delete_history(engine, HISTORY.c.checked_at < cutoff, batch)
 
 
+def delete_rollup(engine: Engine, keep_from: datetime, keep_until: datetime) -> int:
+    """The uptime rollup's hours (rows and markers) outside [keep_from, keep_until): their
+    history is gone, so nothing should still count them."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            delete(UPTIME_HOURS).where(
+                or_(UPTIME_HOURS.c.hour < keep_from, UPTIME_HOURS.c.hour >= keep_until)
+            )
+        ).rowcount
+        conn.execute(
+            delete(UPTIME_ROLLUPS).where(
+                or_(UPTIME_ROLLUPS.c.hour < keep_from, UPTIME_ROLLUPS.c.hour >= keep_until)
+            )
+        )
+    return int(rows)
+
+
 def delete_resolved_alerts(engine: Engine, cutoff: datetime) -> int:
     """Resolved alerts older than the cutoff, with their deliveries (ON DELETE CASCADE, and
     explicitly for SQLite connections without foreign keys)."""
@@ -119,5 +139,10 @@ def apply_retention(
         future = delete_history(engine, HISTORY.c.checked_at >= keep_until)
         deleted = delete_old_history(engine, _midnight(keep_from)) + future
     return RetentionReport(
-        created, names, deleted, delete_resolved_alerts(engine, now - timedelta(days=alerts_days)), future
+        created,
+        names,
+        deleted,
+        delete_resolved_alerts(engine, now - timedelta(days=alerts_days)),
+        future,
+        delete_rollup(engine, _midnight(keep_from), keep_until),
     )

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -215,6 +216,32 @@ class TierRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class UptimeHour(SQLModel, table=True):
+    """Up and observed seconds of one target in one complete hour, silences not subtracted
+    (storage/uptime_hours.py); tenant_id '' for platform services (migration 0005)."""
+
+    __tablename__ = "uptime_hours"
+
+    service: str = Field(sa_column=Column(String(40), primary_key=True))
+    tenant_id: str = Field(default="", sa_column=Column(String(64), primary_key=True, server_default=""))
+    hour: datetime = Field(sa_column=Column(UtcDateTime, primary_key=True))
+    up_s: float = Field(sa_column=Column(Float, nullable=False))
+    seen_s: float = Field(sa_column=Column(Float, nullable=False))
+
+
+class UptimeRollup(SQLModel, table=True):
+    """One row per rolled-up hour of a service, with the caps its uptime_hours rows were
+    computed with: a tally asking with other caps does not use them (migration 0005)."""
+
+    __tablename__ = "uptime_rollups"
+
+    service: str = Field(sa_column=Column(String(40), primary_key=True))
+    hour: datetime = Field(sa_column=Column(UtcDateTime, primary_key=True))
+    stale_after: float = Field(sa_column=Column(Float, nullable=False))
+    interval_scale: float = Field(sa_column=Column(Float, nullable=False))
+    rolled_at: datetime = _ts()
+
+
 def _table(model: type[SQLModel]) -> Table:
     table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel declares it untyped
     return table
@@ -229,3 +256,5 @@ ALERTS = _table(PlatformAlert)
 DELIVERIES = _table(AlertDelivery)
 SILENCES = _table(Silence)
 TIER_RUNS = _table(TierRun)
+UPTIME_HOURS = _table(UptimeHour)
+UPTIME_ROLLUPS = _table(UptimeRollup)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -87,10 +88,23 @@ def pg_server_url() -> Iterator[str]:
     yield from _server_url("HEALTHMON_TEST_DATABASE_URL", local, _pg_answers, start_postgres)
 
 
+def _own_redis_db(url: str) -> str:
+    """Under pytest-xdist (`make test` runs two workers) each worker gets a database of its own
+    on a shared server (gw0 the one named, gw1 the next), so that cache keys and pub/sub
+    channels of one worker's tests never meet the other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + int(worker[2:])) % 16}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     local = "redis://127.0.0.1:6379/0"
-    yield from _server_url("HEALTHMON_TEST_REDIS_URL", local, _redis_answers, start_redis)
+    for url in _server_url("HEALTHMON_TEST_REDIS_URL", local, _redis_answers, start_redis):
+        yield _own_redis_db(url)
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:

@@ -247,19 +247,29 @@ def signature_text(notification: Notification) -> str:
 
 def alert_url(notification: Notification) -> str | None:
     """`{dashboard_url}/alerts?alert=<id>`: the Alerts page opened on this alert."""
-    base = (notification.dashboard_url or "").rstrip("/")
-    return f"{base}/alerts?{urlencode({'alert': notification.alert_id})}" if base else None
+    return alert_link(notification.dashboard_url, notification.alert_id)
+
+
+def alert_link(dashboard_url: str | None, alert_id: int) -> str | None:
+    """`alert_url` for any alert id (the run's summary artifact links alerts too)."""
+    base = (dashboard_url or "").rstrip("/")
+    return f"{base}/alerts?{urlencode({'alert': alert_id})}" if base else None
 
 
 def service_url(notification: Notification) -> str | None:
     """`{dashboard_url}/service?service=<service>&tenant=<id>` (no tenant for the platform):
     service detail opened on the alerted target."""
-    base = (notification.dashboard_url or "").rstrip("/")
+    return service_link(notification.dashboard_url, notification.service, notification.tenant_id)
+
+
+def service_link(dashboard_url: str | None, service: str, tenant_id: str | None) -> str | None:
+    """`service_url` for any target."""
+    base = (dashboard_url or "").rstrip("/")
     if not base:
         return None
-    query = {"service": notification.service}
-    if notification.tenant_id:
-        query["tenant"] = notification.tenant_id
+    query = {"service": service}
+    if tenant_id:
+        query["tenant"] = tenant_id
     return f"{base}/service?{urlencode(query)}"
 
 

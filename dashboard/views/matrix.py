@@ -14,8 +14,6 @@ from healthmon.storage.tenants import display_names
 
 GRID_GEN_KEY = "matrix_grid_gen"
 UPTIME_KEY = "matrix_uptime"
-#: the tenants' display names, beside the id column (which stays the id: clicks read it)
-NAME_COLUMN = "name"
 
 st.title("🧮 Service × tenant matrix")  # noqa: RUF001
 
@@ -28,7 +26,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         format_func=status_style.label,
         placeholder="any status",
     )
-    search = st.text_input("Tenant", key="matrix_search", placeholder="search tenant id")
+    search = st.text_input("Tenant", key="matrix_search", placeholder="search tenant id or name")
     wanted_response = st.multiselect(
         "Response",
         list(frames.RESPONSE_FILTERS),
@@ -38,8 +36,11 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         "notifications (several: all of them)",
     )
     sort = st.segmented_control("Sort", list(frames.SORTS), key="matrix_sort", default=frames.SORT_WORST)
+    # on by default: whole hours come from the uptime rollup (docs/performance.md); off saves
+    # the read on a box where history is not rolled up yet
     st.toggle(
         f"Uptime {frames.MATRIX_UPTIME_WINDOW}",
+        value=True,
         key=UPTIME_KEY,
         help=f"a column with each row's uptime over the last {frames.MATRIX_UPTIME_WINDOW} (read from "
         f"history at most every {uptime_figures.MATRIX_TTL_S} s)",
@@ -95,8 +96,10 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
         if not every:
             st.info(context.NO_RESULTS, icon="⏳")
             return
+        # once per run, for the search and the grid: the view holds ids only
+        names = display_names(rt.engine, {c.tenant for c in every})
         cells = filter_cells(
-            every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None
+            every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None, names=names
         )
         response = response_state(cells)
         cells = frames.with_response(cells, response, wanted)
@@ -120,8 +123,14 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
             # every service's targets, whatever the filters: a row's uptime is of all its services
             checked = tuple(sorted({c.service for c in every}))
             grid = frames.with_uptime(grid, uptime_figures.tallies(rt, checked, frames.MATRIX_UPTIME_WINDOW))
+        grid = frames.with_names(grid, names)
         gen = st.session_state.get(GRID_GEN_KEY, 0)
-        config = {frames.TENANT_COLUMN: st.column_config.TextColumn("tenant", pinned=True)}
+        config = {
+            frames.TENANT_COLUMN: st.column_config.TextColumn("tenant", pinned=True),
+            frames.NAME_COLUMN: st.column_config.TextColumn(
+                "name", pinned=True, help="the tenant's display name"
+            ),
+        }
         config[frames.UPTIME_COLUMN] = st.column_config.NumberColumn(
             frames.UPTIME_COLUMN,
             format="%.3f",
@@ -148,10 +157,6 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
                 open_detail(*target)
 
         st.subheader(f"Tenants ({len(grid.tenants)})")
-        if not grid.tenants.empty:
-            names = display_names(rt.engine, grid.tenants[frames.TENANT_COLUMN])
-            grid.tenants.insert(1, NAME_COLUMN, grid.tenants[frames.TENANT_COLUMN].map(names).fillna(""))
-            config[NAME_COLUMN] = st.column_config.TextColumn("name", pinned=True)
         if grid.tenants.empty:
             st.caption("No tenant matches the filters.")
         else:

@@ -29,6 +29,32 @@ from healthmon.storage.tenants import label as tenant_label
 
 st.title("📈 Service detail")
 
+TENANT_KEY = "tenant"
+
+
+def tenant_picker(options: list[str], names: dict[str, str]) -> str | None:
+    """The tenant, shown as "Acme Shop (acme)", in the URL as its id (?tenant=acme: the matrix
+    and alert messages link so). Not bound to the URL by Streamlit: a bound widget writes the
+    label it shows into the URL, so the id goes to and comes from st.query_params here."""
+    wanted = st.query_params.get(TENANT_KEY)
+    if TENANT_KEY not in st.session_state and wanted in options:
+        # first run of the page (opened or linked to): the URL picks
+        st.session_state[TENANT_KEY] = wanted
+    chosen: str | None = st.selectbox(
+        "Tenant",
+        options,
+        index=None,
+        key=TENANT_KEY,
+        format_func=lambda t: tenant_label(t, names),
+        placeholder="all tenants — pick one for its history",
+    )
+    if chosen is not None and wanted != chosen:
+        st.query_params[TENANT_KEY] = chosen
+    elif chosen is None and TENANT_KEY in st.query_params:
+        del st.query_params[TENANT_KEY]
+    return chosen
+
+
 rt = context.runtime()
 all_services = context.services()
 opening: str | None = None
@@ -46,6 +72,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         bind="query-params",
     )
     tenant: str | None = None
+    names: dict[str, str] = {}
     if service and context.per_tenant(service):
         known: set[str | None] = set()
         with context.guarded():
@@ -53,14 +80,9 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
                 c.tenant for c in matrix_cells(rt.engine, context.view_cache(rt)) if c.service == service
             }
             known |= {t.id for t in list_tenants(rt.engine) if service in t.integrations}
-        tenant = st.selectbox(
-            "Tenant",
-            sorted(t for t in known if t),
-            index=None,
-            key="tenant",
-            bind="query-params",
-            placeholder="all tenants — pick one for its history",
-        )
+            # once per run, for the picker, the heading and the table
+            names = display_names(rt.engine, known)
+        tenant = tenant_picker(sorted(t for t in known if t), names)
     window = st.segmented_control("Window", list(WINDOWS), key="window", default="24h", required=True)
 
 service = service or all_services[0]
@@ -120,7 +142,7 @@ def show_result(service: str, tenant: str | None) -> None:
         st.json(result.details, expanded=2)
 
 
-def show_breakdown(service: str) -> None:
+def show_breakdown(service: str, names: dict[str, str]) -> None:
     rt = context.runtime()
     cache = context.view_cache(rt)
     now, rule = context.now(), context.stale_rule(rt)
@@ -135,12 +157,13 @@ def show_breakdown(service: str) -> None:
         column.metric(status_style.label(status), found[status], border=True)
     columns[-1].metric(f"{status_style.STALE_EMOJI} {status_style.STALE}", stale_count(cells), border=True)
     table = frames.breakdown_uptime(
-        frames.breakdown(results, now, rule), service, uptime_figures.targets(rt, service)
+        frames.breakdown(results, now, rule, names), service, uptime_figures.targets(rt, service)
     )
     context.table(
         frames.styled(table, ["status"]),
         hide_index=True,
         key="service_breakdown",
+        column_order=frames.name_beside_tenant(table.columns),
         column_config={
             "latency ms": st.column_config.NumberColumn(format="%.0f"),
             "checked": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -160,14 +183,14 @@ def show_breakdown(service: str) -> None:
 
 
 @st.fragment(run_every=context.LIVE_EVERY_S)
-def live(service: str, tenant: str | None) -> None:
+def live(service: str, tenant: str | None, names: dict[str, str]) -> None:
+    # `names` as read by the page's last full run (a fragment's rerun keeps its arguments)
     with context.guarded():
         if context.per_tenant(service) and tenant is None:
             st.subheader(f"{service} — every tenant")
-            show_breakdown(service)
+            show_breakdown(service, names)
             return
-        # the picker shows ids (it is bound to ?tenant=<id>); the heading names the tenant
-        shown = tenant_label(tenant, display_names(context.runtime().engine, [tenant])) if tenant else None
+        shown = tenant_label(tenant, names) if tenant else None
         st.subheader(f"{service} — {shown}" if shown else service)
         show_result(service, tenant)
 
@@ -300,11 +323,11 @@ UPTIME_NOTE = (
 
 if context.per_tenant(service) and tenant is None:
     overview(service, window)
-live(service, tenant)
+live(service, tenant, names)
 uptime(service, tenant)
 if not context.per_tenant(service) or tenant is not None:
     history(service, tenant, window)
 if context.per_tenant(service) and tenant is not None:
     with st.expander(f"Every tenant of {service}"):
         with context.guarded():
-            show_breakdown(service)
+            show_breakdown(service, names)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from healthmon.deployments import exit_codes
 from healthmon.deployments.cli.common import _app, _fail, _require_migrated, _with_app, err
 from healthmon.monitors.result import Tier
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def serve(
@@ -45,6 +48,9 @@ def serve(
     _require_migrated(runtime)
     server = None
     halt_watchdog: Callable[[], None] | None = None
+    halt_renamer: Callable[[], None] | None = None
+    #: the ids of the deployments registered so far: what the stop marks stopped
+    served: list[str] = []
     api = os.environ.get("PREFECT_API_URL")
     if api:
         if not api_healthy(api):
@@ -57,6 +63,10 @@ def serve(
         os.environ["PREFECT_API_URL"] = api
     err.print(f"Prefect API at {api}")
     err.print(f"Prefect UI: {api.removesuffix('/').removesuffix('/api')}")
+
+    def say(line: str) -> None:
+        err.print(line, highlight=False)
+
     try:
         from healthmon.storage.retention import apply_retention
 
@@ -70,22 +80,44 @@ def serve(
             + f" and {caught_up.alerts_deleted} alerts"
         )
         runtime.close()
-        from prefect import serve as prefect_serve
+        from healthmon.deployments.run_names import start_renamer
+        from healthmon.deployments.serve import build_deployments, serve_deployments, start_watchdog
 
-        from healthmon.deployments.serve import build_deployments, start_watchdog, stop_server
-
-        # the watchdog does not wait on Prefect: it looks at the store on its own clock
-        halt_watchdog = start_watchdog(runtime.settings, runtime.config, intervals)
+        # the watchdog does not wait on Prefect: it looks at the store on its own clock. Its
+        # settings name the API served here, so it expects the `prefect` monitor's results too
+        settings = runtime.settings.model_copy(update={"prefect_api_url": api})
+        halt_watchdog = start_watchdog(settings, runtime.config, intervals)
+        # upcoming runs get readable names ("core 2026-12-01 07:35Z") instead of Prefect's random ones
+        halt_renamer = start_renamer()
         # Prefect's runner handles SIGTERM itself: it cancels runs in progress and returns
-        prefect_serve(*build_deployments(intervals, delivery_s))
+        serve_deployments(api, build_deployments(intervals, delivery_s), served, say)
     except KeyboardInterrupt:
         pass
     finally:
-        err.print("stopping")
-        if halt_watchdog is not None:
-            halt_watchdog()
-        if server is not None:
-            stop_server(server)
+        if halt_renamer is not None:
+            halt_renamer()
+        _stop(api, served, halt_watchdog, server)
+
+
+def _stop(
+    api: str,
+    served: list[str],
+    halt_watchdog: Callable[[], None] | None,
+    server: subprocess.Popen[bytes] | None,
+) -> None:
+    """Mark what was served stopped while the Prefect server still answers, then stop the rest.
+    Nothing here pings the heartbeat: a stopped serve must look stopped from outside too."""
+    import socket
+    from datetime import UTC, datetime
+
+    from healthmon.deployments.serve import mark_stopped, stop_server, stopped_description
+
+    description = stopped_description(datetime.now(UTC), socket.gethostname(), os.getpid())
+    err.print(mark_stopped(api, served, description), highlight=False)
+    if halt_watchdog is not None:
+        halt_watchdog()
+    if server is not None:
+        stop_server(server)
 
 
 def _served_intervals(interval_scale: float, named: list[str]) -> dict[Tier, float]:

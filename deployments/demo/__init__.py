@@ -28,8 +28,7 @@ Ctrl-C or SIGTERM stops serve first (it cancels the runs in flight), then the ot
 
 The package, by job: `supervisor` (child processes: ports, start, watch, stop), `scenario`
 (the faults and the tenants' names), `bed` (the data dir: layout, kept secrets, environment,
-config and env file), `leftovers` (what a demo killed before a clean stop left on its Prefect
-server), `runner` (the Demo: setup, children, banner, stop), `__main__` (the module entry).
+config and env file), `runner` (the Demo: setup, children, banner, stop), `__main__` (the module entry).
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from healthmon.deployments.demo.bed import (
     write_env_file,
 )
 from healthmon.deployments.demo.errors import DemoError
-from healthmon.deployments.demo.leftovers import clear_leftovers
 from healthmon.deployments.demo.scenario import (
     SCENARIO,
     SHOP_NAMES,
@@ -49,6 +48,7 @@ from healthmon.deployments.demo.supervisor import (
     wait_healthy,
     watch_children,
 )
+from healthmon.deployments.leftovers import clear_leftovers
 from healthmon.deployments.serve import prefect_server_command
 from healthmon.monitors.result import Tier
 
@@ -67,6 +67,8 @@ TIER_INTERVALS: Mapping[Tier, float] = {
     Tier.EXTERNAL: 30.0,
 }
 DELIVERY_INTERVAL_S = 10.0
+#: the critical tier's interval when it has only the demo's Prefect server to check
+PREFECT_ONLY_CRITICAL_S = 30.0
 RECEIVED_POLL_S = 2.0
 #: 7-13 s on a fresh database when measured (DESIGN.md); a busy 2-core box is slower
 PREFECT_START_TIMEOUT_S = 90.0
@@ -240,14 +242,15 @@ class Demo:
         self.start("serve", argv, env, essential=True)
 
     def intervals(self, config: HealthmonConfig) -> dict[Tier, float]:
-        """The served tiers and their intervals. The critical tier is postgres and redis; with
-        SQLite and the in-process cache it has nothing to check, and a flow run every 10 s
-        would only cost a subprocess each time."""
-        wanted = {"postgres", "redis"} & set(config.services)
+        """The served tiers and their intervals. The critical tier is postgres, redis and the
+        demo's own Prefect server (the `prefect` monitor is on wherever healthmon is served);
+        with SQLite and the in-process cache only Prefect is left to watch there, so it runs
+        every PREFECT_ONLY_CRITICAL_S rather than paying a subprocess every 10 s."""
+        stores = {"postgres", "redis"} & set(config.services)
+        critical = TIER_INTERVALS[Tier.CRITICAL] if stores else PREFECT_ONLY_CRITICAL_S
         return {
-            tier: seconds * self.options.interval_scale
+            tier: (critical if tier is Tier.CRITICAL else seconds) * self.options.interval_scale
             for tier, seconds in TIER_INTERVALS.items()
-            if tier is not Tier.CRITICAL or wanted
         }
 
     def banner(self, config: HealthmonConfig, store: StoreState, env_file: Path) -> str:
@@ -295,10 +298,9 @@ class Demo:
 
     def runs_line(self, intervals: Mapping[Tier, float]) -> str:
         served = [f"tier-{tier.value} every {seconds:g} s" for tier, seconds in intervals.items()]
-        why = "" if Tier.CRITICAL in intervals else " (no tier-critical: no PostgreSQL or Redis to check)"
         # measured on a 2-core box: 12-15 s and 27 s (docs/operations.md)
         return (
-            f"Prefect deployments {', '.join(served)}, deliver every {self.delivery_s:g} s{why}; the first "
+            f"Prefect deployments {', '.join(served)}, deliver every {self.delivery_s:g} s; the first "
             "results about 15 s after this banner, the first alerts (a target's second failed run) "
             "after about 30 s"
         )

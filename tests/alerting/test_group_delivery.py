@@ -214,3 +214,53 @@ def test_the_delivery_pass_sends_a_group_once_its_wait_is_over(
 
     (body,) = wait_until(group_sent, 30, "the group's message")
     assert (body["kind"], body["opened"]) == ("group", tenants(60))
+
+
+async def test_a_served_deliver_run_lingers_and_sends_a_group_that_falls_due_meanwhile(
+    prefect_harness: None,
+    sandbox: RunningSandbox,
+    state: SandboxState,
+    receivers: Receivers,
+    sqlite_url: str,
+    make_app: AppFactory,
+) -> None:
+    """Served, each deliver run keeps looking for `linger_s` (deployments/serve.py), so a group
+    opened while it runs goes out about group_wait later, not at the next run. The group opens
+    only once the run is seen running on the Prefect API, so its first pass cannot be what sent it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import State, StateType
+
+    from healthmon.flows.tier_run import deliver_notifications
+
+    config = {
+        "channels": channel_config(sandbox, receivers.smtp, ["webhook"]),
+        "routes": [{"severity": ["p1", "p2", "p3"], "channels": ["webhook"]}],
+        "alerting": {"group_wait": 0.5},
+    }
+    app = make_app(sqlite_url, config)
+    async def deliver() -> State[Any]:
+        return await deliver_notifications(linger_s=6, poll_s=0.2, return_state=True)
+
+    run = asyncio.create_task(deliver())
+    running = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])))
+    by_name = FlowFilter(name=FlowFilterName(any_=["deliver-notifications"]))
+    async with get_client() as client:
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await client.read_flow_runs(flow_filter=by_name, flow_run_filter=running):
+            assert not run.done() and asyncio.get_running_loop().time() < deadline, "deliver run never ran"
+            await asyncio.sleep(0.1)
+    changes = [failing("meta_ads", t, Severity.P3) for t in tenants(3)]
+    decision = Decision(changes=changes, notify=[(c.signature, Kind.TRIGGER) for c in changes])
+    alerting = app.alerting
+    apply_decision(app.engine, decision, alerting.router, datetime.now(UTC), policy=alerting.policy)
+    final = await run
+    assert final.is_completed() and final.message == "3 sent · 0 retrying · 0 gave up"
+    (body,) = [m["body"] for m in state.received("webhook")]
+    assert (body["kind"], body["opened"]) == ("group", tenants(3))

@@ -112,7 +112,7 @@ def test_kept_view_ages_like_the_stale_rule(runtime: App) -> None:
     rows.append(["redis", None, "critical", "unhealthy", None, at.isoformat(), at.isoformat(), "100% %s %%"])
     view = build({"cells": rows}, rows, at - timedelta(hours=1), rule)
     for now in (at, at + timedelta(seconds=0.05), at + timedelta(minutes=9)):
-        body = json.loads(answer(view, now))
+        body = json.loads(answer(view, now, {}))
         for cell in body["cells"]:
             expected = rule.judge(datetime.fromisoformat(cell[5]), cell[2], now)
             assert (cell[8], cell[9]) == expected, (cell, now)

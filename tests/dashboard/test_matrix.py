@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from healthmon.dashboard import context
+from healthmon.dashboard import context, frames
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, by_label, texts
 
@@ -18,7 +18,7 @@ def grids(at: AppTest) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     display names are left to `names`."""
     platform, tenants = at.dataframe[0].value, at.dataframe[1].value
     row = platform.iloc[0].to_dict() if len(platform) else {}
-    keys = ("tenant", "name")
+    keys = ("tenant", "name", frames.UPTIME_COLUMN)
     return (
         {k: v for k, v in row.items() if k not in keys},
         {r["tenant"]: {k: v for k, v in r.items() if k not in keys} for r in tenants.to_dict("records")},

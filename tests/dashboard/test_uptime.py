@@ -92,11 +92,11 @@ def test_the_matrix_uptime_column(dashboard: Dashboard) -> None:
     seed.seed_tenants(dashboard.engine, dashboard.cipher)
     seed.seed_results(dashboard.engine)
     at = dashboard.open()
-    assert all("uptime 24h %" not in d.value.columns for d in at.dataframe)  # off until asked for
-    at.toggle(key="matrix_uptime").set_value(True).run()
-    platform, tenants = at.dataframe[0].value, at.dataframe[1].value
+    platform, tenants = at.dataframe[0].value, at.dataframe[1].value  # on by default
     rows = tenants.set_index("tenant")["uptime 24h %"]
     # acme's services are all healthy; globex's shopify is unhealthy since the latest check
     assert rows["acme"] == 100.0
     assert rows["globex"] <= 100.0
     assert platform["uptime 24h %"].iloc[0] is not None
+    at.toggle(key="matrix_uptime").set_value(False).run()
+    assert all("uptime 24h %" not in d.value.columns for d in at.dataframe)

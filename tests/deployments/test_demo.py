@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import re
 import signal
@@ -15,19 +14,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlmodel import Session
 
 from healthmon.config.loader import parse_config
 from healthmon.deployments.demo import SCENARIO, demo_config, kept_secret, port_in_use, scenario_requests
 from healthmon.deployments.mailcatcher import MailCatcher
-from healthmon.storage.db import make_engine
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
 
@@ -270,10 +266,24 @@ def test_demo_shows_a_mix_with_alerts_in_prefect_and_stops_cleanly(tmp_path: Pat
         assert healthy > len(statuses) / 2, statuses
         print(f"alerts open after {alerts_after:.1f} s; {healthy}/{len(statuses)} healthy; {len(mail)} mails")
 
-        # the statuses came from the Prefect deployments' scheduled flow runs, visible to operators
-        # (no critical tier: with SQLite and the in-process cache it has nothing to check)
-        in_prefect = _completed_tier_checks(api)
-        assert set(in_prefect.values()) == {"tier-core", "tier-integration", "tier-external"}
+        # the statuses came from the Prefect deployments' scheduled flow runs, visible to operators;
+        # the critical tier watches the demo's own Prefect server (SQLite and the in-process cache
+        # leave nothing else there)
+        every_tier = {"tier-critical", "tier-core", "tier-integration", "tier-external"}
+        in_prefect = demo.wait_for(
+            lambda: ((c := _completed_tier_checks(api)) and set(c.values()) == every_tier and c) or None,
+            90,
+            "a completed run of every tier",
+        )
+        # named for their scheduled time, readable in the UI's runs list (deployments/run_names.py)
+        by_id = {"flow_runs": {"id": {"any_": list(in_prefect)}}}
+        names = [r["name"] for r in httpx.post(f"{api}/flow_runs/filter", json=by_id, timeout=10).json()]
+        readable = re.compile(r"^(critical|core|integration|external) \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z$")
+        assert len(names) == len(in_prefect) and all(readable.match(n) for n in names), names
+        # the prefect monitor could decide (on a loaded box the demo's short-interval runs may
+        # really be late, and it says so: unhealthy is a true answer there)
+        watched = demo.wait_for(lambda: (_store(db) or ({}, 0))[0].get(("prefect", "")), 30, "prefect result")
+        assert watched in ("healthy", "degraded", "unhealthy"), watched
         runs = _rows(db, "SELECT trigger, flow_run_id FROM tier_runs WHERE state = 'completed'")
         assert runs and {trigger for trigger, _ in runs} == {"schedule"}
         assert {run_id for _, run_id in runs} & set(in_prefect)
@@ -283,134 +293,5 @@ def test_demo_shows_a_mix_with_alerts_in_prefect_and_stops_cleanly(tmp_path: Pat
         demo.stop(signal.SIGINT)  # Ctrl-C
         assert not port_in_use(sandbox_port)
         assert not http_ok(f"{api}/health")
-    finally:
-        demo.kill()
-
-
-def _plant_open_alert(db: Path) -> None:
-    """An earlier run's store with one open alert, as `healthmon demo` would have left it."""
-    from healthmon.storage.migrate import upgrade
-    from healthmon.storage.tables import PlatformAlert
-
-    engine = make_engine(f"sqlite:///{db}")
-    upgrade(engine)
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        session.add(
-            PlatformAlert(
-                signature="mux|-|planted",
-                service="mux",
-                condition="planted",
-                severity="p3",
-                title="planted",
-                first_seen=now,
-                last_seen=now,
-            )
-        )
-        session.commit()
-    engine.dispose()
-
-
-def _planted_alerts(db: Path) -> int:
-    return int(_rows(db, "SELECT count(*) FROM platform_alerts WHERE condition = 'planted'")[0][0])
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_demo_restart_keeps_the_store_and_fresh_empties_it(tmp_path: Path) -> None:
-    data = tmp_path / "demo"
-    data.mkdir()
-    db = data / "healthmon.db"
-    _plant_open_alert(db)
-    ports = {name: free_port() for name in ("--api-port", "--dashboard-port", "--prefect-port")}
-    demo = DemoProcess(tmp_path, data, *itertools.chain.from_iterable((k, str(v)) for k, v in ports.items()))
-    try:
-        assert "keeps the earlier store: 1 alert open (--fresh starts empty)" in demo.banner()
-        api = demo.prefect_api()
-        assert api == f"http://127.0.0.1:{ports['--prefect-port']}/api"
-        demo.wait_for(
-            lambda: all(port_in_use(ports[p]) for p in ("--api-port", "--dashboard-port")) or None,
-            90,
-            "the API and the dashboard",
-        )
-        # serve registered its deployments, and the server scheduled their runs
-        scheduled = demo.wait_for(
-            lambda: httpx.post(f"{api}/flow_runs/filter", json={"limit": 1}, timeout=10).json() or None,
-            60,
-            "a flow run scheduled",
-        )
-        earlier_run = scheduled[0]["id"]
-        running = " ".join(_processes_of(data).values())
-        for what in ("prefect server start", " serve ", "healthmon.sandbox", " api ", " dashboard "):
-            assert what in running, (what, running)
-        demo.stop(signal.SIGTERM)  # as systemd or `kill` stops it
-        assert not any(port_in_use(port) for port in ports.values())
-    finally:
-        demo.kill()
-
-    demo = DemoProcess(tmp_path, data, "--no-ui", "--fresh")
-    try:
-        banner = demo.banner()
-        assert f"store       SQLite {db} (new)" in banner and "keeps the earlier store" not in banner
-        assert _planted_alerts(db) == 0
-        # the Prefect home went too: the new server never heard of the earlier runs
-        assert httpx.get(f"{demo.prefect_api()}/flow_runs/{earlier_run}", timeout=10).status_code == 404
-        demo.stop(signal.SIGTERM)
-    finally:
-        demo.kill()
-
-    # never a store the user named
-    _plant_open_alert(tmp_path / "theirs.db")
-    theirs = {"HEALTHMON_DATABASE_URL": f"sqlite:///{tmp_path / 'theirs.db'}"}
-    demo = DemoProcess(tmp_path, data, "--no-ui", "--fresh", env=theirs)
-    try:
-        assert demo.proc.wait(timeout=60) == 2
-        assert "--fresh: HEALTHMON_DATABASE_URL is set" in demo.output()
-        assert _planted_alerts(tmp_path / "theirs.db") == 1
-        assert db.exists()
-    finally:
-        demo.kill()
-
-
-def _tier_runs_since(db: Path, since: str) -> set[str]:
-    """The tiers with a run completed in the store since `since` (UTC, as the store writes it)."""
-    sql = f"SELECT DISTINCT tier FROM tier_runs WHERE state = 'completed' AND started_at > '{since}'"
-    return {tier for (tier,) in _rows(db, sql)}
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_demo_killed_mid_run_runs_every_tier_again_after_a_restart(tmp_path: Path) -> None:
-    data = tmp_path / "demo"
-    sandbox_port = free_port()
-    demo = DemoProcess(tmp_path, data, "--no-ui", "--sandbox-port", str(sandbox_port))
-    try:
-        api = demo.prefect_api()
-        # a slow vendor keeps each core run in flight for seconds: the kill lands inside one
-        slow = {"service": "inngest", "kind": "latency", "ms": 6000}
-        httpx.post(
-            f"http://127.0.0.1:{sandbox_port}/_sandbox/faults", json=slow, timeout=10
-        ).raise_for_status()
-        running = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
-        demo.wait_for(
-            lambda: httpx.post(f"{api}/flow_runs/filter", json=running, timeout=10).json() or None,
-            90,
-            "a flow run in flight",
-        )
-        # killed outright, serve first so that it cannot cancel its runs: a power cut
-        processes = _processes_of(data)
-        for pid in sorted(processes, key=lambda pid: " serve " not in processes[pid]):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    finally:
-        demo.kill()
-
-    restarted_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    demo = DemoProcess(tmp_path, data, "--no-ui")
-    try:
-        assert "the last demo did not stop cleanly" in demo.banner()
-        served = {"core", "integration", "external"}
-        demo.wait_for(
-            lambda: _tier_runs_since(data / "healthmon.db", restarted_at) == served or None, 120, "runs"
-        )
-        demo.stop(signal.SIGTERM)
     finally:
         demo.kill()

@@ -122,6 +122,7 @@ def test_two_workers_share_the_runs_and_every_result_lands_once(
         ).all()
     by_tier = {r.tier: r for r in rows}
     assert set(by_tier) == {"critical", "core", "integration", "external"}
-    # each result landed once: the critical run wrote exactly postgres and redis, once each
-    assert (by_tier["critical"].results, by_tier["critical"].services) == (2, 2)
+    # each result landed once: the critical run wrote exactly postgres, redis and prefect (on by
+    # default with PREFECT_API_URL), once each
+    assert (by_tier["critical"].results, by_tier["critical"].services) == (3, 3)
     assert len({r.flow_run_id for r in rows}) == 4

@@ -38,14 +38,19 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitors.md"
 
 #: the sandbox services each monitor calls (Google Ads refreshes its token at Google OAuth)
 CALLS: dict[str, tuple[str, ...]] = {
-    **{m.service: (m.service,) for m in MONITORS.values() if m.service not in ("postgres", "redis")},
+    **{
+        m.service: (m.service,)
+        for m in MONITORS.values()
+        if m.service not in ("postgres", "redis", "prefect")
+    },
     "google_ads": ("google_ads", "google_oauth"),
 }
 #: sandbox services no monitor checks: they stand in for the alert channels
 CHANNELS = frozenset({"slack_webhook", "pagerduty", "webhook"})
 #: monitors of real servers, not of the sandbox (their faults: tests/monitors/test_postgres.py,
-#: tests/monitors/test_redis.py); their healthy baseline is below
-REAL_SERVERS = frozenset({"postgres", "redis"})
+#: tests/monitors/test_redis.py, and a real Prefect API: tests/monitors/test_prefect.py); the
+#: healthy baseline of postgres and redis is below
+REAL_SERVERS = frozenset({"postgres", "redis", "prefect"})
 
 #: Kinds that model a server that works differently, not one that fails: the monitor must
 #: stay healthy. MCP answering as an event stream is allowed by the transport, and a server

@@ -150,3 +150,7 @@ async def test_the_retention_flow_reports_what_it_removed(db_url: str, make_app:
     report = await retention.fn()
     assert (report["history_rows_deleted"], report["future_rows_deleted"]) == (4, 1)
     assert history_count(runtime.engine) == 3
+    # the uptime rollup caught up from the day-old results to the last complete hour, once
+    assert report["uptime_hours_rolled"] >= 22
+    assert history_count(runtime.engine, "uptime_rollups") == report["uptime_hours_rolled"]
+    assert (await retention.fn())["uptime_hours_rolled"] == 0
