@@ -7,7 +7,6 @@ deployments and never runs them (DESIGN.md, measured).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import signal
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from healthmon.deployments.children import die_with_parent
 
 if TYPE_CHECKING:
     from healthmon.monitors.result import Tier
@@ -290,24 +291,6 @@ def prefect_server_command(
     return argv, env
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec function that makes the child get SIGTERM when its parent dies, even by SIGKILL
-    (Linux PR_SET_PDEATHSIG), so a killed serve leaves no server behind on its port; resolved
-    here, so the forked child only makes one libc call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-
-    return preexec
-
-
 def start_prefect_server(
     home: Path, port: int, timeout_s: float = 60.0
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -322,7 +305,7 @@ def start_prefect_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent(),
+        preexec_fn=die_with_parent(),
     )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout_s

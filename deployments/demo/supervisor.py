@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from typing import IO
 
 import httpx
 
+from healthmon.deployments.children import die_with_parent
 from healthmon.deployments.demo.errors import DemoError
 
 log = logging.getLogger("healthmon.demo")
@@ -45,23 +44,6 @@ def check_ports(wanted: Sequence[tuple[str, int]]) -> None:
     for option, port in wanted:
         if port_in_use(port):
             raise DemoError(f"{option}: port {port} is already in use (pick another)")
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec function that makes a child get SIGTERM when the demo dies, even by SIGKILL
-    (Linux PR_SET_PDEATHSIG); resolved here, so the forked child only makes one libc call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-
-    return preexec
 
 
 @dataclass
@@ -96,7 +78,7 @@ def start_child(name: str, argv: list[str], env: Mapping[str, str], logs: Path, 
         stderr=subprocess.STDOUT,
         env=dict(env),
         process_group=0,
-        preexec_fn=_die_with_parent(),
+        preexec_fn=die_with_parent(),
     )
     return Child(name, proc, log_path, log_file, essential)
 

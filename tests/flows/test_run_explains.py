@@ -4,30 +4,15 @@ change, never a secret), readable names, and what a deliver run sent, retried an
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from datetime import UTC, datetime
-from uuid import UUID
 
-from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.orchestration import get_client
 
 from tests.support.app import AppFactory
+from tests.support.prefect_logs import log_lines
 
 PG_PASSWORD = "pg-Secret-0xFACADE"
-
-
-async def _log_lines(client: PrefectClient, run_id: UUID, wanted: str) -> list[str]:
-    """The run's log lines once one contains `wanted` (logs reach the API in batches)."""
-    by_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
-    deadline = time.monotonic() + 30
-    while True:
-        lines = [log.message for log in await client.read_logs(log_filter=by_run)]
-        if any(wanted in line for line in lines):
-            return lines
-        assert time.monotonic() < deadline, f"no log line with {wanted!r} in {lines}"
-        await asyncio.sleep(0.2)
 
 
 async def test_a_tier_run_with_a_fault_logs_its_summary_and_each_change_without_a_secret(
@@ -50,7 +35,7 @@ async def test_a_tier_run_with_a_fault_logs_its_summary_and_each_change_without_
     assert state.state_details.flow_run_id is not None
     async with get_client() as client:
         run = await client.read_flow_run(state.state_details.flow_run_id)
-        lines = await _log_lines(client, run.id, "postgres (platform): healthy -> unhealthy")
+        lines = await log_lines(client, run.id, "postgres (platform): healthy -> unhealthy")
     assert f"critical: {state.message}" in lines
     (change,) = [line for line in lines if line.startswith("postgres (platform): ")]
     assert re.fullmatch(r"postgres \(platform\): healthy -> unhealthy: .*refused.*", change), change
@@ -98,7 +83,7 @@ async def test_a_deliver_run_logs_per_channel_what_it_sent_retried_and_gave_up(
     assert state.state_details.flow_run_id is not None
     async with get_client() as client:
         run = await client.read_flow_run(state.state_details.flow_run_id)
-        lines = await _log_lines(client, run.id, "gave up on notification")
+        lines = await log_lines(client, run.id, "gave up on notification")
     assert "deliver: 0 sent · 1 retrying · 1 gave up" in lines
     assert "webhook: 0 sent · 1 retrying · 0 gave up" in lines
     assert "slack: 0 sent · 0 retrying · 1 gave up" in lines

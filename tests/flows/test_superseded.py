@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,6 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterDeploymentId,
-    LogFilter,
-    LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import (
     ConcurrencyLimitConfig,
@@ -33,6 +30,7 @@ from prefect.states import Pending
 from sqlalchemy import text
 
 from tests.support.app import AppFactory
+from tests.support.prefect_logs import log_lines
 
 #: the stalled tier's interval: long, so that no run of the schedule falls due during the test
 INTERVAL = timedelta(hours=1)
@@ -101,18 +99,6 @@ async def _execute(client: PrefectClient, run: FlowRun) -> FlowRun:
     return await client.read_flow_run(run.id)
 
 
-async def _log_lines(client: PrefectClient, run_id: UUID, wanted: str) -> list[str]:
-    """The run's log lines once one contains `wanted` (logs reach the API in batches)."""
-    by_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
-    deadline = time.monotonic() + 30
-    while True:
-        lines = [log.message for log in await client.read_logs(log_filter=by_run)]
-        if any(wanted in line for line in lines):
-            return lines
-        assert time.monotonic() < deadline, f"no log line with {wanted!r} in {lines}"
-        await asyncio.sleep(0.2)
-
-
 def _stamp(run: FlowRun) -> str:
     assert run.expected_start_time is not None
     return run.expected_start_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -142,7 +128,7 @@ async def test_a_returning_worker_runs_only_the_newest_late_run_the_older_ones_a
         oldest, middle, newest = await _late_runs(client, deployment_id)
         # the worker is back and works through the pile in order, one at a time
         ended = [await _execute(client, run) for run in (oldest, middle, newest)]
-        lines = await _log_lines(client, oldest.id, "superseded by")
+        lines = await log_lines(client, oldest.id, "superseded by")
 
     for run, state in zip((oldest, middle), ended[:2], strict=True):
         assert state.state is not None
@@ -185,7 +171,7 @@ async def test_late_runs_submitted_at_once_leave_one_run_that_checks(
         )
         ended = {r.id: await client.read_flow_run(r.id) for r in late}
         if refused:
-            lines = await _log_lines(client, winner.id, "concurrency limit cancelled")
+            lines = await log_lines(client, winner.id, "concurrency limit cancelled")
             (said,) = [line for line in lines if "concurrency limit cancelled" in line]
             assert f"checks for the {len(refused)} newer due run" in said
             assert all(r.name in said for r in refused)
@@ -246,7 +232,7 @@ async def test_the_run_an_older_one_deferred_to_checks_though_a_newer_one_is_due
             if r.id not in {oldest.id, deferred_to.id}
         ]
         second = await _execute(client, deferred_to)
-        lines = await _log_lines(client, deferred_to.id, "an older run deferred to this one")
+        lines = await log_lines(client, deferred_to.id, "an older run deferred to this one")
 
     assert first.state is not None and first.state.name == SUPERSEDED
     assert second.state is not None and second.state.is_completed(), second.state
