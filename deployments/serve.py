@@ -30,7 +30,7 @@ RETENTION_CRON = "17 3 * * *"
 DELIVERY_INTERVAL_S = 60
 #: a deliver run keeps looking for due notifications for its interval less this: room for its
 #: process to start and end before the next run is due (a run still going then makes the
-#: deployment's limit cancel the next one). The demo's 10 s interval leaves no linger.
+#: deployment's limit cancel the next one). The demo's 30 s interval lingers 15 s.
 DELIVERY_ROOM_S = 15.0
 #: how a deployment's description starts while no serve serves it
 STOPPED = "Stopped: "
@@ -95,9 +95,9 @@ def serve_deployments(
     mark them stopped however this ends), resume what the last stop paused, clear what a killed
     serve left, and run them until SIGTERM or Ctrl-C."""
     from prefect.exceptions import TerminationSignal
-    from prefect.runner import Runner
 
     from healthmon.deployments.leftovers import clear_leftovers
+    from healthmon.deployments.newest_runner import NewestDueRunner
 
     earlier, stopped = asyncio.run(_earlier(api_url, deployments))
     # before registering: nothing runs them yet, and every run due by now was due while no
@@ -107,7 +107,8 @@ def serve_deployments(
         say(leftovers)
     # not Prefect's own pause on shutdown: `mark_stopped` pauses them and says why in the
     # deployments list, with timeouts that cannot hang the stop
-    runner = Runner(pause_on_shutdown=False)
+    # only the newest due run of each deployment starts: no replay of a pile of late runs
+    runner = NewestDueRunner(pause_on_shutdown=False)
     for deployment in deployments:
         registered.append(str(runner.add_deployment(deployment)))
     say(asyncio.run(_resume(api_url, dict(zip(registered, deployments, strict=True)), stopped)))

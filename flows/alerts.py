@@ -100,25 +100,32 @@ def emit_prefect_event(
         return False
 
 
+def related_resources(service: str, tenant_id: str | None, tenant_name: str | None) -> list[dict[str, str]]:
+    """The related resources of a healthmon event: its service and, for a tenant's, the tenant
+    (named by its display name), so that an automation can match on either."""
+    related = [
+        {
+            "prefect.resource.id": f"healthmon.service.{service}",
+            "prefect.resource.role": "service",
+            "prefect.resource.name": service,
+        }
+    ]
+    if tenant_id:
+        related.append(
+            {
+                "prefect.resource.id": f"healthmon.tenant.{tenant_id}",
+                "prefect.resource.role": "tenant",
+                "prefect.resource.name": tenant_name or tenant_id,
+            }
+        )
+    return related
+
+
 def alert_event(transition: AlertTransition, who: str, note: str | None = None) -> bool:
     """`healthmon.alert.<kind>` for one alert: the alert as the resource, its service and
     tenant as related resources, so an automation can match on either."""
     t = transition
-    related = [
-        {
-            "prefect.resource.id": f"healthmon.service.{t.service}",
-            "prefect.resource.role": "service",
-            "prefect.resource.name": t.service,
-        },
-    ]
-    if t.tenant_id:
-        related.append(
-            {
-                "prefect.resource.id": f"healthmon.tenant.{t.tenant_id}",
-                "prefect.resource.role": "tenant",
-                "prefect.resource.name": t.tenant,
-            }
-        )
+    related = related_resources(t.service, t.tenant_id, t.tenant)
     return emit_prefect_event(
         f"healthmon.alert.{t.kind}",
         {
@@ -529,12 +536,12 @@ def _decide_and_queue(app: App, state: RunState) -> tuple[AlertSummary, list[int
         resolved=len(decision.resolve),
         escalated=sum(1 for _key, kind in decision.notify if kind is Kind.ESCALATE),
         notifications=len(ids),
-        transitions=_transitions(app.engine, decision, state.live),
+        transitions=applied_transitions(app.engine, decision, state.live),
     )
     return summary, ids
 
 
-def _transitions(
+def applied_transitions(
     engine: Engine, decision: Decision, live: Sequence[AlertView]
 ) -> tuple[AlertTransition, ...]:
     """The alerts an applied decision opened, escalated and resolved. A new alert's id is

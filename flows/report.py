@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from healthmon.alerting.channels.render import alert_link, as_utc, clip, one_line, service_link, tenant_label
-from healthmon.flows.alerts import AlertSummary, AlertTransition, emit_prefect_event
+from healthmon.flows.alerts import AlertSummary, AlertTransition, emit_prefect_event, related_resources
 from healthmon.monitors.result import DEFAULT_STALE_AFTER, Status, staleness
 from healthmon.storage.status import LatestStatus
 
@@ -248,21 +248,8 @@ async def publish_report(tier: str, report: RunReport, headline: str) -> None:
         description=f"**{tier}** run: {headline}",
     )
     for change in report.changes:
-        related = [
-            {
-                "prefect.resource.id": f"healthmon.service.{change.service}",
-                "prefect.resource.role": "service",
-                "prefect.resource.name": change.service,
-            }
-        ]
-        if change.tenant:
-            related.append(
-                {
-                    "prefect.resource.id": f"healthmon.tenant.{change.tenant}",
-                    "prefect.resource.role": "tenant",
-                    "prefect.resource.name": _tenant(change.tenant, report.tenant_names),
-                }
-            )
+        name = _tenant(change.tenant, report.tenant_names) if change.tenant else None
+        related = related_resources(change.service, change.tenant, name)
         emit_prefect_event(
             f"healthmon.status.{change.current}",
             {

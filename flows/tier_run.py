@@ -4,26 +4,12 @@ report for the Prefect UI; the delivery-retry flow."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterDeploymentId,
-    FlowRunFilterExpectedStartTime,
-    FlowRunFilterState,
-    FlowRunFilterStateName,
-)
-from prefect.client.schemas.objects import FlowRun, State, StateType
-from prefect.client.schemas.sorting import FlowRunSort
-from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
@@ -35,6 +21,7 @@ from healthmon.flows.pipeline import BatchSummary, DirectSteps, Plan, check_batc
 from healthmon.flows.refs import BatchRef, RunRef, TierRequest
 from healthmon.flows.report import StatusChange, publish_report
 from healthmon.flows.run_names import DELIVER, scheduled_by_prefect, this_run_name
+from healthmon.flows.superseded import superseded
 from healthmon.monitors.result import Tier
 from healthmon.storage.tier_runs import MANUAL, SCHEDULE
 
@@ -42,14 +29,8 @@ from healthmon.storage.tier_runs import MANUAL, SCHEDULE
 MAX_CHANGE_LINES = 50
 #: a reason in a log line is cut to this
 REASON_CHARS = 300
-#: states of a run that will still run (Late is a Scheduled state)
-ALIVE = (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING)
-#: the message Prefect's server gives a run its deployment's CANCEL_NEW concurrency limit refused
-CONCURRENCY_CANCELLED = "Deployment concurrency limit reached."
 #: how often a lingering deliver run looks for due notifications
 DELIVERY_POLL_S = 5.0
-#: the name of the (Cancelled) state a superseded run ends in: the Prefect UI shows this name
-SUPERSEDED = "Superseded"
 
 
 # cache_policy=NONE: a repeated identical call must check again, never be a cache hit.
@@ -101,129 +82,6 @@ def _trigger() -> str:
     return SCHEDULE if scheduled_by_prefect() else MANUAL
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class DueRuns:
-    """What a scheduled tier run finds of its deployment's runs scheduled after it and due."""
-
-    #: the newest due run that will still run (Scheduled, Late, Pending or Running), if any
-    newest_alive: FlowRun | None = None
-    #: due runs the deployment's concurrency limit cancelled (CANCEL_NEW) while this one started
-    refused: list[FlowRun] = field(default_factory=list)
-
-
-async def _due_after(run: FlowRun, now: datetime) -> DueRuns:
-    """The runs of `run`'s deployment made by the scheduler, scheduled after it and by `now`."""
-    assert run.deployment_id is not None and run.expected_start_time is not None
-    async with get_client() as client:
-        found = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                deployment_id=FlowRunFilterDeploymentId(any_=[run.deployment_id]),
-                # validated, so `now` becomes Prefect's own DateTime type
-                expected_start_time=FlowRunFilterExpectedStartTime.model_validate(
-                    {"after_": run.expected_start_time, "before_": now}
-                ),
-            ),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=200,
-        )
-    newer = [
-        r
-        for r in found
-        if r.id != run.id
-        and r.auto_scheduled
-        and r.expected_start_time is not None
-        and r.expected_start_time > run.expected_start_time
-    ]
-    alive = [r for r in newer if r.state_type in ALIVE]
-    refused = [
-        r
-        for r in newer
-        if r.state_type is StateType.CANCELLED and r.state and r.state.message == CONCURRENCY_CANCELLED
-    ]
-    return DueRuns(alive[0] if alive else None, refused)
-
-
-async def _handed_over_to(run: FlowRun) -> bool:
-    """Whether an older run of `run`'s deployment ended Superseded by `run`. Such a run checks
-    whatever is due after it: one hand-over at most, or where every run starts after the next
-    one is due (flow-run processes slower to start than the interval, on a loaded box) each
-    would defer to the next and the tier would never check (seen in the demo)."""
-    assert run.deployment_id is not None and run.expected_start_time is not None
-    async with get_client() as client:
-        older = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                deployment_id=FlowRunFilterDeploymentId(any_=[run.deployment_id]),
-                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=[SUPERSEDED])),
-                expected_start_time=FlowRunFilterExpectedStartTime.model_validate(
-                    {"before_": run.expected_start_time}
-                ),
-            ),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=200,
-        )
-    # the superseding message names the newer run's scheduled time, one run's per deployment
-    by_me = f"(scheduled {_when(run.expected_start_time)}), also due:"
-    return any(r.state is not None and by_me in (r.state.message or "") for r in older)
-
-
-async def _superseded(logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> State | None:
-    """The state a stale scheduled run ends in at once, when a newer scheduled run of its
-    deployment is already due: after a stall, only the newest due run checks (issue 14).
-    None when this run should check: started by hand, outside a deployment, the newest, or
-    the one an older run deferred to (`_handed_over_to`).
-
-    If Prefect cannot be asked, the run checks: a check too many beats a tier left unchecked."""
-    context = FlowRunContext.get()
-    run = context.flow_run if context is not None else None
-    if run is None or run.deployment_id is None or not run.auto_scheduled or run.expected_start_time is None:
-        return None
-    now = datetime.now(UTC)
-    try:
-        due = await _due_after(run, now)
-        handed_over = due.newest_alive is not None and await _handed_over_to(run)
-    except Exception as exc:  # the API answering badly must not stop the checks
-        logger.warning(
-            "could not read this deployment's newer runs (%s: %s); checking anyway", type(exc).__name__, exc
-        )
-        return None
-    mine = run.expected_start_time
-    newer = due.newest_alive
-    newer_at = newer.expected_start_time if newer is not None else None
-    if handed_over:
-        logger.info(
-            "this run (scheduled %s) checks although %s is due too: an older run deferred to this one",
-            _when(mine),
-            newer.name if newer is not None else "a newer run",
-        )
-        return None
-    if newer is not None and newer_at is not None:
-        late_s = (now - mine).total_seconds()
-        message = (
-            f"superseded by {newer.name} (scheduled {_when(newer_at)}), also due: "
-            f"this run was scheduled {_when(mine)}, {late_s:.0f} s ago, and checks nothing"
-        )
-        logger.info("%s", message)
-        return State(type=StateType.CANCELLED, name=SUPERSEDED, message=message)
-    if due.refused:
-        names = ", ".join(r.name for r in due.refused[:10]) + (
-            f" and {len(due.refused) - 10} more" if len(due.refused) > 10 else ""
-        )
-        count = len(due.refused)
-        logger.info(
-            "this run (scheduled %s) checks for the %d newer due %s the deployment's concurrency "
-            "limit cancelled as it started: %s",
-            _when(mine),
-            count,
-            "run" if count == 1 else "runs",
-            names,
-        )
-    return None
-
-
 def change_lines(
     changes: Sequence[StatusChange], names: Mapping[str, str], most: int = MAX_CHANGE_LINES
 ) -> list[str]:
@@ -264,9 +122,9 @@ async def tier_check(
     line and one line per status change; a direct call (`await tier_check(...)`) gets that
     state's data, the summary as a dict."""
     logger = get_run_logger()
-    superseded = await _superseded(logger)
-    if superseded is not None:
-        return superseded
+    stale = await superseded(logger)
+    if stale is not None:
+        return stale
     request = TierRequest(
         tier,
         tuple(services) if services else None,

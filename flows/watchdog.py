@@ -18,7 +18,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from healthmon.alerting.watchdog import SERVICE, TierFreshness, decide_staleness
-from healthmon.flows.alerts import active_silences, apply_decision, deliver, live_alerts
+from healthmon.flows.alerts import (
+    AlertTransition,
+    active_silences,
+    alert_event,
+    applied_transitions,
+    apply_decision,
+    deliver,
+    events_wanted,
+    live_alerts,
+)
 from healthmon.flows.app import App
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import TIERS, TargetKey, Tier
@@ -27,6 +36,9 @@ from healthmon.storage.tenants import expected_targets
 from healthmon.storage.tier_runs import last_completed
 
 log = logging.getLogger("healthmon.watchdog")
+
+#: who the watchdog's alert events name
+WATCHDOG_ACTOR = "healthmon watchdog"
 
 
 def tier_intervals(interval_scale: float = 1.0) -> dict[Tier, float]:
@@ -44,6 +56,8 @@ class WatchReport:
     opened: int = 0
     resolved: int = 0
     notifications: int = 0
+    #: the alerts this look opened, escalated and resolved: each is logged and a Prefect event
+    transitions: tuple[AlertTransition, ...] = ()
 
     def line(self) -> str:
         if not self.watched:
@@ -107,6 +121,8 @@ def _decide_and_queue(
     report.resolved = len(decision.resolve)
     ids = apply_decision(runtime.engine, decision, alerting.router, now, alerting.dashboard_url)
     report.notifications = len(ids)
+    if decision.changes or decision.resolve:
+        report.transitions = applied_transitions(runtime.engine, decision, live)
     return report, ids
 
 
@@ -121,6 +137,12 @@ async def watch_once(
     report, ids = await asyncio.to_thread(
         _decide_and_queue, runtime, intervals, watching_since, now or datetime.now(UTC)
     )
+    # as the tier run's alert step does: an automation on `healthmon.alert.opened` sees a
+    # stale tier too, whenever Prefect's API answers (the alert itself never waits for it)
+    for transition in report.transitions:
+        log.info("%s", transition.line())
+        if events_wanted():
+            alert_event(transition, WATCHDOG_ACTOR)
     if ids:
         alerting = runtime.alerting
         await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)

@@ -10,11 +10,13 @@ scripts/servers.sh
 echo "== ruff" && "$VENV/bin/ruff" check .
 echo "== mypy" && "$VENV/bin/mypy"
 echo "== import contracts" && "$VENV/bin/lint-imports"
-# two workers by default (HEALTHMON_TEST_WORKERS=0 runs in one process); a module's tests stay
-# on one worker (--dist loadfile): they share its fixtures (servers, a Prefect harness)
-workers=${HEALTHMON_TEST_WORKERS:-2}
+# three workers by default (HEALTHMON_TEST_WORKERS=0 runs in one process). Each module's tests
+# stay on one worker, sharing its fixtures (servers, a Prefect harness), and the tests that run
+# `healthmon serve` or the demo on a Prefect server of their own run one after another on one
+# worker, first: each keeps about a core busy (tests/conftest.py)
+workers=${HEALTHMON_TEST_WORKERS:-3}
 if [[ $workers == 0 ]]; then
   echo "== pytest" && "$VENV/bin/pytest" "$@"
 else
-  echo "== pytest ($workers workers)" && "$VENV/bin/pytest" -n "$workers" --dist loadfile "$@"
+  echo "== pytest ($workers workers)" && "$VENV/bin/pytest" -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
 fi

@@ -17,7 +17,7 @@
 3. A fixed scenario of faults (SCENARIO), so the first minute shows healthy, degraded and
    unhealthy services and opens alerts.
 4. `healthmon serve` as a child against that server, on demo intervals (TIER_INTERVALS,
-   delivery retries every 10 s): the same deployments, flow runs and watchdog as on a real box,
+   delivery retries every 30 s): the same deployments, flow runs and watchdog as on a real box,
    so operators see the demo's runs in the Prefect UI. A child rather than serve's code in
    this process: Prefect's runner owns its event loop and its SIGTERM handling, and its flow
    runs inherit its environment, which here is the demo's and nothing else.

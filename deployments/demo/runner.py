@@ -66,7 +66,9 @@ TIER_INTERVALS: Mapping[Tier, float] = {
     Tier.INTEGRATION: 20.0,
     Tier.EXTERNAL: 30.0,
 }
-DELIVERY_INTERVAL_S = 10.0
+#: a deliver run is a flow-run process (about 5 s of CPU to start: Prefect and healthmon imported
+#: afresh): every 30 s, lingering 15 s of each (serve.DELIVERY_ROOM_S), rather than every 10 s
+DELIVERY_INTERVAL_S = 30.0
 #: the critical tier's interval when it has only the demo's Prefect server to check
 PREFECT_ONLY_CRITICAL_S = 30.0
 RECEIVED_POLL_S = 2.0

@@ -24,6 +24,7 @@ import pytest
 from healthmon.config.loader import parse_config
 from healthmon.deployments.demo import SCENARIO, demo_config, kept_secret, port_in_use, scenario_requests
 from healthmon.deployments.mailcatcher import MailCatcher
+from tests.support.prefect_home import seed_prefect_home
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
 
@@ -128,6 +129,8 @@ class DemoProcess:
 
     def __init__(self, tmp_path: Path, data: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
         self.data = data
+        # the demo's Prefect server keeps its state there; `--fresh` deletes it as it would
+        seed_prefect_home(data / "prefect")
         self.out_path = tmp_path / f"demo-{len(list(tmp_path.glob('demo-*.out')))}.out"
         argv = [sys.executable, "-m", "healthmon.deployments.demo", "--data-dir", str(data), *args]
         with self.out_path.open("wb") as out:
@@ -222,6 +225,16 @@ def _store(db: Path) -> tuple[dict[tuple[str, str], str], int] | None:
     except sqlite3.OperationalError:  # not migrated yet, or a writer holds it
         return None
     return statuses, int(open_alerts)
+
+
+def flow_runs(api: str, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The flow runs the demo's Prefect API lists for `body`, or None while there are none or
+    the server is not up yet: the banner comes while it still starts (deployments/demo)."""
+    try:
+        found: list[dict[str, Any]] = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+    except httpx.ConnectError:
+        return None
+    return found or None
 
 
 def _completed_tier_checks(api: str) -> dict[str, str]:

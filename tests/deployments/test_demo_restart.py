@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from healthmon.deployments.demo import port_in_use
 from healthmon.storage.db import make_engine
-from tests.deployments.test_demo import DemoProcess, _processes_of, _rows
+from tests.deployments.test_demo import DemoProcess, _processes_of, _rows, flow_runs
 from tests.support.servers import free_port
 
 
@@ -69,7 +69,7 @@ def test_demo_restart_keeps_the_store_and_fresh_empties_it(tmp_path: Path) -> No
         )
         # serve registered its deployments, and the server scheduled their runs
         scheduled = demo.wait_for(
-            lambda: httpx.post(f"{api}/flow_runs/filter", json={"limit": 1}, timeout=10).json() or None,
+            lambda: flow_runs(api, {"limit": 1}),
             60,
             "a flow run scheduled",
         )
@@ -126,7 +126,7 @@ def test_demo_killed_mid_run_runs_every_tier_again_after_a_restart(tmp_path: Pat
         ).raise_for_status()
         running = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
         demo.wait_for(
-            lambda: httpx.post(f"{api}/flow_runs/filter", json=running, timeout=10).json() or None,
+            lambda: flow_runs(api, running),
             90,
             "a flow run in flight",
         )

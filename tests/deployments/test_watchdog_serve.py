@@ -21,6 +21,7 @@ from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
 SCALE = "0.2"  # critical every 12 s
+CRITICAL_S = 60 * float(SCALE)
 #: stale after 4 intervals (48 s), not the default 2: a 12 s tier on a 2-core box running other
 #: tests beside it (two pytest workers) may really miss one run, and this test is about a stop
 STALE_AFTER = 4
@@ -52,7 +53,10 @@ def test_watchdog_alerts_once_when_serve_stops_and_resolves_when_it_is_back(
     )
     env = serve_env(tmp_path, config, sqlite_url)
     prefect_port = str(free_port())
-    serve_argv = ["serve", "--prefect-port", prefect_port, "--interval-scale", SCALE]
+    # the critical tier alone (the config has nothing for the others to check), deliver at its
+    # own minute: each run is a flow-run process, and this test is about the watchdog
+    serve_argv = ["serve", "--prefect-port", prefect_port, "--tier-interval", f"critical={CRITICAL_S:g}"]
+    serve_argv += ["--delivery-interval", "60"]
     engine = make_engine(sqlite_url)
     serve_log, watchdog_log = tmp_path / "serve.log", tmp_path / "watchdog.log"
 

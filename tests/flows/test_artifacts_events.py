@@ -316,3 +316,28 @@ def test_acknowledge_without_a_prefect_api_works_and_never_touches_prefect(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
     assert store.get_alert(app.engine, alert["id"])["acknowledged_by"] == "carol"  # type: ignore[index]
+
+
+async def test_a_stale_tier_the_watchdog_alerts_on_is_a_prefect_event_too(
+    prefect_harness: None, sqlite_url: str, make_app: AppFactory
+) -> None:
+    """The watchdog (outside any run) emits the same `healthmon.alert.*` events as a tier run,
+    so one automation covers a blind tier as well as a failing vendor."""
+    from datetime import UTC, datetime, timedelta
+
+    from healthmon.flows.watchdog import WATCHDOG_ACTOR, tier_intervals, watch_once
+    from tests.flows.test_watchdog import critical_run_at
+
+    app = make_app(sqlite_url, {"services": {"postgres": {"dsn": "postgresql://127.0.0.1:1/postgres"}}})
+    now = datetime.now(UTC)
+    since = prefect_now("UTC")
+    critical_run_at(app, now - timedelta(minutes=3))  # 3 intervals ago; the limit is 2
+    report = await watch_once(app, tier_intervals(), now=now)
+    assert [t.kind for t in report.transitions] == ["opened"]
+    async with get_client() as client:
+        (event,) = await alert_events(client, since, 1)
+    assert event.event == "healthmon.alert.opened"
+    assert event.resource["healthmon.service"] == "healthmon" and event.resource["healthmon.severity"] == "p1"
+    assert event.payload["condition"] == "stale:critical" and event.payload["who"] == WATCHDOG_ACTOR
+    healthmon_related = [r.id for r in event.related if r.id.startswith("healthmon.")]
+    assert healthmon_related == ["healthmon.service.healthmon"]  # a platform alert: no tenant

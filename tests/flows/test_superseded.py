@@ -150,7 +150,8 @@ async def test_a_returning_worker_runs_only_the_newest_late_run_the_older_ones_a
 async def test_late_runs_submitted_at_once_leave_one_run_that_checks(
     prefect_harness: None, sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
 ) -> None:
-    from healthmon.flows.tier_run import CONCURRENCY_CANCELLED, tier_check
+    from healthmon.flows.superseded import CONCURRENCY_CANCELLED
+    from healthmon.flows.tier_run import tier_check
 
     runtime = make_app(sqlite_url, _config(pg_server_url, redis_url))
     deployment_id = await _deployment(f"burst-{uuid.uuid4().hex[:8]}")
@@ -218,7 +219,7 @@ async def test_the_run_an_older_one_deferred_to_checks_though_a_newer_one_is_due
 ) -> None:
     """A loaded box whose flow-run processes start later than the interval: each run, once it
     starts, finds the next one due. Deferring again and again, the tier would never check."""
-    from healthmon.flows.tier_run import SUPERSEDED
+    from healthmon.flows.superseded import SUPERSEDED
 
     runtime = make_app(sqlite_url, _config(pg_server_url, redis_url))
     deployment_id = await _deployment(f"chain-{uuid.uuid4().hex[:8]}")
@@ -239,3 +240,36 @@ async def test_the_run_an_older_one_deferred_to_checks_though_a_newer_one_is_due
     assert any(due_by_then.name in line for line in lines), lines
     history, runs = _recorded(runtime)
     assert history == 2 and runs == [("schedule", str(deferred_to.id))]
+
+
+async def test_serves_runner_supersedes_the_stale_runs_before_it_starts_any(
+    prefect_harness: None, sqlite_url: str, pg_server_url: str, redis_url: str, make_app: AppFactory
+) -> None:
+    """`healthmon serve`'s runner (deployments/newest_runner.py) sorts what its poll found: the
+    newest due run starts, the older due ones end Superseded without a process, and a run due
+    only within the poll's prefetch window starts ahead of time, as Prefect's runner starts it."""
+    from healthmon.deployments.newest_runner import supersede_stale
+
+    runtime = make_app(sqlite_url, _config(pg_server_url, redis_url))
+    deployment_id = await _deployment(f"poll-{uuid.uuid4().hex[:8]}")
+    async with get_client() as client:
+        oldest, middle, newest = await _late_runs(client, deployment_id)
+        # due in 5 s: Prefect's runner polls runs due within the next 10 s too
+        upcoming = newest.model_copy(
+            update={"id": uuid.uuid4(), "expected_start_time": datetime.now(UTC) + timedelta(seconds=5)}
+        )
+        start = await supersede_stale(client, [oldest, middle, newest, upcoming])
+        assert {r.id for r in start} == {newest.id, upcoming.id}
+        stale = [await client.read_flow_run(r.id) for r in (oldest, middle)]
+        ended = await _execute(client, newest)
+
+    for run, read in zip((oldest, middle), stale, strict=True):
+        assert read.state is not None
+        assert (read.state.type, read.state.name) == (StateType.CANCELLED, "Superseded")
+        message = read.state.message or ""
+        assert message.startswith(f"superseded by {newest.name} (scheduled {_stamp(newest)}), also due: ")
+        assert f"this run was scheduled {_stamp(run)}" in message and message.endswith("and checks nothing")
+    # the newest checks: the runs it superseded deferred to it
+    assert ended.state is not None and ended.state.is_completed(), ended.state
+    history, runs = _recorded(runtime)
+    assert history == 2 and runs == [("schedule", str(newest.id))]

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from healthmon.deployments.serve import start_prefect_server, stop_server
 from healthmon.storage.db import make_engine
+from tests.support.prefect_home import seed_prefect_home
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
@@ -27,7 +28,7 @@ PREFECT = [sys.executable, "-m", "prefect"]
 
 @pytest.fixture
 def prefect_api(tmp_path: Path) -> Iterator[str]:
-    server, url = start_prefect_server(tmp_path / "prefect", free_port())
+    server, url = start_prefect_server(seed_prefect_home(tmp_path / "prefect"), free_port())
     yield url
     stop_server(server)
 

@@ -9,9 +9,28 @@ import subprocess
 from pathlib import Path
 
 from tests.support.cli import HEALTHMON
+from tests.support.prefect_home import seed_prefect_home
+
+#: the modules that run `healthmon serve` or the demo on a Prefect server of their own: each
+#: keeps about a core busy with flow-run processes (about 5 s of CPU apiece), so under xdist
+#: they are one unit (tests/conftest.py), run one after another on one worker
+SERVED = "served-prefect"
+SERVED_MODULES = frozenset(
+    f"tests/deployments/{name}.py"
+    for name in (
+        "test_demo",
+        "test_demo_restart",
+        "test_deployments",
+        "test_serve_stop",
+        "test_stall",
+        "test_watchdog_serve",
+    )
+)
 
 
 def serve_env(tmp_path: Path, config: Path, database_url: str) -> dict[str, str]:
+    # the Prefect server serve starts keeps its state here (its data dir's prefect/)
+    seed_prefect_home(tmp_path / "data" / "prefect")
     env = {
         **os.environ,
         "HEALTHMON_CONFIG": str(config),
