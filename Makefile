@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 
-.PHONY: test test-integration demo venv lint clean
+.PHONY: test test-integration demo venv lint clean bench
 
 venv:
 	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv.sh
@@ -21,6 +21,10 @@ lint: venv
 
 demo: venv
 	@scripts/demo.sh
+
+# the benchmarks' quick mode, a few minutes; installs the blackbox_exporter peer when root
+bench: venv
+	@VENV=$(VENV) scripts/bench.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache build *.egg-info

@@ -10,11 +10,11 @@ scripts/servers.sh
 echo "== ruff" && "$VENV/bin/ruff" check .
 echo "== mypy" && "$VENV/bin/mypy"
 echo "== import contracts" && "$VENV/bin/lint-imports"
-# three workers by default (HEALTHMON_TEST_WORKERS=0 runs in one process). Each module's tests
-# stay on one worker, sharing its fixtures (servers, a Prefect harness), and the tests that run
-# `healthmon serve` or the demo on a Prefect server of their own run one after another on one
-# worker, first: each keeps about a core busy (tests/conftest.py)
-workers=${HEALTHMON_TEST_WORKERS:-3}
+# two workers by default (HEALTHMON_TEST_WORKERS=0 runs in one process). Each module's tests
+# stay on one worker, sharing its fixtures (servers, a Prefect harness); the modules that run
+# `healthmon serve` or the demo on a Prefect server of their own are handed out first, so that
+# their minutes do not come last (tests/conftest.py)
+workers=${HEALTHMON_TEST_WORKERS:-2}
 if [[ $workers == 0 ]]; then
   echo "== pytest" && "$VENV/bin/pytest" "$@"
 else

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from tests.support.app import SECRET_KEY, AppFactory
-from tests.support.serve import SERVED, SERVED_MODULES
+from tests.support.serve import SERVED_MODULES
 from tests.support.servers import start_postgres, start_redis
 
 if TYPE_CHECKING:
@@ -47,26 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The served modules go first: their hundreds of seconds start at once, not at the end
-    (each worker sorts its collection the same way; the scheduler hands out modules in order)."""
+    """The served modules go first: under xdist (--dist loadfile --no-loadscope-reorder, each
+    worker sorting its collection the same way) their minutes start at once rather than last."""
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in SERVED_MODULES)  # stable
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """--dist loadfile (a module's tests share its fixtures on one worker), with the served
-    modules one unit: they run one after another on one worker, while the other workers share
-    the rest. (xdist's own --dist loadgroup marks do nothing under pytest 9: xdist 3.8 renames
-    `item._nodeid`, which pytest 9 no longer reads.)"""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class ServedTogether(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return SERVED if module in SERVED_MODULES else module
-
-    return ServedTogether(config, log)
 
 
 def _pg_answers(url: str) -> bool:
@@ -114,7 +97,7 @@ def pg_server_url() -> Iterator[str]:
 
 
 def _own_redis_db(url: str) -> str:
-    """Under pytest-xdist (`make test` runs three workers) each worker gets a database of its
+    """Under pytest-xdist (`make test` runs two workers) each worker gets a database of its
     own on a shared server (gw0 the one named, gw1 the next, and so on), so that cache keys and pub/sub
     channels of one worker's tests never meet the other's."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")

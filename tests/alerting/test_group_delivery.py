@@ -195,11 +195,12 @@ def test_the_delivery_pass_sends_a_group_once_its_wait_is_over(
     sandbox: RunningSandbox, state: SandboxState, receivers: Receivers, sqlite_url: str, make_app: AppFactory
 ) -> None:
     """End to end through the App, as a tier run's alert step and the deliver flow do it, with a
-    real clock: group_wait 1 s from the config, waited on with a deadline."""
+    real clock: group_wait 5 s from the config (1 s passed before the alert step's send on a
+    loaded box), waited on with a deadline."""
     config = {
         "channels": channel_config(sandbox, receivers.smtp, ["webhook"]),
         "routes": [{"severity": ["p1", "p2", "p3"], "channels": ["webhook"]}],
-        "alerting": {"group_wait": 1},
+        "alerting": {"group_wait": 5},
     }
     app = make_app(sqlite_url, config)
     changes = [failing("meta_ads", t, Severity.P3) for t in tenants(60)]

@@ -12,9 +12,8 @@ from tests.support.cli import HEALTHMON
 from tests.support.prefect_home import seed_prefect_home
 
 #: the modules that run `healthmon serve` or the demo on a Prefect server of their own: each
-#: keeps about a core busy with flow-run processes (about 5 s of CPU apiece), so under xdist
-#: they are one unit (tests/conftest.py), run one after another on one worker
-SERVED = "served-prefect"
+#: keeps about a core busy with flow-run processes (about 5 s of CPU apiece) for minutes, so
+#: under xdist they are handed out first (tests/conftest.py), not left for the end
 SERVED_MODULES = frozenset(
     f"tests/deployments/{name}.py"
     for name in (
