@@ -25,7 +25,6 @@ from healthmon.flows.alerts import (
     applied_transitions,
     apply_decision,
     deliver,
-    events_wanted,
     live_alerts,
 )
 from healthmon.flows.app import App
@@ -141,8 +140,7 @@ async def watch_once(
     # stale tier too, whenever Prefect's API answers (the alert itself never waits for it)
     for transition in report.transitions:
         log.info("%s", transition.line())
-        if events_wanted():
-            alert_event(transition, WATCHDOG_ACTOR)
+        alert_event(transition, WATCHDOG_ACTOR)  # sends only where a Prefect API is configured
     if ids:
         alerting = runtime.alerting
         await deliver(runtime.engine, alerting.channels, alerting.policy, ids=ids)
