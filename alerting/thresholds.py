@@ -43,13 +43,18 @@ class ThresholdRule(BaseModel):
         return self
 
     def judge(self, value: float) -> Status:
-        def past(bound: float | None) -> bool:
-            return bound is not None and (value <= bound if self.inverse else value >= bound)
-
-        if past(self.unhealthy):
-            return Status.UNHEALTHY
-        if past(self.degraded):
-            return Status.DEGRADED
+        # spelled out, without a helper per call: evaluation judges every metric of every check
+        unhealthy, degraded = self.unhealthy, self.degraded
+        if self.inverse:
+            if unhealthy is not None and value <= unhealthy:
+                return Status.UNHEALTHY
+            if degraded is not None and value <= degraded:
+                return Status.DEGRADED
+        else:
+            if unhealthy is not None and value >= unhealthy:
+                return Status.UNHEALTHY
+            if degraded is not None and value >= degraded:
+                return Status.DEGRADED
         return Status.HEALTHY
 
 
@@ -142,24 +147,22 @@ def defaults_for(service: str) -> dict[str, ThresholdRule]:
     return merge_rules(COMMON_RULES, DEFAULT_RULES.get(service, ()))
 
 
-def _value(result: CheckResult, metric: str) -> float | None:
-    raw: Any = result.latency_ms if metric == "latency_ms" else result.details.get(metric)
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    return float(raw)
-
-
 def evaluate(
     result: CheckResult, rules: Mapping[str, ThresholdRule] | Sequence[ThresholdRule]
 ) -> CheckResult:
-    """The final status is the worse of the monitor's own and the thresholds'."""
-    items = rules.values() if isinstance(rules, Mapping) else rules
+    """The final status is the worse of the monitor's own and the thresholds'.
+
+    A result no rule finds past a bound is returned as it is: nothing is allocated for it."""
+    items = rules.values() if isinstance(rules, dict | Mapping) else rules
     breaches: list[dict[str, Any]] = []
     verdict = Status.HEALTHY
+    details = result.details
     for rule in items:
-        value = _value(result, rule.metric)
-        if value is None:
+        metric = rule.metric
+        raw: Any = result.latency_ms if metric == "latency_ms" else details.get(metric)
+        if raw is None or raw.__class__ is bool or not isinstance(raw, int | float):
             continue
+        value = float(raw)
         level = rule.judge(value)
         if level is Status.HEALTHY:
             continue

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from healthmon.api import alerts, errors, health, metrics, silences, tenants, thresholds
 from healthmon.api.auth import parse_tokens
 from healthmon.api.matrix import MatrixViews
+from healthmon.api.status_index import StatusIndexes
+from healthmon.api.tenant_snapshot import TenantSnapshots
 from healthmon.config.settings import load_settings
 from healthmon.flows.app import App, build_app
 
@@ -99,8 +101,10 @@ def create_app(runtime: App | None = None, tokens: str | None = None) -> FastAPI
     )
     app.state.runtime = active
     app.state.tokens = token_store
-    app.state.metrics_registry = metrics.registry_for(active)
+    app.state.expositions = metrics.Expositions()
     app.state.matrix_views = MatrixViews()
+    app.state.tenant_snapshots = TenantSnapshots()
+    app.state.status_indexes = StatusIndexes()
     errors.install(app)
     errors.document_problems(app)
     app.add_middleware(NoStore)

@@ -8,11 +8,17 @@ once per version of the cached view, with each cell's age appended per request
 
 Every per-target object carries `age_s` and `stale`, judged when the answer is made with the
 config's `watchdog.stale_after`, and its tenant's display name (`tenant_name`; the matrix: one
-`tenant_names` map), read once per request.
+`tenant_names` map), from the tenant snapshot (api/tenant_snapshot.py).
+
+At 10,000 tenants nothing here reads or judges every cell per request: the master status and
+a service's totals come from api/status_index.py (counted once per view), the service route
+reads only its page's results, and the whole matrix is a kept answer with a strong ETag,
+gzipped once (api/matrix.py).
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,7 +29,8 @@ from healthmon.api.auth import caller
 from healthmon.api.deps import AppDep, stale_rule
 from healthmon.api.errors import COMMON_RESPONSES, not_found
 from healthmon.api.inputs import SERVICES, ServiceName, invalid, is_tenant_id
-from healthmon.api.matrix import MatrixViews, answer, render
+from healthmon.api.matrix import MatrixViews, View, render
+from healthmon.api.paging import DEFAULT_LIMIT, MAX_LIMIT, CursorError, next_cursor, read_cursor
 from healthmon.api.schemas import (
     BurnRates,
     Matrix,
@@ -36,22 +43,24 @@ from healthmon.api.schemas import (
     TenantRef,
     UptimeWindows,
 )
+from healthmon.api.status_index import StatusIndex, StatusIndexes
+from healthmon.api.tenant_snapshot import Tenants, TenantSnapshots
+from healthmon.flows.app import App
 from healthmon.flows.slo import slo_report
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status, TargetKey, Tier
 from healthmon.storage.queries import (
     StaleRule,
+    aged,
     filter_cells,
     freshness,
     judged_at,
-    matrix_cells,
-    platform_health,
     service_health,
     since_of,
     tenant_health,
     worst,
 )
-from healthmon.storage.tenants import display_names, expected_targets, get_tenant, has_name
+from healthmon.storage.tenants import get_tenant, has_name
 
 router = APIRouter(
     prefix="/api/platform/health",
@@ -65,24 +74,81 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+JSON = "application/json"
+#: filtered matrix answers are compressed per request: cheaply
+FILTERED_GZIP_LEVEL = 1
+#: smaller answers are not worth compressing
+GZIP_ABOVE_BYTES = 1024
+
+
+def _current(request: Request, runtime: App, now: datetime) -> tuple[View, Tenants]:
+    views: MatrixViews = request.app.state.matrix_views
+    snapshots: TenantSnapshots = request.app.state.tenant_snapshots
+    view = views.current(runtime.engine, runtime.cache, now, stale_rule(runtime))
+    return view, snapshots.get(runtime.engine, runtime.scheduled_services())
+
+
+def _index(request: Request, view: View, tenants: Tenants) -> StatusIndex:
+    indexes: StatusIndexes = request.app.state.status_indexes
+    return indexes.of(view, tenants)
+
+
 @router.get("", response_model=PlatformHealth, summary="Master status: overall and per service")
-def master_status(runtime: AppDep) -> dict[str, Any]:
-    # only what should be checked now counts: see storage.queries.platform_health
-    expected = expected_targets(runtime.engine, runtime.scheduled_services())
-    return platform_health(
-        runtime.engine,
-        runtime.cache,
-        sorted({service for service, _ in expected}),
-        expected=expected,
-        now=_now(),
-        rule=stale_rule(runtime),
-    )
+def master_status(request: Request, runtime: AppDep) -> dict[str, Any]:
+    # only what should be checked now counts: see storage.queries.platform_health, whose
+    # answer api/status_index.py gives from counts kept per view
+    now = _now()
+    view, tenants = _current(request, runtime, now)
+    return _index(request, view, tenants).platform(now)
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether Accept-Encoding allows gzip (`gzip` or `*`, without q=0)."""
+    allowed = False
+    for item in (header or "").split(","):
+        name, _sep, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _eq, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        coding = name.strip().lower()
+        if coding == "gzip":
+            return quality > 0
+        if coding == "*":
+            allowed = quality > 0
+    return allowed
+
+
+def none_match(header: str | None, tags: Collection[str]) -> bool:
+    """Whether If-None-Match names one of `tags` (weak comparison, as RFC 9110 requires), or `*`."""
+    if not header:
+        return False
+    wanted = {tag.removeprefix("W/") for tag in tags}
+    for item in header.split(","):
+        tag = item.strip()
+        if tag == "*" or tag.removeprefix("W/") in wanted:
+            return True
+    return False
 
 
 @router.get(
     "/matrix",
     response_class=Response,
-    responses={200: {"model": Matrix, "description": "The service x tenant grid, compact"}},
+    responses={
+        200: {
+            "model": Matrix,
+            "description": "The service x tenant grid, compact. Gzipped when the request's "
+            "Accept-Encoding allows it (`Vary: Accept-Encoding`). Without filters the answer "
+            "carries a strong `ETag` and is kept (the same bytes, `generated_at` included) until "
+            "a result or a display name changes, a cell turns stale, or 10 s passed; each cell's "
+            "`age_s` is its age at `generated_at`",
+        },
+        304: {"description": "Without filters: `If-None-Match` names the current answer's ETag (no body)"},
+    },
     summary="Service x tenant grid",
 )
 def matrix(
@@ -99,11 +165,17 @@ def matrix(
 ) -> Response:
     views: MatrixViews = request.app.state.matrix_views
     now = _now()
-    rule = stale_rule(runtime)
-    view = views.current(runtime.engine, runtime.cache, now, rule)
+    view, tenants = _current(request, runtime, now)
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    vary = {"Vary": "Accept-Encoding"}
     if not (tier or status or tenant or service):
-        names = display_names(runtime.engine, view.tenants)
-        return Response(answer(view, now, names), media_type="application/json")
+        kept = views.answer(view, tenants.names, tenants.names_version, now)
+        headers = {**vary, "ETag": kept.etag_gzip if gzipped else kept.etag}
+        if none_match(request.headers.get("if-none-match"), (kept.etag, kept.etag_gzip)):
+            return Response(status_code=304, headers=headers)
+        if gzipped:
+            return Response(kept.gzipped(), media_type=JSON, headers={**headers, "Content-Encoding": "gzip"})
+        return Response(kept.body, media_type=JSON, headers=headers)
     cells = filter_cells(
         view.cells,
         tiers=[t.value for t in tier] if tier else None,
@@ -111,16 +183,21 @@ def matrix(
         tenant_search=tenant or None,
         services=service,
     )
-    names = display_names(runtime.engine, {c.tenant for c in cells})
     # the view's cells were judged when it was built: judge the chosen ones again, now
-    return Response(render(judged_at(cells, now, rule), now, names), media_type="application/json")
+    body = render(judged_at(cells, now, stale_rule(runtime)), now, tenants.names)
+    if gzipped and len(body) > GZIP_ABOVE_BYTES:
+        compressed = gzip.compress(body, FILTERED_GZIP_LEVEL, mtime=0)
+        return Response(compressed, media_type=JSON, headers={**vary, "Content-Encoding": "gzip"})
+    return Response(body, media_type=JSON, headers=vary)
 
 
 def _target(
     result: CheckResult, since: str | None, now: datetime, rule: StaleRule, names: Mapping[str, str]
 ) -> TargetStatus:
     age, stale = freshness(result, now, rule)
-    return TargetStatus(
+    # built from a stored result, already of the model's types: validating each of a page's
+    # targets again cost ~7 us each (model_construct, no validation)
+    return TargetStatus.model_construct(
         service=result.service,
         tenant=result.tenant_id,
         tenant_name=names.get(result.tenant_id) if result.tenant_id else None,
@@ -152,13 +229,15 @@ def _status(targets: list[TargetStatus], expected: Collection[TargetKey]) -> Sta
     responses=not_found("No tenant with this id"),
     summary="One tenant: each of its services",
 )
-def one_tenant(tenant_id: str, runtime: AppDep) -> TenantHealth:
+def one_tenant(tenant_id: str, runtime: AppDep, request: Request) -> TenantHealth:
     # a malformed id cannot name a tenant; checking it first also keeps odd bytes away from SQL
     info = get_tenant(runtime.engine, tenant_id) if is_tenant_id(tenant_id) else None
     if info is None:
         raise HTTPException(404, f"no tenant {tenant_id!r}")
     now, rule = _now(), stale_rule(runtime)
-    cells = [c for c in matrix_cells(runtime.engine, runtime.cache, now, rule) if c.tenant == tenant_id]
+    view = request.app.state.matrix_views.current(runtime.engine, runtime.cache, now, rule)
+    # judged only the tenant's cells, not the whole view's
+    cells = aged([row for row in view.rows if row[1] == tenant_id], now, rule)
     # its integrations, and anything still recorded for it (an integration removed since)
     services = sorted((set(info.integrations) | {c.service for c in cells}) & set(MONITORS))
     found = {
@@ -218,28 +297,46 @@ def _count(statuses: Iterable[str]) -> StatusCounts:
     "/{service}",
     response_model=ServiceHealth,
     responses=not_found("No service of that name"),
-    summary="One service: every target (each tenant for a per-tenant service)",
+    summary="One service: its targets (each tenant for a per-tenant service), a page at a time",
 )
-def one_service(service: str, runtime: AppDep) -> ServiceHealth:
+def one_service(
+    service: str,
+    runtime: AppDep,
+    request: Request,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"targets per page (default {DEFAULT_LIMIT})")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="`next_cursor` of the previous page; without it, the first page"),
+    ] = None,
+) -> ServiceHealth:
     monitor = MONITORS.get(service)
     if monitor is None:
         raise HTTPException(404, f"no service {service!r} (known: {', '.join(SERVICES)})")
+    try:
+        after = read_cursor(cursor) if cursor is not None else None
+    except CursorError as exc:
+        raise invalid([("cursor", str(exc))], "query") from None
     now, rule = _now(), stale_rule(runtime)
-    cells = filter_cells(matrix_cells(runtime.engine, runtime.cache, now, rule), services=[service])
+    view, tenants = _current(request, runtime, now)
+    index = _index(request, view, tenants)
+    total, counts, stale, status = index.service_totals(service, now)
+    cells, last = index.page(service, after, limit, now)
     since = since_of(cells)
+    # only the page's results: the cache first, then service_status (storage.queries)
     results = service_health(runtime.engine, runtime.cache, service, cells)
-    names = display_names(runtime.engine, [r.tenant_id for r in results])
-    targets = [_target(r, since.get(r.key), now, rule, names) for r in results]
-    scheduled = service in runtime.scheduled_services()
-    expected = set(expected_targets(runtime.engine, [service])) if scheduled else set()
-    statuses = [t.status.value for t in targets]
+    targets = [_target(r, since.get(r.key), now, rule, tenants.names) for r in results]
     return ServiceHealth(
         service=service,
         tier=monitor.tier,
         per_tenant=monitor.per_tenant,
-        status=_status(targets, expected) if targets else Status.UNKNOWN,
-        counts=_count(statuses),
-        stale=sum(1 for t in targets if t.stale),
+        status=Status(status),
+        counts=StatusCounts(**counts),
+        stale=stale,
+        total=total,
+        limit=limit,
+        next_cursor=next_cursor(last) if last is not None else None,
         targets=targets,
         generated_at=now,
     )

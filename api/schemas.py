@@ -104,16 +104,24 @@ class TargetStatus(BaseModel):
 
 
 class ServiceHealth(BaseModel):
+    """One service; its targets a page at a time (`limit`, `cursor`), its totals over all of them
+    (taken from the matrix view, which a writer invalidates at once with Redis)."""
+
     service: str
     tier: Tier
     per_tenant: bool
     status: Status = Field(
-        description="the worst status of its targets; unknown at least while a target that should "
-        "be checked is stale"
+        description="the worst status of all its targets (every page); unknown at least while a "
+        "target that should be checked is stale"
     )
-    counts: StatusCounts
-    stale: int = Field(description="targets listed whose latest result is stale")
-    targets: list[TargetStatus]
+    counts: StatusCounts = Field(description="every target of the service by status, on every page")
+    stale: int = Field(description="targets of the service whose latest result is stale, on every page")
+    total: int = Field(description="targets of the service, on every page")
+    limit: int = Field(description="the most targets a page lists (the `limit` asked, default 200)")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+    targets: list[TargetStatus] = Field(description="this page's targets, in tenant-id order")
     generated_at: UtcTime
 
 

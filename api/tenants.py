@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from healthmon.api.auth import Admin, caller
 from healthmon.api.deps import AppDep
@@ -18,6 +18,12 @@ router = APIRouter(prefix="/api/tenants", tags=["tenants"], responses=COMMON_RES
 
 TenantPath = Annotated[str, Path(description="the tenant's id")]
 NO_TENANT = not_found("No tenant with this id")
+
+
+def _changed(request: Request) -> None:
+    """The health routes keep a snapshot of the tenants (api/tenant_snapshot.py): a change
+    made through this API shows in them at once."""
+    request.app.state.tenant_snapshots.forget()
 
 
 def _tenant(info: TenantInfo) -> Tenant:
@@ -40,7 +46,7 @@ def all_tenants(runtime: AppDep) -> TenantList:
     },
     summary="Add a tenant with its integrations",
 )
-def add_tenant(body: TenantIn, who: Admin, runtime: AppDep) -> Tenant:
+def add_tenant(body: TenantIn, who: Admin, runtime: AppDep, request: Request) -> Tenant:
     # the same validation as `healthmon tenants add/import` and the dashboard: every field
     raw = {"id": body.id, "name": body.name, "enabled": body.enabled, "integrations": body.integrations}
     try:
@@ -54,14 +60,16 @@ def add_tenant(body: TenantIn, who: Admin, runtime: AppDep) -> Tenant:
     if get_tenant(runtime.engine, body.id) is not None:
         raise HTTPException(409, f"tenant {body.id!r} exists")
     upsert_tenants(runtime.engine, runtime.cipher, [row])
+    _changed(request)
     info = get_tenant(runtime.engine, body.id)
     assert info is not None
     return _tenant(info)
 
 
-def _switch(runtime: AppDep, tenant_id: str, enabled: bool) -> Tenant:
+def _switch(runtime: AppDep, request: Request, tenant_id: str, enabled: bool) -> Tenant:
     if not (is_tenant_id(tenant_id) and set_enabled(runtime.engine, tenant_id, enabled)):
         raise HTTPException(404, f"no tenant {tenant_id!r}")
+    _changed(request)
     info = get_tenant(runtime.engine, tenant_id)
     if info is None:  # removed in between
         raise HTTPException(404, f"no tenant {tenant_id!r}")
@@ -74,8 +82,8 @@ def _switch(runtime: AppDep, tenant_id: str, enabled: bool) -> Tenant:
     responses={**FORBIDDEN, **NO_TENANT},
     summary="Stop checking a tenant (kept, with its credentials)",
 )
-def disable(tenant_id: TenantPath, who: Admin, runtime: AppDep) -> Tenant:
-    return _switch(runtime, tenant_id, False)
+def disable(tenant_id: TenantPath, who: Admin, runtime: AppDep, request: Request) -> Tenant:
+    return _switch(runtime, request, tenant_id, False)
 
 
 @router.post(
@@ -84,5 +92,5 @@ def disable(tenant_id: TenantPath, who: Admin, runtime: AppDep) -> Tenant:
     responses={**FORBIDDEN, **NO_TENANT},
     summary="Check a tenant again",
 )
-def enable(tenant_id: TenantPath, who: Admin, runtime: AppDep) -> Tenant:
-    return _switch(runtime, tenant_id, True)
+def enable(tenant_id: TenantPath, who: Admin, runtime: AppDep, request: Request) -> Tenant:
+    return _switch(runtime, request, tenant_id, True)

@@ -3,7 +3,7 @@ Prometheus blackbox_exporter, on the same upstream at the same concurrency.
 
     .venv/bin/python benchmarks/tier_throughput.py [--tenants 1000 10000] [--rounds 3]
         [--latency-ms 50] [--in-flight 200] [--batch-size 1000] [--batches-per-service N]
-        [--database-url URL] [--redis-url URL] [--uvloop]
+        [--database-url URL] [--redis-url URL] [--asyncio]
 
 The sandbox runs in its own process (so it does not share this process's core); it, the
 migrations and the tenant import are prepared once per N and serve every round. Each round
@@ -18,8 +18,10 @@ first on a warmer or quieter machine):
    by default), with Redis as its cache when --redis-url is given.
 It prints each round and the medians over the rounds (rates, CPU per check, the ratios
 tier/bare and tier/blackbox as medians of the per-round ratios), peak RSS, and ends with one
-JSON line that also names the Python, event loop and library versions. `--uvloop` runs the
-bare loop and the tier run under uvloop.
+JSON line that also names the Python, event loop and library versions. The bare loop and the
+tier run share one event loop: uvloop when installed, as `healthmon check` and served flow runs
+use it (healthmon/flows/event_loop.py); `--asyncio` runs both on asyncio's own loop
+(`--uvloop`, the default now, is still accepted).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from healthmon.config import Settings
 from healthmon.config.loader import parse_config
 from healthmon.config.schema import HealthmonConfig
 from healthmon.flows.app import build_app
+from healthmon.flows.event_loop import use_uvloop
 from healthmon.flows.pipeline import run_tier
 from healthmon.flows.refs import TierRequest
 from healthmon.monitors.result import Tier
@@ -379,20 +382,17 @@ async def main() -> None:
     figures["notes"] = notes
     for note in notes:
         print(f"note: {note}")
-    given = sys.argv[1:] + (["--uvloop"] if UVLOOP else [])
+    given = sys.argv[1:] + (["--asyncio"] if ASYNCIO else [])
     command = ".venv/bin/python benchmarks/tier_throughput.py " + " ".join(given)
     figures["command"] = command
     print("reproduce: " + command)
     print(json.dumps(figures))
 
 
-UVLOOP = "--uvloop" in sys.argv
+ASYNCIO = "--asyncio" in sys.argv
 
 if __name__ == "__main__":
-    if UVLOOP:
-        import uvloop
-
-        sys.argv.remove("--uvloop")
-        uvloop.run(main())
-    else:
-        asyncio.run(main())
+    sys.argv = [a for a in sys.argv if a not in ("--asyncio", "--uvloop")]
+    if not ASYNCIO:
+        use_uvloop()
+    asyncio.run(main())

@@ -87,6 +87,17 @@ class RunConfig(StrictModel):
     #: before records and the next loads its targets, instead of every batch doing each
     #: step at the same moment
     batches_per_service: int = Field(default=3, gt=0)
+    #: worker processes a tier's per-tenant batches are spread over (flows/dispatch.py); 1
+    #: checks every batch in the flow run's own process and starts no cluster
+    processes: int = Field(default=1, ge=1, le=64)
+    #: a running `distributed` scheduler (tcp://host:8786) whose workers check the batches,
+    #: instead of a local cluster of `processes` workers started by the flow run
+    dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
+
+    @property
+    def spreads(self) -> bool:
+        """Whether a tier run's per-tenant batches go to worker processes (flows/dispatch.py)."""
+        return self.processes > 1 or self.dask_address is not None
 
 
 def _renotify_defaults() -> dict[Severity, float]:

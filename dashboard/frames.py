@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from healthmon.alerting.lifecycle import ROLLUP
 from healthmon.alerting.silences import SilenceView, holding_silence
 from healthmon.dashboard import status_style
 from healthmon.dashboard.context import service_sort_key
-from healthmon.monitors.result import CheckResult, Status, TargetKey
+from healthmon.monitors.result import CheckResult, Status, TargetKey, Tier
 from healthmon.storage.queries import DEFAULT_RULE, Cell, StaleRule, freshness
 from healthmon.storage.uptime import Tally
 
@@ -46,6 +46,9 @@ class Matrix:
     tenants: pd.DataFrame
     platform_services: list[str]
     tenant_services: list[str]
+    #: a page of the tenants (page_of): the index of its first row among all, and their number
+    first_row: int = 0
+    total_rows: int = 0
 
 
 def _worse_cell(a: Cell | None, b: Cell) -> Cell:
@@ -98,6 +101,17 @@ def matrix(
     if not platform_services:
         platform_frame = platform_frame.iloc[0:0]
     return Matrix(platform_frame, tenants, platform_services, tenant_services)
+
+
+#: tenants per page of the matrix grid
+MATRIX_PAGE_ROWS = 1000
+
+
+def page_of(grid: Matrix, page: int, rows: int = MATRIX_PAGE_ROWS) -> Matrix:
+    """The grid's tenants on page `page` (from 1), in the grid's order."""
+    first = (max(1, page) - 1) * rows
+    part = grid.tenants.iloc[first : first + rows].reset_index(drop=True)
+    return replace(grid, tenants=part, first_row=first, total_rows=len(grid.tenants))
 
 
 def with_names(grid: Matrix, names: Mapping[str, str]) -> Matrix:
@@ -251,6 +265,23 @@ def _time(value: str | datetime | None) -> datetime | None:
         return None
     found = datetime.fromisoformat(value) if isinstance(value, str) else value
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def results_of(cells: Iterable[Cell]) -> list[CheckResult]:
+    """The matrix view's cells as latest results (status, latency, time, reason): what the
+    breakdown shows, without reading each target's cached result again (10,000 keys)."""
+    return [
+        CheckResult(
+            c.service,
+            c.tenant,
+            Tier(c.tier),
+            Status(c.status),
+            c.latency_ms,
+            {"reason": c.reason} if c.reason else {},
+            datetime.fromisoformat(c.checked_at),
+        )
+        for c in cells
+    ]
 
 
 def breakdown(

@@ -29,16 +29,22 @@ def main() -> None:
 
 def _warm() -> None:
     """Build the process's App (st.cache_resource is process-wide) and read the matrix once,
-    so the first visitor does not wait for the database connection and a cold page cache."""
+    so the first visitor does not wait for the database connection and a cold page cache;
+    then start the refresher of the figures over every tenant (dashboard/kept.py) on what the
+    pages' first views ask for: it computes them while the server starts listening."""
     import logging
 
     from healthmon.dashboard import context
-    from healthmon.storage.queries import matrix_cells
+    from healthmon.dashboard import uptime as uptime_figures
+    from healthmon.dashboard.kept import KEPT
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no script run context" notices
     try:
         runtime = context.runtime()
-        matrix_cells(runtime.engine, context.view_cache(runtime))
+        cells = context.cells(runtime)
+        per_tenant = [s for s in runtime.scheduled_services() if context.per_tenant(s)]
+        services = tuple(sorted({c.service for c in cells}))
+        KEPT.start(lambda: uptime_figures.warm(runtime, services, per_tenant))
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:

@@ -198,17 +198,19 @@ def _targets(
 def _rules(
     app: App, service: str, tenant_ids: Sequence[str | None]
 ) -> dict[str, dict[str, ThresholdRule]]:
-    """Effective rules per tenant key: defaults < config < service-wide table rows < tenant rows."""
+    """Effective rules per tenant key: defaults < config < service-wide table rows < tenant rows.
+    Tenants without rows of their own share one mapping (a batch's rules are not per-check
+    objects: most tenants override nothing)."""
     overrides = load_overrides(app.engine, service, tenant_ids)
     base = merge_rules(
         app.rules_for(service).values(), [ThresholdRule(**r) for r in overrides.get("", [])]
     )
-    return {
-        tenant_key(t): merge_rules(
-            base.values(), [ThresholdRule(**r) for r in overrides.get(tenant_key(t), [])]
-        )
-        for t in tenant_ids
-    }
+    rules: dict[str, dict[str, ThresholdRule]] = {}
+    for t in tenant_ids:
+        key = tenant_key(t)
+        own = overrides.get(key) if key else None
+        rules[key] = merge_rules(base.values(), [ThresholdRule(**r) for r in own]) if own else base
+    return rules
 
 
 def _record(app: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
@@ -246,6 +248,11 @@ async def check_batch(app: App, batch: BatchRef) -> BatchSummary:
 class Steps(Protocol):
     """The three steps a tier run hands out; with Prefect each is a task (flows/tier_run.py)."""
 
+    @property
+    def processes(self) -> int:
+        """Processes the check step spreads batches over (flows/dispatch.py), 1 for this one."""
+        ...
+
     async def plan(self, request: TierRequest, run: RunRef) -> Plan: ...
 
     async def check(self, batch: BatchRef) -> BatchSummary: ...
@@ -258,6 +265,10 @@ class DirectSteps:
     """The steps as plain calls in this process, on `app`."""
 
     app: App
+
+    @property
+    def processes(self) -> int:
+        return 1
 
     async def plan(self, request: TierRequest, run: RunRef) -> Plan:
         return await asyncio.to_thread(plan_tier, self.app, request, run)
@@ -272,7 +283,8 @@ class DirectSteps:
 async def run_tier(app: App, request: TierRequest, steps: Steps | None = None) -> TierSummary:
     """Run one tier: record the run, plan it, check its batches (at most
     `run.batches_per_service` of a service at once, sharing one HTTP session), alert on the
-    results, report the tier's state, and record how it ended."""
+    results, report the tier's state, and record how it ended. Steps that spread batches over
+    several processes get that many times as many batches of a service at once."""
     steps = steps or DirectSteps(app)
     spec = TIERS[request.tier]
     started = time.time()
@@ -287,7 +299,9 @@ async def run_tier(app: App, request: TierRequest, steps: Steps | None = None) -
     )
     try:
         plan = await steps.plan(request, run)
-        lanes = {s: asyncio.Semaphore(app.config.run.batches_per_service) for s in plan.services}
+        # each process gets as many batches of a service as one process would
+        width = app.config.run.batches_per_service * steps.processes
+        lanes = {s: asyncio.Semaphore(width) for s in plan.services}
 
         async def one(batch: BatchRef) -> BatchSummary:
             async with lanes[batch.service]:

@@ -16,8 +16,8 @@ from prefect.states import Completed
 from healthmon.alerting.channels.render import clip, one_line, tenant_label
 from healthmon.alerting.delivery import DeliveryReport
 from healthmon.flows.alerts import Alerted, alert_run, deliver_pending
-from healthmon.flows.app import hosted_app
-from healthmon.flows.pipeline import BatchSummary, DirectSteps, Plan, check_batch, run_tier
+from healthmon.flows.app import App, hosted_app
+from healthmon.flows.pipeline import BatchSummary, DirectSteps, Plan, Steps, check_batch, run_tier
 from healthmon.flows.refs import BatchRef, RunRef, TierRequest
 from healthmon.flows.report import StatusChange, publish_report
 from healthmon.flows.run_names import DELIVER, scheduled_by_prefect, this_run_name
@@ -56,7 +56,11 @@ async def alert_task(run: RunRef) -> Alerted:
 
 
 class PrefectSteps:
-    """The pipeline's steps as this flow run's tasks."""
+    """The pipeline's steps as this flow run's tasks, in its own process."""
+
+    @property
+    def processes(self) -> int:
+        return 1
 
     async def plan(self, request: TierRequest, run: RunRef) -> Plan:
         return await plan_task(request, run)
@@ -66,6 +70,16 @@ class PrefectSteps:
 
     async def alert(self, run: RunRef) -> Alerted:
         return await alert_task(run)
+
+
+def _steps(app: App) -> Steps:
+    """In this process unless `run.processes` or `run.dask_address` asks for workers; the
+    Dask path is imported only then (prefect_dask and distributed: 0.4 CPU-s to import here)."""
+    if app.config.run.spreads:
+        from healthmon.flows.dispatch import DaskSteps
+
+        return DaskSteps(app)
+    return PrefectSteps()
 
 
 def _flow_run_name() -> str:
@@ -135,7 +149,7 @@ async def tier_check(
         interval_scale=interval_scale,
     )
     app = hosted_app()
-    summary = await run_tier(app, request, PrefectSteps())
+    summary = await run_tier(app, request, _steps(app))
     line = summary.line()
     logger.info("%s: %s", tier, line)
     # the report step read the names of the tenants it lists (flows.alerts.read_run)

@@ -7,7 +7,6 @@ A service monitor (an `HttpMonitor`) calls `fetch(...)`; anything that goes wron
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 import time
@@ -16,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
+from multidict import CIMultiDict
 
+from healthmon.monitors import json_codec
 from healthmon.monitors.base import CheckFailed, Monitor
 from healthmon.monitors.resources import BatchResources
 from healthmon.monitors.result import Outcome
@@ -46,7 +47,7 @@ class Reply:
     def json(self) -> Any:
         """The body as JSON, or an UpstreamFailure saying it is not."""
         try:
-            return json.loads(self.body)
+            return json_codec.loads(self.body)
         except (ValueError, UnicodeDecodeError):
             raise self.bad_body(f"malformed JSON in a {self.status} answer") from None
 
@@ -118,6 +119,14 @@ async def fetch(
 ) -> Reply:
     """One request through the batch's shared session; the runner's timeout bounds it."""
     session = resources.http()
+    payload: Any = data
+    if json_body is not None:
+        if data is not None:
+            raise ValueError("data and json_body are mutually exclusive")
+        # encoded here by orjson, not by aiohttp's JsonPayload (json.dumps): a few us per check
+        payload = json_codec.dumps_bytes(json_body)
+        headers = CIMultiDict(headers or {})
+        headers.setdefault("Content-Type", "application/json")
     started = time.perf_counter()
     try:
         async with session.request(
@@ -125,8 +134,7 @@ async def fetch(
             url,
             headers=headers,
             params=_query(params),
-            json=json_body,
-            data=data,
+            data=payload,
             auth=aiohttp.BasicAuth(*auth) if auth else None,
             allow_redirects=False,
         ) as response:
@@ -220,7 +228,7 @@ def dig(node: Any, *path: str | int) -> Any:
 def error_message(body: bytes, *paths: tuple[str | int, ...]) -> str | None:
     """The first string found at one of `paths` in a JSON body (ints index lists); never the whole body."""
     try:
-        data: Any = json.loads(body)
+        data: Any = json_codec.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     for path in paths:

@@ -74,7 +74,13 @@ def redact(value: Any, secrets: frozenset[str]) -> Any:
                 value = value.replace(secret, REDACTED)
         return value
     if isinstance(value, dict):
-        return {k: redact(v, secrets) for k, v in value.items()}
+        # numbers, booleans and None cannot hold a secret: no call for them (a check's
+        # details are mostly those)
+        return {k: redact(v, secrets) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, secrets) for v in value]
     return value
+
+
+#: what `redact` looks into; everything else is returned as it is
+_CONTAINERS = (str, dict, list, tuple)

@@ -75,7 +75,8 @@ async def run_check(
                     outcome.latency_ms,
                     {**outcome.details, "recovered_on_retry": first.reason},
                 )
-    details = redact(dict(outcome.details), target.secrets)
+    # a copy either way: redact builds a new mapping when there are secrets to look for
+    details = redact(outcome.details, target.secrets) if target.secrets else dict(outcome.details)
     return CheckResult(
         service=target.service,
         tenant_id=target.tenant_id,

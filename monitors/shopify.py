@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from healthmon.monitors import json_codec
 from healthmon.monitors.base import Target
 from healthmon.monitors.http import HttpMonitor, Reply, dig, failure, fetch, http_metrics, pct
 from healthmon.monitors.resources import BatchResources
@@ -25,9 +26,15 @@ AUTH_CODES = frozenset({"ACCESS_DENIED", "UNAUTHORIZED", "FORBIDDEN"})
 
 def shop_problem(shop: Any) -> str | None:
     """Why `shop` is not a usable shop domain, or None when it is."""
-    if not isinstance(shop, str) or not SHOP_RE.fullmatch(shop):
+    if not isinstance(shop, str) or not _is_shop(shop):
         return "shop must be a bare <name>.myshopify.com domain (lowercase letters, digits, hyphens)"
     return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_shop(shop: str) -> bool:
+    # every check asks again for the same few thousand shops
+    return SHOP_RE.fullmatch(shop) is not None
 
 
 def _throttle(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +73,7 @@ def _error_codes(body: Mapping[str, Any]) -> list[str]:
 def _message(raw: bytes) -> str | None:
     """Shopify's own words: `errors` is a string, an object with `message`, or a GraphQL list."""
     try:
-        errors = dig(json.loads(raw), "errors")
+        errors = dig(json_codec.loads(raw), "errors")
     except (ValueError, UnicodeDecodeError):
         return None
     if isinstance(errors, list):

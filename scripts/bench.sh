@@ -8,7 +8,9 @@
 #   HEALTHMON_BENCH_DATABASE_URL, HEALTHMON_BENCH_REDIS_URL  the tier run's store and cache
 #                               (default: a temporary SQLite file, no Redis)
 #   HEALTHMON_BENCH_SKIP        benchmarks to leave out, e.g. "matrix_render" on a busy machine
-#   HEALTHMON_BENCH_ALL=1       also uptime, which has no quick mode (about 50 s more)
+#   HEALTHMON_BENCH_FACES_REDIS_URL  the Redis database faces empties and uses (default db 14)
+#   HEALTHMON_BENCH_ALL=1       also uptime, which has no quick mode (about 50 s more), and faces
+#                               at 1,000 tenants (about 50 s more)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -40,7 +42,7 @@ if "$PY" -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3
   postgres=1
 else
   postgres=0
-  echo "== no PostgreSQL at $SERVER_URL: storage, uptime, service_overview and threshold_preview skipped"
+  echo "== no PostgreSQL at $SERVER_URL: storage, uptime, service_overview, threshold_preview and faces skipped"
 fi
 
 names=()
@@ -81,6 +83,11 @@ if ((postgres)); then
   run storage --server-url "$SERVER_URL" --tenants 1000 --day-rows 50000 --days 3 --rows-per-day 5000
   run service_overview --server-url "$SERVER_URL" --tenants 1000 --days 1 --repeat 1
   run threshold_preview --server-url "$SERVER_URL" --tenants 1000 --days 2 --repeat 1
+  # every face on a seeded bench_faces_1000 (dropped afterwards), with Redis database 14; like
+  # uptime, only with HEALTHMON_BENCH_ALL=1: 51 s here (seeding 17 s, Chromium and both faces
+  # starting), which would take the quick run past 3 minutes
+  [[ ${HEALTHMON_BENCH_ALL:-} == 1 ]] && run faces --server-url "$SERVER_URL" --tenants 1000 --long-tenants 10 \
+    --long-days 3 --requests 20 --loads 1 --redis-url "${HEALTHMON_BENCH_FACES_REDIS_URL:-redis://127.0.0.1:6379/14}"
   # uptime has no quick mode: whatever --days, it writes 3 days of shopify (~1 M rows in all)
   # and rolls up 1,453 hours, about 50 s here, which takes the whole past 3 minutes
   [[ ${HEALTHMON_BENCH_ALL:-} == 1 ]] && run uptime --server-url "$SERVER_URL" --tenants 1000 --days 1 --repeat 1

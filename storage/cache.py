@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -10,13 +9,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
+
+from healthmon.monitors import json_codec
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "healthmon:status:"
 #: where each tier run announces its status changes, one JSON message per change, for live views
 CHANGES_CHANNEL = "healthmon:status-changes"
+
+
+#: SET each key (KEYS) to its value (ARGV[2..]) with the TTL in seconds (ARGV[1])
+SET_MANY_SCRIPT = """
+for i, key in ipairs(KEYS) do
+    redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1])
+end
+return #KEYS
+"""
 
 
 def cache_key(service: str, tenant_id: str | None) -> str:
@@ -88,6 +98,9 @@ class RedisCache:
         self._fallback = MemoryCache()
         self._down_until = 0.0
         self._retry_after_s = retry_after_s
+        self._set_script = self._client.register_script(SET_MANY_SCRIPT)
+        #: False once this server refused scripts (an ACL, a managed Redis): SETs in a pipeline
+        self._scripts = True
 
     @property
     def backend(self) -> str:
@@ -108,7 +121,7 @@ class RedisCache:
         if not self._is_down():
             try:
                 values = self._client.mget(keys)
-                return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
+                return {k: json_codec.loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
             except RedisError as exc:
                 self._mark_down(exc)
         return self._fallback.get_many(keys)
@@ -121,9 +134,18 @@ class RedisCache:
         if self._is_down():
             return
         try:
+            values = [json_codec.dumps_bytes(v) for v in entries.values()]
+            if self._scripts:
+                try:
+                    # one command for the batch: ~3 us of this process's CPU per key, against
+                    # ~10-15 us for a pipelined SET per key (redis-py builds each command)
+                    self._set_script(keys=list(entries), args=[ttl_s, *values])
+                    return
+                except ResponseError:
+                    self._scripts = False
             pipe = self._client.pipeline(transaction=False)
-            for key, value in entries.items():
-                pipe.set(key, json.dumps(value, default=str), ex=ttl_s)
+            for key, value in zip(entries, values, strict=True):
+                pipe.execute_command("SET", key, value, "EX", ttl_s)
             pipe.execute()
         except RedisError as exc:
             self._mark_down(exc)
@@ -140,7 +162,7 @@ class RedisCache:
     def publish(self, channel: str, messages: Iterable[Mapping[str, Any]]) -> int:
         """PUBLISH each message as JSON; how many were sent (0 while Redis is down: live views
         are a convenience, the store and the cache stay the truth)."""
-        payloads = [json.dumps(m, default=str) for m in messages]
+        payloads = [json_codec.dumps(m) for m in messages]
         if not payloads or self._is_down():
             return 0
         try:

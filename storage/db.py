@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import ARRAY, Connection, Engine, String, any_, create_engine, event, literal, text
 from sqlalchemy.engine import make_url
 
 
@@ -20,6 +20,14 @@ def normalize_url(url: str) -> str:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def ids_filter(engine: Engine, column: Any, ids: list[str]) -> Any:
+    """`column IN ids`; on PostgreSQL one array parameter (`= ANY`): a batch's 1,000 ids as
+    1,000 bound parameters cost more client CPU to render and send than the query's rows."""
+    if is_postgres(engine):
+        return column == any_(literal(ids, ARRAY(String)))
+    return column.in_(ids)
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:

@@ -15,6 +15,8 @@ every read judges each cell against `now` (a parameter, so tests can fix it) wit
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +40,10 @@ from healthmon.storage.status import current_status, view_rows
 from healthmon.storage.tables import HISTORY
 
 MATRIX_KEY = f"{KEY_PREFIX}view:matrix"
+#: the view's version alone (a digest of its rows), so that a reader holding a copy can tell
+#: whether it is still current without fetching and decoding the whole view (~5 MB at 10,000
+#: tenants x 4 integrations); written and deleted together with MATRIX_KEY
+MATRIX_VERSION_KEY = f"{KEY_PREFIX}view:matrix:version"
 #: with Redis, writers invalidate the view at once; this only bounds a stale in-process copy
 MATRIX_TTL_S = 5
 #: the columns the cached view keeps per cell (nothing that depends on when it is read)
@@ -46,9 +52,17 @@ VIEW_FIELDS = ("service", "tenant", "tier", "status", "latency_ms", "checked_at"
 CELL_FIELDS = (*VIEW_FIELDS, "age_s", "stale")
 
 
+#: what the version key holds once a writer invalidated the view, until a reader rebuilds it:
+#: so that a reader can tell "changed" (rebuild now) from "expired" (MATRIX_TTL_S ran out; a
+#: reader holding a copy may serve it while it reads the view again)
+INVALIDATED = "invalidated"
+INVALIDATED_TTL_S = 600
+
+
 def invalidate_views(cache: StatusCache) -> None:
     """Called by every writer of service_status after it recorded."""
     cache.delete([MATRIX_KEY])
+    cache.set_many({MATRIX_VERSION_KEY: {"version": INVALIDATED}}, INVALIDATED_TTL_S)
 
 
 @dataclass(frozen=True)
@@ -117,15 +131,41 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def matrix_rows(engine: Engine, cache: StatusCache) -> list[list[Any]]:
-    """The view's rows (VIEW_FIELDS per row): the cached entry, or service_status on a miss."""
+def view_version(rows: Sequence[Sequence[Any]]) -> str:
+    """A digest of the view's rows: the same rows give the same version in every process, so a
+    view rebuilt from unchanged rows (its TTL ran out) keeps its version, and with it the
+    API's kept answer and ETag."""
+    encoded = json.dumps(rows, separators=(",", ":"), default=str).encode()
+    return hashlib.blake2b(encoded, digest_size=12).hexdigest()
+
+
+def matrix_entry(engine: Engine, cache: StatusCache) -> tuple[str, list[list[Any]]]:
+    """(version, rows) of the view: the cached entry, or service_status on a miss."""
     cached = cache.get_many([MATRIX_KEY]).get(MATRIX_KEY)
     if cached is not None:
         rows: list[list[Any]] = cached["cells"]
-        return rows
+        version = cached.get("version")
+        return (version if isinstance(version, str) else view_version(rows)), rows
     rows = view_rows(engine)
-    cache.set_many({MATRIX_KEY: {"cells": rows}}, MATRIX_TTL_S)
-    return rows
+    version = view_version(rows)
+    cache.set_many(
+        {MATRIX_KEY: {"version": version, "cells": rows}, MATRIX_VERSION_KEY: {"version": version}},
+        MATRIX_TTL_S,
+    )
+    return version, rows
+
+
+def matrix_version(cache: StatusCache) -> str | None:
+    """The cached view's version, without reading the view: INVALIDATED after a writer's
+    `invalidate_views`, None when the entry expired (or was never built)."""
+    found = cache.get_many([MATRIX_VERSION_KEY]).get(MATRIX_VERSION_KEY)
+    version = found.get("version") if found else None
+    return version if isinstance(version, str) else None
+
+
+def matrix_rows(engine: Engine, cache: StatusCache) -> list[list[Any]]:
+    """The view's rows (VIEW_FIELDS per row): the cached entry, or service_status on a miss."""
+    return matrix_entry(engine, cache)[1]
 
 
 def matrix_cells(

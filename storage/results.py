@@ -3,25 +3,74 @@ storage.status's upsert, in one transaction) and reads history back."""
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, literal_column, select, text
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from sqlalchemy import Engine, and_, bindparam, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from healthmon.monitors import json_codec
 from healthmon.monitors.result import CheckResult, Status, Tier
 from healthmon.storage.db import MAX_CLOCK_SKEW_S, is_postgres, store_now
 from healthmon.storage.status import STATUS_COLUMNS, status_row, upsert_latest
 from healthmon.storage.tables import HISTORY, SERVICE_STATUS
-from healthmon.storage.types import tenant_key
+from healthmon.storage.types import UtcDateTime, tenant_key
 
 #: SQLAlchemy's storage format for DateTime on SQLite (naive, microseconds)
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 HISTORY_COLUMNS = ("checked_at", "service", "tenant_id", "tier", "status", "latency_ms", "details", "run_id")
+#: PostgreSQL types of HISTORY_COLUMNS and storage.status.STATUS_COLUMNS, for binary COPY
+HISTORY_TYPES = ("timestamptz", "varchar", "varchar", "varchar", "varchar", "float8", "jsonb", "varchar")
+STATUS_TYPES = (
+    *("varchar", "varchar", "varchar", "varchar", "float8", "jsonb", "timestamptz", "timestamptz"),
+    *("varchar", "varchar", "int4", "int4", "timestamptz"),
+)
+
+
+class EncodedJsonb(Dumper):
+    """jsonb in COPY's binary format from JSON text already encoded: the version byte and the
+    text. psycopg's own jsonb dumper would encode the text again, as a JSON string."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
+def _copy_binary(raw: Any, table: str, columns: Sequence[str], types: Sequence[str], rows: Any) -> None:
+    """COPY rows in the binary format: no text rendering of each value, and the details as
+    the JSON text encoded once for both tables."""
+    with raw.cursor() as cur:
+        # by oid only (None): used where COPY knows the column types, never for any other str
+        cur.adapters.register_dumper(None, EncodedJsonb)
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                copy.write_row(row)
+
+
+@functools.cache
+def _pg_status_upsert() -> Any:
+    """INSERT ... SELECT FROM status_incoming ... ON CONFLICT, built once: building the
+    statement cost more than the rest of a batch's recording on the client (py-spy)."""
+    table = SERVICE_STATUS
+    incoming: Any = select(*(literal_column(c) for c in STATUS_COLUMNS)).select_from(text("status_incoming"))
+    return upsert_latest(
+        pg_insert(table).from_select(list(STATUS_COLUMNS), incoming),
+        table,
+        bindparam("flap_cutoff", type_=UtcDateTime()),
+        bindparam("future", type_=UtcDateTime()),
+    )
+
+
 def at_store_time(
     results: Sequence[CheckResult], encoded: list[str], now: datetime
 ) -> tuple[list[CheckResult], list[str]]:
@@ -42,7 +91,7 @@ def at_store_time(
                 "reported_checked_at": r.checked_at.astimezone(UTC).isoformat(),
             }
             recorded[i] = replace(r, details=details, checked_at=now)
-            texts[i] = json.dumps(details, default=str)
+            texts[i] = json_codec.dumps(details)
     return recorded, texts
 
 
@@ -67,7 +116,7 @@ def record_results(
     latest: dict[tuple[str, str], int] = {}
     for index, result in enumerate(results):
         latest[(result.service, tenant_key(result.tenant_id))] = index
-    encoded = [json.dumps(r.details, default=str) for r in results]
+    encoded = [json_codec.dumps(r.details) for r in results]
     table = SERVICE_STATUS
     with engine.begin() as conn:
         now = store_now(conn)
@@ -87,10 +136,7 @@ def record_results(
         flap_cutoff = max(r.checked_at for r in recorded) - timedelta(seconds=flap_window_s)
         raw: Any = conn.connection.driver_connection
         if postgres:
-            with raw.cursor() as cur:
-                with cur.copy(f"COPY health_check_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
-                    for row in history:
-                        copy.write_row(row)
+            _copy_binary(raw, "health_check_history", HISTORY_COLUMNS, HISTORY_TYPES, history)
             # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT: a few
             # round trips whatever the batch size (executemany pipelined one statement per
             # row: ~150 ms per 1,000 rows here)
@@ -100,18 +146,8 @@ def record_results(
                     "(LIKE service_status INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
             )
-            with raw.cursor() as cur:
-                with cur.copy(f"COPY status_incoming ({', '.join(STATUS_COLUMNS)}) FROM STDIN") as copy:
-                    for row_values in status:
-                        copy.write_row(row_values)
-            incoming: Any = select(*(literal_column(c) for c in STATUS_COLUMNS)).select_from(
-                text("status_incoming")
-            )
-            conn.execute(
-                upsert_latest(
-                    pg_insert(table).from_select(list(STATUS_COLUMNS), incoming), table, flap_cutoff, future
-                )
-            )
+            _copy_binary(raw, "status_incoming", STATUS_COLUMNS, STATUS_TYPES, status)
+            conn.execute(_pg_status_upsert(), {"flap_cutoff": flap_cutoff, "future": future})
         else:
             # the driver's own executemany: SQLAlchemy's per-row parameter processing cost more
             # than the inserts themselves (docs/performance.md)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from healthmon.storage.db import ids_filter
 from healthmon.storage.tables import THRESHOLDS
 from healthmon.storage.types import PLATFORM, tenant_key
 
@@ -22,7 +23,7 @@ def load_overrides(
     keys = {PLATFORM} | {tenant_key(t) for t in tenant_ids}
     stmt = select(
         table.c.tenant_id, table.c.metric, table.c.degraded, table.c.unhealthy, table.c.inverse
-    ).where(table.c.service == service, table.c.tenant_id.in_(sorted(keys)))
+    ).where(table.c.service == service, ids_filter(engine, table.c.tenant_id, sorted(keys)))
     found: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
         for row in conn.execute(stmt):

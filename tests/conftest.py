@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from tests.support.app import SECRET_KEY, AppFactory
+from tests.support.pg_pool import PgPool
 from tests.support.serve import SERVED_MODULES
 from tests.support.servers import start_postgres, start_redis
 
@@ -140,14 +141,19 @@ def pg_template(pg_server_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def pg_pool(pg_server_url: str, pg_template: str) -> Iterator[PgPool]:
+    pool = PgPool(pg_server_url, pg_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def pg_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
-    name = f"healthmon_t_{uuid.uuid4().hex[:10]}"
-    with _admin(pg_server_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+def pg_url(pg_server_url: str, pg_pool: PgPool) -> Iterator[str]:
+    """An empty migrated database of this test's own (tests/support/pg_pool.py)."""
+    name = pg_pool.take()
     yield _with_db(pg_server_url, name)
-    with _admin(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_pool.give_back(name)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from healthmon.dashboard import uptime as uptime_figures
 from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.result import TargetKey
 from healthmon.storage.alerts import load_live
-from healthmon.storage.queries import Cell, counts, filter_cells, matrix_cells, stale_count
+from healthmon.storage.queries import Cell, counts, filter_cells, stale_count
 from healthmon.storage.tenants import display_names
 
 GRID_GEN_KEY = "matrix_grid_gen"
@@ -92,7 +92,7 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
     with context.guarded():
         rt = context.runtime()
         rule = context.stale_rule(rt)
-        every = matrix_cells(rt.engine, context.view_cache(rt), context.now(), rule)
+        every = context.cells(rt, context.now(), rule)
         if not every:
             st.info(context.NO_RESULTS, icon="⏳")
             return
@@ -122,7 +122,13 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
         if st.session_state.get(UPTIME_KEY):
             # every service's targets, whatever the filters: a row's uptime is of all its services
             checked = tuple(sorted({c.service for c in every}))
-            grid = frames.with_uptime(grid, uptime_figures.tallies(rt, checked, frames.MATRIX_UPTIME_WINDOW))
+            # never waited for: at 10,000 tenants it is seconds of reading, done in the background
+            # (dashboard/kept.py); the column fills in at a later refresh
+            kept = uptime_figures.tallies(rt, checked, frames.MATRIX_UPTIME_WINDOW, wait=False)
+            if kept is None:
+                st.caption(f"Uptime {frames.MATRIX_UPTIME_WINDOW}: being computed, shown in a few seconds.")
+            else:
+                grid = frames.with_uptime(grid, kept)
         grid = frames.with_names(grid, names)
         gen = st.session_state.get(GRID_GEN_KEY, 0)
         config = {
@@ -157,6 +163,23 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
                 open_detail(*target)
 
         st.subheader(f"Tenants ({len(grid.tenants)})")
+        # one page of rows, worst first: the failing tenants are on the first page, and a
+        # browser is not sent 10,000 rows every refresh (search and filters find the rest)
+        pages = max(1, -(-len(grid.tenants) // frames.MATRIX_PAGE_ROWS))
+        if pages > 1:
+            page = st.number_input(
+                f"Page (of {pages}, {frames.MATRIX_PAGE_ROWS:,} tenants each)",
+                min_value=1,
+                max_value=pages,
+                value=1,
+                key="matrix_page",
+            )
+            grid = frames.page_of(grid, int(page))
+            last = grid.first_row + len(grid.tenants)
+            st.caption(
+                f"tenants {grid.first_row + 1:,}-{last:,} of {grid.total_rows:,}, worst first; "
+                "search or filter for the others"
+            )
         if grid.tenants.empty:
             st.caption("No tenant matches the filters.")
         else:

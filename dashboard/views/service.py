@@ -7,7 +7,7 @@ import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
 from healthmon.dashboard import uptime as uptime_figures
-from healthmon.flows.slo import slo_report, uptime_over
+from healthmon.flows.slo import slo_report
 from healthmon.monitors.result import TIERS
 from healthmon.storage.alerts import list_alerts
 from healthmon.storage.queries import (
@@ -17,14 +17,12 @@ from healthmon.storage.queries import (
     freshness,
     history_points,
     latency_series,
-    matrix_cells,
     service_health,
     stale_count,
     status_changes,
     tenant_health,
-    tenants_over_time,
 )
-from healthmon.storage.tenants import display_names, list_tenants
+from healthmon.storage.tenants import display_names
 from healthmon.storage.tenants import label as tenant_label
 
 st.title("📈 Service detail")
@@ -59,7 +57,7 @@ rt = context.runtime()
 all_services = context.services()
 opening: str | None = None
 with context.guarded():
-    opening = context.opening_service(rt, matrix_cells(rt.engine, context.view_cache(rt)))
+    opening = context.opening_service(rt, context.cells(rt))
 with st.container(horizontal=True, vertical_alignment="bottom"):
     # bound to the URL (?service=...&tenant=...): the matrix and alert messages link here, and
     # the page can be shared
@@ -76,10 +74,8 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     if service and context.per_tenant(service):
         known: set[str | None] = set()
         with context.guarded():
-            known = {
-                c.tenant for c in matrix_cells(rt.engine, context.view_cache(rt)) if c.service == service
-            }
-            known |= {t.id for t in list_tenants(rt.engine) if service in t.integrations}
+            known = {c.tenant for c in context.cells(rt) if c.service == service}
+            known |= {t.id for t in uptime_figures.tenants(rt) if service in t.integrations}
             # once per run, for the picker, the heading and the table
             names = display_names(rt.engine, known)
         tenant = tenant_picker(sorted(t for t in known if t), names)
@@ -97,7 +93,7 @@ def show_result(service: str, tenant: str | None) -> None:
     rt = context.runtime()
     cache = context.view_cache(rt)
     now, rule = context.now(), context.stale_rule(rt)
-    cells = matrix_cells(rt.engine, cache, now, rule)
+    cells = context.cells(rt, now, rule)
     if tenant is not None:
         found = tenant_health(rt.engine, cache, tenant, [service], cells)
     else:
@@ -144,10 +140,11 @@ def show_result(service: str, tenant: str | None) -> None:
 
 def show_breakdown(service: str, names: dict[str, str]) -> None:
     rt = context.runtime()
-    cache = context.view_cache(rt)
     now, rule = context.now(), context.stale_rule(rt)
-    cells = [c for c in matrix_cells(rt.engine, cache, now, rule) if c.service == service]
-    results = service_health(rt.engine, cache, service, cells)
+    cells = [c for c in context.cells(rt, now, rule) if c.service == service]
+    # the view's cells, not each target's cached result: the same latest results, without
+    # reading 10,000 keys again at every refresh
+    results = frames.results_of(cells)
     if not results:
         st.info(f"No tenant has a {service} result yet. {context.NO_RESULTS}", icon="⏳")
         return
@@ -246,14 +243,16 @@ def overview(service: str, window: str) -> None:
         rt = context.runtime()
         end = context.now()
         start = end - WINDOWS[window]
-        found = tenants_over_time(rt.engine, service, start, BUCKETS[window])
+        # kept and refreshed in the background (dashboard/uptime.py): seconds of SQL at 10,000 tenants
+        found = uptime_figures.over_time(rt, service, window)
+        assert found is not None
         st.subheader(f"{service} across tenants, last {window}")
         if not found.statuses:
             st.info("No checks recorded in this window.", icon="⏳")
             return
         series = frames.series_frame(found.latency)
         failing = frames.failing_tenants_frame(found.statuses)
-        uptimes = uptime_over(rt, [service], window, end)
+        uptimes = uptime_figures.uptime_of_tenants(rt, service, window)
         distribution = frames.uptime_distribution(v for (_s, t), v in uptimes.items() if t is not None)
         latency_column, failing_column, uptime_column = st.columns(3)
         with latency_column:
@@ -285,7 +284,8 @@ def uptime(service: str, tenant: str | None) -> None:
     with context.guarded():
         rt = context.runtime()
         whole = context.per_tenant(service) and tenant is None
-        report = slo_report(rt, service, tenant, context.now(), whole_service=whole)
+        found = uptime_figures.whole_service(rt, service) if whole else None
+        report = found or slo_report(rt, service, tenant, context.now())
         st.subheader("Uptime and error budget" + (", every tenant together" if whole else ""))
         columns = st.columns(len(report.uptime) + 1)
         for column, (name, share) in zip(columns, report.uptime.items(), strict=False):

@@ -12,8 +12,8 @@ import streamlit as st
 from healthmon.alerting.replay import Replay
 from healthmon.alerting.thresholds import RuleInputError, settable_metrics, validate_rule
 from healthmon.dashboard import context, frames
+from healthmon.dashboard import uptime as uptime_figures
 from healthmon.flows.replay import WINDOW_DAYS, preview
-from healthmon.storage.tenants import list_tenants
 from healthmon.storage.thresholds import clear_override, list_overrides, set_override
 
 
@@ -65,7 +65,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     tenant: str | None = None
     if context.per_tenant(service):
         with context.guarded():
-            ids = [t.id for t in list_tenants(rt.engine) if service in t.integrations]
+            ids = [t.id for t in uptime_figures.tenants(rt) if service in t.integrations]
         tenant = st.selectbox(
             "Tenant", ids, index=None, key="thr_tenant", placeholder="service-wide (every tenant)"
         )

@@ -54,12 +54,14 @@ def check(
         )
     tiers = _tiers_for(tier, service)
     app = _app()
+    from healthmon.flows.event_loop import use_uvloop
     from healthmon.storage.results import run_results
 
     try:  # the store's errors are mapped to exit 3 (or 2) for every command: _Commands
         _require_migrated(app)
         if tenant is not None:
             _require_tenant(app, tenant, tiers, service)
+        use_uvloop()  # the tier runs' loop: uvloop when installed (flows/event_loop.py)
         run_ids = asyncio.run(_run_tiers(app, tiers, service, tenant))
         results = run_results(app.engine, run_ids)
     finally:

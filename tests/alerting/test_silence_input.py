@@ -11,7 +11,7 @@ from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import upsert_tenants
 from tests.support.app import SECRET_KEY
-from tests.support.cli import healthmon, json_lines
+from tests.support.cli import healthmon, healthmon_in_process, json_lines
 
 KNOWN = {"acme"}
 
@@ -111,7 +111,7 @@ def cli_env(sqlite_url: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(("args", "messages"), CLI_REFUSED)
 def test_cli_refuses(cli_env: dict[str, str], args: list[str], messages: list[str]) -> None:
-    done = healthmon("silences", "add", *args, env=cli_env)
+    done = healthmon_in_process("silences", "add", *args, env=cli_env)
     assert done.returncode == 2, done.stderr
     for message in messages:
         assert message in done.stderr, done.stderr

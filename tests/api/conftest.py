@@ -62,6 +62,15 @@ def record(runtime: App, results: Sequence[CheckResult], ttl_s: int = 300) -> No
     invalidate_views(runtime.cache)
 
 
+def tenants_changed(client: TestClient) -> None:
+    """After a test changed tenants through storage (as another process would): the API keeps a
+    tenant snapshot for api.tenant_snapshot.TTL_S and reads it again in the background after
+    that (tests/api/test_tenant_snapshot.py); here the next request reads it at once, as after
+    a change through the API itself."""
+    app: Any = client.app
+    app.state.tenant_snapshots.forget()
+
+
 def shopify(shop: str) -> IntegrationInput:
     return IntegrationInput({"shop": f"{shop}.myshopify.com"}, {"access_token": f"shpat_{shop}_secret_0123"})
 

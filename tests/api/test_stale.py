@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from healthmon.api.app import create_app
 from healthmon.api.formats import rfc3339
-from healthmon.api.matrix import answer, build
+from healthmon.api.matrix import MatrixViews, answer, build
 from healthmon.flows.app import App
 from healthmon.monitors.result import Status
 from healthmon.storage.queries import StaleRule
 from healthmon.storage.tenants import set_enabled, upsert_tenants
-from tests.api.conftest import CONFIG, READ, TOKENS, meta, record, result, shopify
+from tests.api.conftest import CONFIG, READ, TOKENS, meta, record, result, shopify, tenants_changed
 from tests.support.app import AppFactory
 from tests.support.waiting import wait_until
 
@@ -86,7 +86,10 @@ def test_matrix_cells_carry_age_and_stale(client: TestClient, stale_postgres: da
 
 
 def test_the_kept_matrix_answer_does_not_freeze_the_age(client: TestClient, stale_postgres: datetime) -> None:
-    """The view is serialized once per version; the age must still move with every answer."""
+    """The view is serialized once per version and its answer kept a while (ANSWER_MAX_AGE_S,
+    short here); the age must still move with the next answer."""
+    app: Any = client.app
+    app.state.matrix_views = MatrixViews(answer_max_age_s=0.2)
     first = cells_of(client.get("/api/platform/health/matrix", headers=READ).json())[("redis", None)]
 
     def older() -> bool:
@@ -110,7 +113,7 @@ def test_kept_view_ages_like_the_stale_rule(runtime: App) -> None:
             rows.append([service, f"t{n}", tier, "healthy", 1.0, checked, checked, None])
     # a reason is any text: a `%` in it must come out as it went in
     rows.append(["redis", None, "critical", "unhealthy", None, at.isoformat(), at.isoformat(), "100% %s %%"])
-    view = build({"cells": rows}, rows, at - timedelta(hours=1), rule)
+    view = build("v1", rows, at - timedelta(hours=1), rule)
     for now in (at, at + timedelta(seconds=0.05), at + timedelta(minutes=9)):
         body = json.loads(answer(view, now, {}))
         for cell in body["cells"]:
@@ -189,6 +192,7 @@ def test_master_status_counts_expected_targets_only(client: TestClient, runtime:
 
     # initech disabled: nobody refreshes its result, so it no longer counts
     assert set_enabled(runtime.engine, "initech", False)
+    tenants_changed(client)
     body = client.get("/api/platform/health", headers=READ).json()
     shopify_row = {s["service"]: s for s in body["services"]}["shopify"]
     assert (shopify_row["missing"], shopify_row["stale"], shopify_row["targets"]) == (1, 0, 1)

@@ -624,7 +624,8 @@ def test_the_sandbox_bed_and_the_demo_config_load_with_every_check() -> None:
 def healthmon(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # the suite's own HEALTHMON_* and Prefect settings must not leak into what is checked
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTHMON_", "PREFECT_API_URL"))}
-    return cli.healthmon(*args, env=env, timeout=120, base=base)
+    # in this process: these commands refuse or judge the config and start nothing
+    return cli.healthmon_in_process(*args, env=env, base=base)
 
 
 def _env(tmp_path: Path, config: Path | None, db: str | None = None, **more: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
@@ -214,14 +216,48 @@ def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+def plant_open_alert(db: Path) -> None:
+    """An earlier run's store with one open alert, as `healthmon demo` would have left it."""
+    from sqlmodel import Session
+
+    from healthmon.storage.db import make_engine
+    from healthmon.storage.migrate import upgrade
+    from healthmon.storage.tables import PlatformAlert
+
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.add(
+            PlatformAlert(
+                signature="mux|-|planted",
+                service="mux",
+                condition="planted",
+                severity="p3",
+                title="planted",
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+def _planted_alerts(db: Path) -> int:
+    return int(_rows(db, "SELECT count(*) FROM platform_alerts WHERE condition = 'planted'")[0][0])
+
+
 def _store(db: Path) -> tuple[dict[tuple[str, str], str], int] | None:
-    """service_status as {(service, tenant): status}, and how many alerts are open."""
+    """service_status as {(service, tenant): status}, and how many alerts the demo opened (not
+    the one planted as an earlier run's)."""
     if not db.exists():
         return None
     try:
         rows = _rows(db, "SELECT service, tenant_id, status FROM service_status")
         statuses = {(service, tenant): status for service, tenant, status in rows}
-        [(open_alerts,)] = _rows(db, "SELECT count(*) FROM platform_alerts WHERE status = 'open'")
+        [(open_alerts,)] = _rows(
+            db, "SELECT count(*) FROM platform_alerts WHERE status = 'open' AND condition <> 'planted'"
+        )
     except sqlite3.OperationalError:  # not migrated yet, or a writer holds it
         return None
     return statuses, int(open_alerts)
@@ -248,15 +284,34 @@ def _completed_tier_checks(api: str) -> dict[str, str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_demo_shows_a_mix_with_alerts_in_prefect_and_stops_cleanly(tmp_path: Path) -> None:
+def test_demo_shows_a_mix_with_alerts_in_prefect_stops_cleanly_and_restarts_fresh(tmp_path: Path) -> None:
+    """One demo from start to Ctrl-C, then `--fresh`: each demo start costs a Prefect server,
+    serve and their flow-run processes, so one test walks through what a user sees in turn."""
     data = tmp_path / "demo"
+    data.mkdir()
     db = data / "healthmon.db"
+    plant_open_alert(db)
     sandbox_port = free_port()
+    ports = {name: free_port() for name in ("--api-port", "--dashboard-port", "--prefect-port")}
     started = time.monotonic()
-    demo = DemoProcess(tmp_path, data, "--no-ui", "--sandbox-port", str(sandbox_port))
+    demo = DemoProcess(
+        tmp_path,
+        data,
+        "--sandbox-port",
+        str(sandbox_port),
+        *itertools.chain.from_iterable((k, str(v)) for k, v in ports.items()),
+    )
     try:
+        # a plain restart keeps the earlier store, and says so
+        assert "keeps the earlier store: 1 alert open (--fresh starts empty)" in demo.banner()
         api = demo.prefect_api()
+        assert api == f"http://127.0.0.1:{ports['--prefect-port']}/api"
         assert http_ok(f"{api}/health")
+        demo.wait_for(
+            lambda: all(port_in_use(ports[p]) for p in ("--api-port", "--dashboard-port")) or None,
+            90,
+            "the API and the dashboard",
+        )
 
         def mixed() -> dict[tuple[str, str], str] | None:
             found = _store(db)
@@ -301,10 +356,35 @@ def test_demo_shows_a_mix_with_alerts_in_prefect_and_stops_cleanly(tmp_path: Pat
         assert runs and {trigger for trigger, _ in runs} == {"schedule"}
         assert {run_id for _, run_id in runs} & set(in_prefect)
 
-        children = _processes_of(data)
-        assert any("healthmon.sandbox" in cmd for cmd in children.values()), children
+        running = " ".join(_processes_of(data).values())
+        for what in ("prefect server start", " serve ", "healthmon.sandbox", " api ", " dashboard "):
+            assert what in running, (what, running)
+        earlier_run = next(iter(in_prefect))
         demo.stop(signal.SIGINT)  # Ctrl-C
-        assert not port_in_use(sandbox_port)
+        assert not any(port_in_use(port) for port in (sandbox_port, *ports.values()))
         assert not http_ok(f"{api}/health")
+    finally:
+        demo.kill()
+
+    demo = DemoProcess(tmp_path, data, "--no-ui", "--fresh")
+    try:
+        banner = demo.banner()
+        assert f"store       SQLite {db} (new)" in banner and "keeps the earlier store" not in banner
+        assert _planted_alerts(db) == 0
+        # the Prefect home went too: the new server never heard of the earlier runs
+        assert httpx.get(f"{demo.prefect_api()}/flow_runs/{earlier_run}", timeout=10).status_code == 404
+        demo.stop(signal.SIGTERM)  # as systemd or `kill` stops it
+    finally:
+        demo.kill()
+
+    # never a store the user named
+    plant_open_alert(tmp_path / "theirs.db")
+    theirs = {"HEALTHMON_DATABASE_URL": f"sqlite:///{tmp_path / 'theirs.db'}"}
+    demo = DemoProcess(tmp_path, data, "--no-ui", "--fresh", env=theirs)
+    try:
+        assert demo.proc.wait(timeout=60) == 2
+        assert "--fresh: HEALTHMON_DATABASE_URL is set" in demo.output()
+        assert _planted_alerts(tmp_path / "theirs.db") == 1
+        assert db.exists()
     finally:
         demo.kill()

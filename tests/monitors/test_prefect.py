@@ -174,7 +174,8 @@ async def test_a_tier_without_a_completed_run_for_two_intervals_is_unhealthy(bed
     assert re.fullmatch(
         r"tier-critical: no completed run for \d s \(interval 1 s\)", result.details["reason"]
     )
-    assert result.details["since_completed_s"] > 2
+    # over 2 s by the monitor's clock; the detail is rounded to 0.1 s, so 2.04 s reads 2.0
+    assert result.details["since_completed_s"] >= 2
 
 
 async def test_a_pool_without_a_worker_is_unhealthy_until_a_worker_heartbeats(bed: Bed) -> None:

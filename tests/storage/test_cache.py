@@ -45,3 +45,34 @@ def test_publishing_without_redis_sends_nothing_and_never_raises() -> None:
     cache = RedisCache("redis://127.0.0.1:1/0", timeout_s=0.2)
     assert cache.publish("healthmon:status-changes", [{"service": "postgres"}]) == 0
     assert MemoryCache().publish("healthmon:status-changes", [{"service": "postgres"}]) == 0
+
+
+def test_a_batch_is_written_in_one_script_with_every_value_and_the_ttl(redis_url: str) -> None:
+    cache = RedisCache(redis_url)
+    prefix = f"healthmon:test:{uuid.uuid4().hex}"
+    entries = {f"{prefix}:{i}": {"status": "healthy", "n": i, "reason": "é 'quoted'"} for i in range(500)}
+    cache.set_many(entries, ttl_s=90)
+    client = redis.Redis.from_url(redis_url)
+    assert cache.backend == "redis"
+    assert cache.get_many(list(entries)) == entries
+    assert all(0 < client.ttl(key) <= 90 for key in entries)
+    cache.delete(list(entries))
+    cache.close()
+
+
+def test_a_server_that_refuses_scripts_gets_pipelined_sets() -> None:
+    server = start_redis()
+    try:
+        admin = redis.Redis.from_url(server.url)
+        # an operator's ACL without scripting, as some managed Redis services have
+        admin.execute_command("ACL", "SETUSER", "noscript", "on", ">pw", "~*", "+@all", "-@scripting")
+        url = server.url.replace("redis://", "redis://noscript:pw@", 1)
+        cache = RedisCache(url)
+        cache.set_many({"a": {"v": 1}, "b": {"v": 2}}, ttl_s=60)
+        cache.set_many({"c": {"v": 3}}, ttl_s=60)
+        assert cache.backend == "redis" and cache._scripts is False  # the pipeline wrote these
+        assert [admin.get(k) for k in ("a", "b", "c")] == [b'{"v":1}', b'{"v":2}', b'{"v":3}']
+        assert 0 < admin.ttl("c") <= 60
+        cache.close()
+    finally:
+        server.stop()

@@ -19,7 +19,7 @@ from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
 from healthmon.storage.tenants import load_integration
 from tests.support.app import SECRET_KEY
-from tests.support.cli import healthmon, json_lines
+from tests.support.cli import healthmon, healthmon_in_process, json_lines
 
 GOOD = {
     "id": "acme",
@@ -333,7 +333,7 @@ def test_import_of_a_file_with_bad_rows_writes_nothing(tmp_path: Path, sqlite_ur
 )
 def test_tenants_add_refuses_bad_arguments(sqlite_url: str, args: list[str], message: str) -> None:
     env = {"HEALTHMON_DATABASE_URL": sqlite_url, "HEALTHMON_SECRET_KEY": SECRET_KEY, "HEALTHMON_CONFIG": ""}
-    done = healthmon("tenants", "add", *args, env=env)
+    done = healthmon_in_process("tenants", "add", *args, env=env)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     engine = make_engine(sqlite_url)

@@ -1,0 +1,146 @@
+"""Figures that cost seconds to read at 10,000 tenants, kept per process and refreshed in the
+background, so that a page view reads a kept value instead of waiting for the query.
+
+A figure is named by a key and computed by a function of no arguments. The first `get` of a
+key computes it (others asking for the same key meanwhile wait for that one computation, not
+a second one); from then on a thread of the process recomputes it every `every_s` while pages
+keep asking for it (a key nobody asked for in IDLE_S is dropped), and `get` answers with the
+kept value however old, up to `max_age_s`. `peek` never computes: a live page that must not
+wait (the matrix) shows the figure once it is there.
+
+Streamlit runs every session's script in its own thread of one process: this module's one
+`Kept` is shared by all of them (server.py starts its refresher before the server listens).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: a key no page asked for in this long is no longer refreshed, and forgotten
+IDLE_S = 600.0
+#: a figure is recomputed no sooner than this many times its last cost after it: at 10,000
+#: tenants some cost 10-20 s on a busy machine, and a refresher always at work would take the
+#: CPU the pages' own scripts need
+COST_FACTOR = 5.0
+
+
+@dataclass
+class _Entry:
+    compute: Callable[[], Any]
+    every_s: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    value: Any = None
+    at: float | None = None
+    asked: float = field(default_factory=time.monotonic)
+    cost_s: float = 0.0
+
+
+class Kept:
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _entry(self, key: str, compute: Callable[[], Any], every_s: float) -> _Entry:
+        with self._guard:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry(compute, every_s)
+            entry.asked = time.monotonic()
+            return entry
+
+    def _refresh(self, entry: _Entry) -> Any:
+        started = time.monotonic()
+        value = entry.compute()
+        entry.value, entry.at, entry.cost_s = value, time.monotonic(), time.monotonic() - started
+        return value
+
+    def get(self, key: str, compute: Callable[[], Any], every_s: float, max_age_s: float) -> Any:
+        """The kept value if younger than `max_age_s`, else computed now (once for every
+        caller waiting on it)."""
+        entry = self._entry(key, compute, every_s)
+        if entry.at is not None and time.monotonic() - entry.at < max_age_s:
+            return entry.value
+        with entry.lock:
+            # another caller, or the refresher, may have computed it while this one waited
+            if entry.at is not None and time.monotonic() - entry.at < max_age_s:
+                return entry.value
+            return self._refresh(entry)
+
+    def peek(self, key: str, compute: Callable[[], Any], every_s: float) -> Any | None:
+        """The kept value however old, or None while it has never been computed; either way
+        the refresher keeps (or starts) computing it. Without a refresher (a script run outside
+        `healthmon dashboard`'s server, e.g. under AppTest) nobody else would: `get` then."""
+        if self._thread is None:
+            return self.get(key, compute, every_s, every_s)
+        entry = self._entry(key, compute, every_s)
+        return entry.value if entry.at is not None else None
+
+    def clear(self) -> None:
+        """Forgets every kept value (a new runtime, or a test's new database)."""
+        with self._guard:
+            self._entries.clear()
+
+    def refresh_due(self) -> int:
+        """Recomputes every key due (never computed, or older than its `every_s`), oldest first;
+        forgets keys nobody asked for in IDLE_S. Returns how many were computed."""
+        now = time.monotonic()
+        with self._guard:
+            for key in [k for k, e in self._entries.items() if now - e.asked > IDLE_S]:
+                del self._entries[key]
+            due = [
+                e
+                for e in self._entries.values()
+                if e.at is None or now - e.at >= max(e.every_s, COST_FACTOR * e.cost_s)
+            ]
+        done = 0
+        for entry in sorted(due, key=lambda e: e.at or 0.0):
+            # a page computing the same key holds its lock: that computation is as good
+            if entry.lock.acquire(blocking=False):
+                try:
+                    self._refresh(entry)
+                    done += 1
+                except Exception:  # the next round tries again; a page's own get reports it
+                    log.exception("refreshing a kept dashboard figure failed")
+                finally:
+                    entry.lock.release()
+        return done
+
+    def start(self, wanted: Callable[[], None] = lambda: None, announce: bool = True) -> None:
+        """The refresher thread (a daemon: it ends with the server). It first calls `wanted`,
+        which names (peeks at) what to compute before anybody asks; with `announce`, one line on
+        stderr once those are all computed."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            try:
+                wanted()
+            except Exception:
+                log.exception("naming the dashboard's kept figures failed")
+            first = True
+            while True:
+                started = time.monotonic()
+                count = self.refresh_due()
+                if first and announce:
+                    took = time.monotonic() - started
+                    print(
+                        f"healthmon dashboard: {count} kept figures computed in {took:.1f} s", file=sys.stderr
+                    )
+                    first = False
+                time.sleep(1.0)
+
+        # set before the thread runs: from now on peek leaves the computing to it
+        self._thread = threading.Thread(target=loop, name="healthmon-kept", daemon=True)
+        self._thread.start()
+
+
+KEPT = Kept()

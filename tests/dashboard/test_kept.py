@@ -1,0 +1,159 @@
+"""Figures kept in the background (dashboard/kept.py), the view decoded once per version
+(context.cells) and the matrix grid in pages: what makes the dashboard usable at 10,000 tenants."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import SecretStr
+
+from healthmon.config import Settings
+from healthmon.dashboard import context, frames, kept
+from healthmon.dashboard.kept import Kept
+from healthmon.flows.app import build_app
+from healthmon.monitors.result import Status
+from healthmon.storage.migrate import upgrade
+from healthmon.storage.queries import Cell, invalidate_views, matrix_cells
+from healthmon.storage.results import record_results
+from tests.dashboard.seed import now, result
+from tests.support.app import SECRET_KEY
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.calls
+
+
+def test_a_figure_is_computed_once_then_kept() -> None:
+    store, compute = Kept(), Counter()
+    assert store.get("k", compute, every_s=60, max_age_s=60) == 1
+    assert store.get("k", compute, every_s=60, max_age_s=60) == 1
+    assert compute.calls == 1
+
+
+def test_an_expired_figure_is_computed_again_by_the_caller() -> None:
+    store, compute = Kept(), Counter()
+    store.get("k", compute, every_s=60, max_age_s=60)
+    assert store.get("k", compute, every_s=60, max_age_s=0) == 2
+
+
+def test_callers_waiting_on_one_figure_share_one_computation() -> None:
+    store = Kept()
+    release, calls = threading.Event(), []
+
+    def slow() -> str:
+        calls.append(1)
+        assert release.wait(30), "the test never released the computation"
+        return "done"
+
+    answers: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(store.get("k", slow, 60, 60))) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert answers == ["done"] * 3
+    assert len(calls) == 1
+
+
+def test_peek_without_a_refresher_computes_and_with_one_leaves_it_to_the_refresher() -> None:
+    alone, compute = Kept(), Counter()
+    assert alone.peek("k", compute, every_s=60) == 1
+    served, later = Kept(), Counter()
+    # a refresher that has not run a round yet: peek only names the figure
+    served._thread = threading.Thread(target=lambda: None)
+    assert served.peek("k", later, every_s=60) is None
+    assert later.calls == 0
+    assert served.refresh_due() == 1
+    assert served.peek("k", later, every_s=60) == 1
+
+
+def test_the_refresher_recomputes_due_figures_and_forgets_idle_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kept, "COST_FACTOR", 0.0)
+    store, compute = Kept(), Counter()
+    store.get("k", compute, every_s=0, max_age_s=60)
+    assert store.refresh_due() == 1
+    assert store.get("k", compute, every_s=0, max_age_s=60) == 2
+    monkeypatch.setattr(kept, "IDLE_S", -1.0)
+    assert store.refresh_due() == 0
+    assert store.peek("k", compute, every_s=0) == 3  # forgotten: computed anew
+
+
+def test_a_costly_figure_is_not_refreshed_sooner_than_its_cost_allows() -> None:
+    store, compute = Kept(), Counter()
+    store.get("k", compute, every_s=0, max_age_s=60)
+    store._entries["k"].cost_s = 3600.0
+    assert store.refresh_due() == 0
+    assert compute.calls == 1
+
+
+def test_context_cells_judge_like_matrix_cells(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/kept.db"
+    settings = Settings(database_url=url, secret_key=SecretStr(SECRET_KEY), data_dir=tmp_path)
+    app = build_app(settings)
+    try:
+        upgrade(app.engine)
+        at = now()
+        record_results(
+            app.engine,
+            [
+                result("postgres", None, Status.HEALTHY, at - timedelta(minutes=5)),
+                result("shopify", "acme", Status.UNHEALTHY, at - timedelta(seconds=30)),
+                result("meta_ads", "acme", Status.DEGRADED, at - timedelta(hours=2)),
+            ],
+        )
+        rule = context.stale_rule(app)
+        expected = matrix_cells(app.engine, context.view_cache(app), at, rule)
+        assert context.cells(app, at, rule) == expected
+        assert {c.key: c.stale for c in expected} == {
+            ("postgres", None): True,
+            ("shopify", "acme"): False,
+            ("meta_ads", "acme"): True,
+        }
+        later = at + timedelta(minutes=20)
+        # the same version, judged again at another time
+        assert context.cells(app, later, rule) == matrix_cells(
+            app.engine, context.view_cache(app), later, rule
+        )
+        record_results(app.engine, [result("shopify", "acme", Status.HEALTHY, at)])
+        invalidate_views(app.cache)  # as the record step does after writing
+        assert {c.key: c.status for c in context.cells(app, at, rule)}[("shopify", "acme")] == "healthy"
+    finally:
+        context.reset()
+        app.close()
+
+
+def test_the_breakdown_reads_the_cells_as_results() -> None:
+    at = now()
+    cell = Cell(
+        "shopify", "acme", "core", "unhealthy", 120.0, at.isoformat(), at.isoformat(), "HTTP 503", 1.0, False
+    )
+    (found,) = frames.results_of([cell])
+    assert (found.service, found.tenant_id, found.status, found.latency_ms) == (
+        "shopify",
+        "acme",
+        Status.UNHEALTHY,
+        120.0,
+    )
+    assert found.reason == "HTTP 503"
+    assert found.checked_at == at
+
+
+def test_the_matrix_grid_in_pages() -> None:
+    tenants = pd.DataFrame({frames.TENANT_COLUMN: [f"t{i}" for i in range(5)]})
+    grid = frames.Matrix(pd.DataFrame(), tenants, [], [])
+    second = frames.page_of(grid, 2, rows=2)
+    assert list(second.tenants[frames.TENANT_COLUMN]) == ["t2", "t3"]
+    assert (second.first_row, second.total_rows) == (2, 5)
+    assert list(frames.page_of(grid, 3, rows=2).tenants[frames.TENANT_COLUMN]) == ["t4"]
