@@ -44,7 +44,7 @@ from sqlalchemy import Engine, select
 
 from healthmon.config.schema import RunConfig
 from healthmon.flows.app import App, hosted_app
-from healthmon.flows.pipeline import CHECK_SHARE_OF_DEADLINE, BatchSummary, _record, check_batch
+from healthmon.flows.pipeline import CHECK_SHARE_OF_DEADLINE, BatchSummary, check_batch, record_batch
 from healthmon.flows.refs import BatchRef
 from healthmon.flows.tier_run import PrefectSteps
 from healthmon.monitors.result import TIERS, CheckResult, Outcome, Status
@@ -143,7 +143,7 @@ async def record_lost(app: App, batch: BatchRef, why: str) -> BatchSummary:
         batch.service, batch.number, batch.run.run_id, why, len(lost),
     )
     ttl = TIERS[batch.run.tier].cache_ttl_s
-    await asyncio.to_thread(_record, app, lost, batch.run.run_id, ttl)
+    await asyncio.to_thread(record_batch, app, lost, batch.run.run_id, ttl)
     fresh = BatchSummary(batch.service, batch.number, len(lost), len(lost))
     return _recorded_summary(batch, done, fresh)
 

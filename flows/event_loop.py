@@ -12,6 +12,8 @@ served runs.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 
 
 def use_uvloop() -> bool:
@@ -22,3 +24,12 @@ def use_uvloop() -> bool:
         return False
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return True
+
+
+def runs_flows_here() -> bool:
+    """Whether this process was started to run flows: a process Prefect's runner spawns for a
+    served run (multiprocessing spawn; the flow's module is imported while the run's arguments
+    are unpickled, before its `asyncio.run`), or one a worker starts with `python -m
+    prefect.engine` (PREFECT__FLOW_RUN_ID set). A process that merely imports the flows (the
+    CLI, `healthmon serve` itself, a test session) keeps its own loop."""
+    return multiprocessing.parent_process() is not None or "PREFECT__FLOW_RUN_ID" in os.environ

@@ -213,7 +213,9 @@ def _rules(
     return rules
 
 
-def _record(app: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
+def record_batch(app: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
+    """Record a batch's results: history and latest status, the cache, the views; one call per
+    batch (the check step's, or the flow process's for a batch whose worker was lost)."""
     # what was recorded: a result from a clock running ahead is recorded at the store's time
     recorded = record_results(app.engine, results, run_id, app.config.alerting.flap_window_s)
     app.cache.set_many(cache_entries(recorded), ttl_s)
@@ -239,7 +241,7 @@ async def check_batch(app: App, batch: BatchRef) -> BatchSummary:
         )
     rules = await asyncio.to_thread(_rules, app, batch.service, batch.tenant_ids)
     results = [evaluate(r, rules[tenant_key(r.tenant_id)]) for r in checked] + failed
-    await asyncio.to_thread(_record, app, results, batch.run.run_id, TIERS[tier].cache_ttl_s)
+    await asyncio.to_thread(record_batch, app, results, batch.run.run_id, TIERS[tier].cache_ttl_s)
     return BatchSummary(
         batch.service, batch.number, len(results), sum(r.status is not Status.HEALTHY for r in results)
     )

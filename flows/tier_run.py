@@ -17,6 +17,7 @@ from healthmon.alerting.channels.render import clip, one_line, tenant_label
 from healthmon.alerting.delivery import DeliveryReport
 from healthmon.flows.alerts import Alerted, alert_run, deliver_pending
 from healthmon.flows.app import App, hosted_app
+from healthmon.flows.event_loop import runs_flows_here, use_uvloop
 from healthmon.flows.pipeline import BatchSummary, DirectSteps, Plan, Steps, check_batch, run_tier
 from healthmon.flows.refs import BatchRef, RunRef, TierRequest
 from healthmon.flows.report import StatusChange, publish_report
@@ -24,6 +25,11 @@ from healthmon.flows.run_names import DELIVER, scheduled_by_prefect, this_run_na
 from healthmon.flows.superseded import superseded
 from healthmon.monitors.result import Tier
 from healthmon.storage.tier_runs import MANUAL, SCHEDULE
+
+# a flow-run process checks on uvloop when installed (flows/event_loop.py): the loop's own work
+# is a fifth of a tier run's CPU (docs/performance.md, "Where the CPU per check goes")
+if runs_flows_here():
+    use_uvloop()
 
 #: status-change lines logged per run; a vendor outage at 1,000 tenants is one line more, not 1,000
 MAX_CHANGE_LINES = 50

@@ -105,7 +105,7 @@ def test_a_breach_recorded_by_another_process_shows_at_once(pg_url: str, redis_u
 
     later = NOW + timedelta(minutes=5)
     record_results(engine, [res("shopify", "acme", Status.UNHEALTHY, at=later)], "run-2")
-    invalidate_views(writer)  # what every writer does after recording (flows/pipeline._record)
+    invalidate_views(writer)  # what every writer does after recording (flows/pipeline.record_batch)
     after = {c.tenant: c.status for c in matrix_cells(engine, reader)}
     assert after["acme"] == "unhealthy"
     reader.close()
