@@ -82,7 +82,7 @@ GZIP_LEVEL = 6
 _STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
 
 
-def _micros(value: datetime) -> int:
+def micros(value: datetime) -> int:
     # whole microseconds, so that an age is the same float timedelta.total_seconds() gives
     return (value - _EPOCH) // _US
 
@@ -135,11 +135,11 @@ class View:
 
     def stale_at(self, now: datetime) -> int:
         """How many cells are stale at `now`."""
-        return bisect_right(self.turns_stale, _micros(now))
+        return bisect_right(self.turns_stale, micros(now))
 
     def next_turn(self, now: datetime) -> int | None:
         """When (us) the next cell turns stale after `now`, if one does."""
-        at = bisect_right(self.turns_stale, _micros(now))
+        at = bisect_right(self.turns_stale, micros(now))
         return self.turns_stale[at] if at < len(self.turns_stale) else None
 
 
@@ -177,7 +177,7 @@ def build(version: str, rows: Sequence[Sequence[Any]], now: datetime, rule: Stal
     tiers = {row[2] for row in kept}
     limits = {tier: rule.limit_s(tier) for tier in tiers}
     turn = {tier: stale_from_us(limit) for tier, limit in limits.items()}
-    checked = [_micros(datetime.fromisoformat(row[5])) for row in kept]
+    checked = [micros(datetime.fromisoformat(row[5])) for row in kept]
     tenants = sorted({row[1] for row in kept if row[1] is not None})
     found: dict[str, int] = dict.fromkeys(_STATUSES, 0)
     for row in kept:
@@ -205,7 +205,7 @@ def build(version: str, rows: Sequence[Sequence[Any]], now: datetime, rule: Stal
 def answer(view: View, now: datetime, names: Mapping[str, str]) -> bytes:
     """The whole matrix as of `now`: the kept pieces, each cell aged at `now`, with the display
     names (id -> name) of the view's tenants that have one."""
-    at = _micros(now)
+    at = micros(now)
     # the arithmetic of monitors.result.staleness, on numbers kept per view; lists rather than
     # one loop, and one %-format of the kept template: ~5 ms for 17,000 cells
     ages = [(at - checked) / 1_000_000 for checked in view.checked]
@@ -280,7 +280,7 @@ class Answer:
         return self._gzipped
 
     def current(self, view: View, names_version: str, now: datetime) -> bool:
-        return view is self.view and names_version == self.names_version and _micros(now) < self.until_us
+        return view is self.view and names_version == self.names_version and micros(now) < self.until_us
 
 
 class MatrixViews:
@@ -354,7 +354,7 @@ class MatrixViews:
             kept = self._answer
             if kept is not None and kept.current(view, names_version, now):
                 return kept
-            at = _micros(now)
+            at = micros(now)
             turn = view.next_turn(now)
             until = at + self._max_age_us if turn is None else min(turn, at + self._max_age_us)
             made = Answer(

@@ -23,23 +23,17 @@ import threading
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from healthmon.api.matrix import View, stale_from_us
+from healthmon.api.matrix import View, micros, stale_from_us
 from healthmon.api.tenant_snapshot import Tenants
 from healthmon.monitors.result import Status
 from healthmon.storage.queries import Cell, aged, worst
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 _STATUSES = tuple(s.value for s in Status)
 #: the order of Status.worse, by value (40,000 enum lookups per index otherwise)
 _RANK = {s.value: s.rank for s in Status}
-
-
-def micros(value: datetime) -> int:
-    return (value - _EPOCH) // _US
 
 
 @dataclass

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import TargetKey
 from healthmon.storage.queries import MATRIX_TTL_S
-from healthmon.storage.tenants import has_name, list_tenants
+from healthmon.storage.tenants import has_name, list_tenants, targets_of
 
 TTL_S = MATRIX_TTL_S
 
@@ -35,8 +34,8 @@ class Tenants:
     names: dict[str, str]
     #: a digest of `names` (part of the matrix answer's ETag: the answer carries the names)
     names_version: str
-    #: per scheduled service, the targets that should have a fresh result (what
-    #: storage.tenants.expected_targets answers)
+    #: per scheduled service, the targets that should have a fresh result
+    #: (storage.tenants.targets_of)
     expected: dict[str, frozenset[TargetKey]]
 
     def expected_of(self, services: Sequence[str]) -> set[TargetKey]:
@@ -47,13 +46,7 @@ def read_tenants(engine: Engine, services: Sequence[str]) -> Tenants:
     """One read of the tenants table: names and the expected targets of `services`."""
     tenants = list_tenants(engine, enabled_only=False)
     names = {t.id: t.name for t in tenants if has_name(t.id, t.name)}
-    enabled = [t for t in tenants if t.enabled]
-    expected: dict[str, frozenset[TargetKey]] = {}
-    for service in services:
-        if MONITORS[service].per_tenant:
-            expected[service] = frozenset((service, t.id) for t in enabled if service in t.integrations)
-        else:
-            expected[service] = frozenset({(service, None)})
+    expected = {service: frozenset(targets_of(tenants, [service])) for service in services}
     digest = hashlib.blake2b(json.dumps(sorted(names.items())).encode(), digest_size=8).hexdigest()
     return Tenants(names, digest, expected)
 

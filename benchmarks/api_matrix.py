@@ -54,6 +54,7 @@ import redis
 import yaml
 from sqlalchemy.engine import make_url
 
+from benchmarks.platform_layout import PER_TENANT, PLATFORM_SETTINGS, tenant_id, tenant_row
 from healthmon.monitors.registry import MONITORS
 from healthmon.monitors.result import CheckResult, Status
 from healthmon.storage.cache import KEY_PREFIX, RedisCache
@@ -63,30 +64,12 @@ from healthmon.storage.migrate import upgrade
 from healthmon.storage.queries import invalidate_views
 from healthmon.storage.results import record_results
 from healthmon.storage.status import cache_entries
-from healthmon.storage.tenants import IntegrationInput, upsert_tenants
+from healthmon.storage.tenants import upsert_tenants
 from tests.support.servers import free_port, wait_port
 
 TOKEN = "bench-token-0123456789abcdef"
 #: a benchmark key, not a secret: it only encrypts the made-up credentials of the bed
 SECRET_KEY = "api-benchmark-secret-key-0123456789"
-PER_TENANT = ("shopify", "meta_ads", "google_ads", "tiktok_ads")
-#: made-up settings for every platform service, so that the master status counts them
-PLATFORM_CONFIG: dict[str, Any] = {
-    "postgres": {"dsn": "postgresql://monitor@db.internal:5432/platform"},
-    "redis": {"url": "redis://cache.internal:6379/0"},
-    "stripe": {"api_key": "sk_bench"},
-    "inngest": {"signing_key": "signkey-bench"},
-    "wise": {"api_token": "wise-bench"},
-    "mcp": {"base_url": "https://mcp.internal"},
-    "mux": {"token_id": "mux-id", "token_secret": "mux-secret"},
-    "assemblyai": {"api_key": "aai-bench"},
-    "slack": {"bot_token": "xoxb-bench"},
-    "yotpo": {"store_id": "store", "secret": "yotpo-bench"},
-    "loop": {"api_key": "loop-bench"},
-    "vercel": {"token": "vercel-bench"},
-    "statuspage": {"pages": {"github": "https://www.githubstatus.com"}},
-    "prefect": {"api_url": "http://127.0.0.1:4200/api"},
-}
 #: mostly healthy, as a real platform is; the rest gives the cells reasons to carry
 STATUSES = [Status.HEALTHY] * 16 + [Status.DEGRADED, Status.UNHEALTHY, Status.UNKNOWN]
 REASONS = {
@@ -94,22 +77,6 @@ REASONS = {
     Status.UNHEALTHY: "timeout after 10.0 s",
     Status.UNKNOWN: "not configured: missing access_token",
 }
-
-
-def tenant_id(n: int) -> str:
-    return f"tenant-{n:05d}"
-
-
-def integrations(n: int) -> dict[str, IntegrationInput]:
-    token = f"{n:024x}"
-    return {
-        "shopify": IntegrationInput(
-            {"shop": f"brand-{n:05d}.myshopify.com"}, {"access_token": f"shpat_{token}"}
-        ),
-        "meta_ads": IntegrationInput({"ad_account_id": f"act_{n}"}, {"access_token": f"EAA{token}"}),
-        "google_ads": IntegrationInput({"customer_id": f"{n:010d}"}, {"refresh_token": f"1//{token}"}),
-        "tiktok_ads": IntegrationInput({"advertiser_id": f"7{n:011d}"}, {"access_token": f"tt_{token}"}),
-    }
 
 
 def _result(service: str, tenant: str | None, t: int, s: int, now: datetime) -> CheckResult:
@@ -124,7 +91,7 @@ def _result(service: str, tenant: str | None, t: int, s: int, now: datetime) -> 
 def results(tenants: int, layout: str, now: datetime) -> list[CheckResult]:
     made = []
     if layout == "platform":
-        made += [_result(s, None, 0, i, now) for i, s in enumerate(PLATFORM_CONFIG)]
+        made += [_result(s, None, 0, i, now) for i, s in enumerate(PLATFORM_SETTINGS)]
         services: tuple[str, ...] = PER_TENANT
     else:
         services = tuple(sorted(MONITORS))
@@ -172,7 +139,7 @@ def seed(url: str, args: argparse.Namespace, figures: dict[str, Any]) -> None:
     started = time.perf_counter()
     if args.layout == "platform":
         cipher = Cipher.from_setting(SECRET_KEY)
-        rows = [(tenant_id(n), f"Brand {n:05d}", True, integrations(n)) for n in range(args.tenants)]
+        rows = [tenant_row(n, f"{n:024x}") for n in range(args.tenants)]
         for start in range(0, len(rows), 2000):
             upsert_tenants(engine, cipher, rows[start : start + 2000])
     seeded = results(args.tenants, args.layout, datetime.now(UTC) - timedelta(minutes=1))
@@ -332,7 +299,7 @@ def main() -> None:
         config = None
         if args.layout == "platform":
             config = Path(tmp) / "healthmon.yaml"
-            config.write_text(yaml.safe_dump({"services": PLATFORM_CONFIG}))
+            config.write_text(yaml.safe_dump({"services": PLATFORM_SETTINGS}))
         with (
             api_process(url, args.redis_url, config, Path(tmp) / "api.log") as (base, pid),
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as client,

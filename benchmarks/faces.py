@@ -51,6 +51,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from benchmarks.seed_faces import CONFIG, PER_TENANT, PLATFORM, SECRET_KEY, database_url, drop, recreate, seed
+from benchmarks.stopping import stop
 from tests.browser.test_dashboard_browser import chrome, metric_values
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
@@ -123,12 +124,7 @@ def face(
             wait_until(lambda: http_ok(health), 120, f"healthmon {command} to come up")
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

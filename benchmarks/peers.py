@@ -27,6 +27,7 @@ from typing import IO, Self
 import httpx
 import yaml
 
+from benchmarks.stopping import stop
 from tests.support.servers import free_port, wait_port
 
 # Debian names the binary after its package; upstream's release tarballs call it blackbox_exporter
@@ -182,13 +183,7 @@ class Blackbox:
         self.stop()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process, grace_s=10)
         self._log.close()
 
     def sample(self) -> str:

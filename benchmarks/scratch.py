@@ -11,10 +11,10 @@ from sqlalchemy.engine import make_url
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
+def scratch_database(server_url: str, prefix: str = "healthmon_bench") -> Iterator[str]:
     """Creates a database on the server of `server_url` and yields its URL; drops it (and any
     connection left to it) at the end, whatever happened."""
-    name = f"healthmon_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -36,6 +36,13 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from benchmarks.platform_layout import (
+    PER_TENANT,
+    PER_TENANT_SETTINGS,
+    PLATFORM_SETTINGS,
+    tenant_id,
+    tenant_row,
+)
 from healthmon.alerting.lifecycle import AlertChange, Decision
 from healthmon.alerting.notification import Kind, Severity
 from healthmon.config import Settings
@@ -48,57 +55,18 @@ from healthmon.storage import alerts as store
 from healthmon.storage.migrate import upgrade
 from healthmon.storage.partitions import ensure_partitions
 from healthmon.storage.results import record_results
-from healthmon.storage.tenants import IntegrationInput, upsert_tenants
+from healthmon.storage.tenants import upsert_tenants
 from healthmon.storage.uptime_hours import roll_up
 
 #: a benchmark key, not a secret: it only encrypts the seeded tenants' made-up credentials
 SECRET_KEY = "faces-benchmark-secret-key-0123456789"
-PER_TENANT = ("shopify", "meta_ads", "google_ads", "tiktok_ads")
 PLATFORM = tuple(s for s, m in MONITORS.items() if not m.per_tenant)
-#: made-up values for every setting a platform service requires (fake: nothing is checked)
-CONFIG: dict[str, Any] = {
-    "services": {
-        "postgres": {"dsn": "postgresql://monitor@db.internal:5432/platform"},
-        "redis": {"url": "redis://cache.internal:6379/0"},
-        "stripe": {"api_key": "sk_bench"},
-        "inngest": {"signing_key": "signkey-bench"},
-        "wise": {"api_token": "wise-bench"},
-        "mcp": {"base_url": "https://mcp.internal"},
-        "mux": {"token_id": "mux-id", "token_secret": "mux-secret"},
-        "assemblyai": {"api_key": "aai-bench"},
-        "slack": {"bot_token": "xoxb-bench"},
-        "yotpo": {"store_id": "store", "secret": "yotpo-bench"},
-        "loop": {"api_key": "loop-bench"},
-        "vercel": {"token": "vercel-bench"},
-        "statuspage": {"pages": {"github": "https://www.githubstatus.com"}},
-        "prefect": {"api_url": "http://127.0.0.1:4200/api"},
-        "meta_ads": {"app_id": "1", "app_secret": "meta-app-bench"},
-        "google_ads": {"client_id": "gid", "client_secret": "google-app-bench"},
-        "shopify": {},
-        "tiktok_ads": {},
-    }
-}
+CONFIG: dict[str, Any] = {"services": {**PLATFORM_SETTINGS, **PER_TENANT_SETTINGS}}
 REASONS = {
     Status.DEGRADED: ("latency_ms above 800", "rate limit 12% left", "token expires in 5 days"),
     Status.UNHEALTHY: ("HTTP 503", "timeout", "HTTP 401: token revoked", "connection refused"),
     Status.UNKNOWN: ("not configured: missing access_token",),
 }
-
-
-def integrations(n: int, rng: random.Random) -> dict[str, IntegrationInput]:
-    token = f"{rng.getrandbits(96):024x}"
-    return {
-        "shopify": IntegrationInput(
-            {"shop": f"brand-{n:05d}.myshopify.com"}, {"access_token": f"shpat_{token}"}
-        ),
-        "meta_ads": IntegrationInput({"ad_account_id": f"act_{n}"}, {"access_token": f"EAA{token}"}),
-        "google_ads": IntegrationInput({"customer_id": f"{n:010d}"}, {"refresh_token": f"1//{token}"}),
-        "tiktok_ads": IntegrationInput({"advertiser_id": f"7{n:011d}"}, {"access_token": f"tt_{token}"}),
-    }
-
-
-def tenant_id(n: int) -> str:
-    return f"tenant-{n:05d}"
 
 
 @dataclass(frozen=True)
@@ -311,7 +279,7 @@ def seed(
             ensure_partitions(runtime.engine, today=now.date(), days_ahead=1, days_behind=long_days + 1)
             mark = time.perf_counter()
             rng = random.Random(3)
-            rows = [(tenant_id(n), f"Brand {n:05d}", True, integrations(n, rng)) for n in range(tenants)]
+            rows = [tenant_row(n, f"{rng.getrandbits(96):024x}") for n in range(tenants)]
             for i in range(0, len(rows), 2000):
                 upsert_tenants(runtime.engine, runtime.cipher, rows[i : i + 2000])
             figures["tenants_s"] = round(time.perf_counter() - mark, 1)

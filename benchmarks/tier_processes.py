@@ -6,7 +6,7 @@
         [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--redis-url URL]
 
 Against sandbox Shopify shops (a process of its own, answering after --latency-ms), on a
-PostgreSQL database of its own (`bench_proc_<N>`, made and dropped here) with Redis db 13, under
+PostgreSQL database of its own (`bench_proc_<N>_<random>`, made and dropped here) with Redis db 13, under
 a real `prefect server start` (each check batch is a task run), after one uncounted warm-up
 round (imports and pools in the workers), it runs the tier-check flow
 (forced, shopify only) in each mode, the modes alternating round by round:
@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import psutil
-import psycopg
 import yaml
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
+from benchmarks.scratch import scratch_database
+from benchmarks.stopping import stop
 from tests.support.prefect_home import seed_prefect_home
 from tests.support.servers import free_port, wait_port
 
@@ -86,29 +86,12 @@ class Bed:
 
 
 @contextmanager
-def database(server_url: str, name: str) -> Iterator[str]:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
 def child(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager
@@ -151,7 +134,7 @@ def prepared(args: argparse.Namespace, tmp: Path) -> Iterator[tuple[Bed, subproc
     ]
     with (
         child(sandbox_argv, dict(os.environ), tmp / "sandbox.log") as sandbox,
-        database(args.database_url, f"bench_proc_{args.tenants}") as db,
+        scratch_database(args.database_url, f"bench_proc_{args.tenants}") as db,
     ):
         wait_port(port, timeout=60)
         base = f"http://127.0.0.1:{port}"

@@ -98,10 +98,16 @@ def expected_targets(engine: Engine, services: Iterable[str]) -> list[tuple[str,
     per-tenant one for every enabled tenant with that integration."""
     chosen = list(services)
     tenants = list_tenants(engine, enabled_only=True) if any(MONITORS[s].per_tenant for s in chosen) else []
+    return targets_of(tenants, chosen)
+
+
+def targets_of(tenants: Iterable[TenantInfo], services: Iterable[str]) -> list[tuple[str, str | None]]:
+    """`expected_targets` over tenants already read (disabled ones are left out here)."""
+    enabled = [t for t in tenants if t.enabled]
     targets: list[tuple[str, str | None]] = []
-    for service in chosen:
+    for service in services:
         if MONITORS[service].per_tenant:
-            targets += [(service, t.id) for t in tenants if service in t.integrations]
+            targets += [(service, t.id) for t in enabled if service in t.integrations]
         else:
             targets.append((service, None))
     return targets
