@@ -10,17 +10,28 @@ wait (the matrix) shows the figure once it is there.
 
 Streamlit runs every session's script in its own thread of one process: this module's one
 `Kept` is shared by all of them (server.py starts its refresher before the server listens).
+Under `healthmon dashboard` a `Figure` is computed in a worker process (one, started with the
+refresher): at 10,000 tenants a figure is seconds of decoding rows, which in the server's own
+process held the GIL while pages were being served, and its rows raised the server's peak
+memory (docs/performance.md). Anything else given as `compute` runs in the caller's thread.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
+
+from healthmon.config.settings import load_settings
+from healthmon.flows.app import App, build_app
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +41,46 @@ IDLE_S = 600.0
 #: tenants some cost 10-20 s on a busy machine, and a refresher always at work would take the
 #: CPU the pages' own scripts need
 COST_FACTOR = 5.0
+
+
+#: after its first round (the figures the first views ask for, as fast as it can) the refresher
+#: is busy at most this share of the time: it rests three times each figure's cost after it.
+#: At 10,000 tenants a round is 30-50 s of work, which back to back took a core from the pages
+#: and Chromium on a 2-core machine; the figures are over hours and days and move slowly
+REFRESH_SHARE = 0.25
+#: the worker process's niceness: the server's page runs and PostgreSQL come first
+WORKER_NICE = 10
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A kept figure's computation: a module-level `function` of a runtime and plain arguments.
+    Called, it runs here on `runtime`; the refresher's worker runs it on its own runtime, built
+    from the same HEALTHMON_* settings (this process's runtime, with its engine's sockets,
+    cannot be sent to another process)."""
+
+    function: Callable[..., Any]
+    runtime: App = field(compare=False, repr=False)
+    args: tuple[Any, ...] = ()
+
+    def __call__(self) -> Any:
+        return self.function(self.runtime, *self.args)
+
+
+_WORKER_APP: App | None = None
+
+
+def _worker_started() -> None:
+    os.nice(WORKER_NICE)
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no runtime" notices on import
+
+
+def _in_worker(function: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """A Figure's function on the worker's runtime, built on its first figure and kept."""
+    global _WORKER_APP
+    if _WORKER_APP is None:
+        _WORKER_APP = build_app(load_settings())
+    return function(_WORKER_APP, *args)
 
 
 @dataclass
@@ -48,6 +99,8 @@ class Kept:
         self._entries: dict[str, _Entry] = {}
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_guard = threading.Lock()
 
     def _entry(self, key: str, compute: Callable[[], Any], every_s: float) -> _Entry:
         with self._guard:
@@ -59,9 +112,27 @@ class Kept:
 
     def _refresh(self, entry: _Entry) -> Any:
         started = time.monotonic()
-        value = entry.compute()
+        value = self._compute(entry.compute)
         entry.value, entry.at, entry.cost_s = value, time.monotonic(), time.monotonic() - started
         return value
+
+    def _compute(self, compute: Callable[[], Any]) -> Any:
+        pool = self._pool
+        if pool is None or not isinstance(compute, Figure):
+            return compute()
+        try:
+            future = pool.submit(_in_worker, compute.function, compute.args)
+        except RuntimeError:  # the interpreter is exiting and has shut the pool down
+            return compute()
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            # the worker died (killed, out of memory): a new one for the next figure, this one here
+            log.error("the dashboard's figure worker stopped; starting another")
+            with self._pool_guard:
+                if self._pool is pool:
+                    self._pool = _new_pool()
+            return compute()
 
     def get(self, key: str, compute: Callable[[], Any], every_s: float, max_age_s: float) -> Any:
         """The kept value if younger than `max_age_s`, else computed now (once for every
@@ -89,9 +160,11 @@ class Kept:
         with self._guard:
             self._entries.clear()
 
-    def refresh_due(self) -> int:
+    def refresh_due(self, rest: Callable[[float], None] | None = None) -> int:
         """Recomputes every key due (never computed, or older than its `every_s`), oldest first;
-        forgets keys nobody asked for in IDLE_S. Returns how many were computed."""
+        forgets keys nobody asked for in IDLE_S. With `rest` (time.sleep), rests after each
+        figure so that the refresher is busy at most REFRESH_SHARE of the time. Returns how
+        many were computed."""
         now = time.monotonic()
         with self._guard:
             for key in [k for k, e in self._entries.items() if now - e.asked > IDLE_S]:
@@ -112,14 +185,21 @@ class Kept:
                     log.exception("refreshing a kept dashboard figure failed")
                 finally:
                     entry.lock.release()
+                if rest is not None:
+                    rest(entry.cost_s * (1 / REFRESH_SHARE - 1))
         return done
 
-    def start(self, wanted: Callable[[], None] = lambda: None, announce: bool = True) -> None:
+    def start(
+        self, wanted: Callable[[], None] = lambda: None, announce: bool = True, worker: bool = False
+    ) -> None:
         """The refresher thread (a daemon: it ends with the server). It first calls `wanted`,
         which names (peeks at) what to compute before anybody asks; with `announce`, one line on
-        stderr once those are all computed."""
+        stderr once those are all computed. With `worker`, Figures are computed in a worker
+        process from then on, whoever asks."""
         if self._thread is not None:
             return
+        if worker:
+            self._pool = _new_pool()
 
         def loop() -> None:
             try:
@@ -129,7 +209,7 @@ class Kept:
             first = True
             while True:
                 started = time.monotonic()
-                count = self.refresh_due()
+                count = self.refresh_due(rest=None if first else time.sleep)
                 if first and announce:
                     took = time.monotonic() - started
                     print(
@@ -141,6 +221,15 @@ class Kept:
         # set before the thread runs: from now on peek leaves the computing to it
         self._thread = threading.Thread(target=loop, name="healthmon-kept", daemon=True)
         self._thread.start()
+
+
+
+def _new_pool() -> ProcessPoolExecutor:
+    # spawned, not forked: the server has threads (a fork would copy their held locks) and an
+    # engine whose sockets the worker must not share
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_started
+    )
 
 
 KEPT = Kept()

@@ -31,7 +31,8 @@ def _warm() -> None:
     """Build the process's App (st.cache_resource is process-wide) and read the matrix once,
     so the first visitor does not wait for the database connection and a cold page cache;
     then start the refresher of the figures over every tenant (dashboard/kept.py) on what the
-    pages' first views ask for: it computes them while the server starts listening."""
+    pages' first views ask for: its worker process computes them while the server starts
+    listening."""
     import logging
 
     from healthmon.dashboard import context
@@ -44,7 +45,7 @@ def _warm() -> None:
         cells = context.cells(runtime)
         per_tenant = [s for s in runtime.scheduled_services() if context.per_tenant(s)]
         services = tuple(sorted({c.service for c in cells}))
-        KEPT.start(lambda: uptime_figures.warm(runtime, services, per_tenant))
+        KEPT.start(lambda: uptime_figures.warm(runtime, services, per_tenant), worker=True)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:

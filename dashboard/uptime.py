@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from healthmon.dashboard import context
-from healthmon.dashboard.kept import KEPT
+from healthmon.dashboard.kept import KEPT, Figure
 from healthmon.flows.app import App
 from healthmon.flows.slo import SloReport, slo_report, tally_over, uptime_by_target, uptime_over
 from healthmon.monitors.result import TargetKey
@@ -43,10 +43,38 @@ def _kept(key: str, compute: Callable[[], T], every_s: float, wait: bool) -> T |
     return KEPT.get(key, compute, every_s, MAX_AGE_S) if wait else KEPT.peek(key, compute, every_s)
 
 
+# what each kept figure computes: module-level functions of the runtime and plain arguments,
+# so that the refresher's worker process can run them (dashboard/kept.py)
+
+
+def _targets(rt: App, service: str) -> dict[TargetKey, dict[str, float | None]]:
+    return uptime_by_target(rt, service, context.now())
+
+
+def _tallies(rt: App, services: tuple[str, ...], window: str) -> dict[TargetKey, Tally]:
+    return tally_over(rt, services, window, context.now())
+
+
+def _over_time(rt: App, service: str, window: str) -> TenantsOverTime:
+    return tenants_over_time(rt.engine, service, context.now() - WINDOWS[window], BUCKETS[window])
+
+
+def _uptime_over(rt: App, service: str, window: str) -> dict[TargetKey, float | None]:
+    return uptime_over(rt, [service], window, context.now())
+
+
+def _whole_service(rt: App, service: str) -> SloReport:
+    return slo_report(rt, service, None, context.now(), whole_service=True)
+
+
+def _tenants(rt: App) -> list[TenantInfo]:
+    return list_tenants(rt.engine)
+
+
 def targets(rt: App, service: str, wait: bool = True) -> dict[TargetKey, dict[str, float | None]]:
     """Every target's uptime over 24 h, 7 d and 30 d (with `wait` unset: None until kept)."""
     key = f"{_store_key(rt)}|targets|{service}"
-    return _kept(key, lambda: uptime_by_target(rt, service, context.now()), TARGETS_TTL_S, wait) or {}
+    return _kept(key, Figure(_targets, rt, (service,)), TARGETS_TTL_S, wait) or {}
 
 
 def tallies(
@@ -55,38 +83,31 @@ def tallies(
     """Up and down time over one window for every target of these services; with `wait`
     unset, None until the refresher has computed them once (a live page that must not wait)."""
     key = f"{_store_key(rt)}|tallies|{','.join(services)}|{window}"
-    return _kept(key, lambda: tally_over(rt, services, window, context.now()), MATRIX_TTL_S, wait)
+    return _kept(key, Figure(_tallies, rt, (services, window)), MATRIX_TTL_S, wait)
 
 
 def over_time(rt: App, service: str, window: str, wait: bool = True) -> TenantsOverTime | None:
     """Latency percentiles and failing tenants per bucket over the window, every tenant."""
     key = f"{_store_key(rt)}|over_time|{service}|{window}"
-    since = WINDOWS[window]
-    return _kept(
-        key,
-        lambda: tenants_over_time(rt.engine, service, context.now() - since, BUCKETS[window]),
-        OVERVIEW_TTL_S,
-        wait,
-    )
+    return _kept(key, Figure(_over_time, rt, (service, window)), OVERVIEW_TTL_S, wait)
 
 
 def uptime_of_tenants(rt: App, service: str, window: str, wait: bool = True) -> dict[TargetKey, float | None]:
     """Each target's uptime over the window."""
     key = f"{_store_key(rt)}|uptime_over|{service}|{window}"
-    return _kept(key, lambda: uptime_over(rt, [service], window, context.now()), OVERVIEW_TTL_S, wait) or {}
+    return _kept(key, Figure(_uptime_over, rt, (service, window)), OVERVIEW_TTL_S, wait) or {}
 
 
 def whole_service(rt: App, service: str, wait: bool = True) -> SloReport | None:
     """Every target of the service together: uptime, budget and burn rates."""
     key = f"{_store_key(rt)}|slo_whole|{service}"
-    return _kept(
-        key, lambda: slo_report(rt, service, None, context.now(), whole_service=True), OVERVIEW_TTL_S, wait
-    )
+    return _kept(key, Figure(_whole_service, rt, (service,)), OVERVIEW_TTL_S, wait)
 
 
 def tenants(rt: App, wait: bool = True) -> list[TenantInfo]:
-    """Every tenant (10,000 rows with their integrations' settings: most of a second)."""
-    return _kept(f"{_store_key(rt)}|tenants", lambda: list_tenants(rt.engine), TENANTS_TTL_S, wait) or []
+    """Every tenant (10,000 rows with their integrations' settings: a tenth of a second)."""
+    # read here, not in the worker: sending 10,000 tenants back costs about what reading them does
+    return _kept(f"{_store_key(rt)}|tenants", lambda: _tenants(rt), TENANTS_TTL_S, wait) or []
 
 
 def warm(rt: App, services: tuple[str, ...], per_tenant: list[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
@@ -79,8 +81,7 @@ def freshness_line(cells: list[Cell], stale_after: float) -> None:
     )
 
 
-@st.fragment(run_every=context.LIVE_EVERY_S)
-def response_state(cells: list[Cell]) -> dict[TargetKey, frames.Response]:
+def response_state(cells: Sequence[Cell]) -> dict[TargetKey, frames.Response]:
     """Live alerts and active silences, read once per run of the matrix (a few rows, beside
     the cached view of every cell)."""
     rt = context.runtime()
@@ -88,11 +89,14 @@ def response_state(cells: list[Cell]) -> dict[TargetKey, frames.Response]:
     return frames.responses(cells, load_live(rt.engine), flow_alerts.active_silences(rt.engine, now), now)
 
 
+# the counts, the grids and the list rerun on their own every LIVE_EVERY_S (the filters above
+# keep their values); a result recorded meanwhile shows without anybody touching the page
+@st.fragment(run_every=context.LIVE_EVERY_S)
 def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, wanted: list[str]) -> None:
     with context.guarded():
         rt = context.runtime()
         rule = context.stale_rule(rt)
-        every = context.cells(rt, context.now(), rule)
+        every = context.cells(rt, rule=rule)
         if not every:
             st.info(context.NO_RESULTS, icon="⏳")
             return

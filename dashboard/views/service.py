@@ -56,8 +56,10 @@ def tenant_picker(options: list[str], names: dict[str, str]) -> str | None:
 rt = context.runtime()
 all_services = context.services()
 opening: str | None = None
-with context.guarded():
-    opening = context.opening_service(rt, context.cells(rt))
+if "service" not in st.query_params and "service" not in st.session_state:
+    # only where the page opens without a service: the worst of every target's status
+    with context.guarded():
+        opening = context.opening_service(rt, context.cells(rt))
 with st.container(horizontal=True, vertical_alignment="bottom"):
     # bound to the URL (?service=...&tenant=...): the matrix and alert messages link here, and
     # the page can be shared
@@ -74,7 +76,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     if service and context.per_tenant(service):
         known: set[str | None] = set()
         with context.guarded():
-            known = {c.tenant for c in context.cells(rt) if c.service == service}
+            known = {c.tenant for c in context.cells(rt, service=service)}
             known |= {t.id for t in uptime_figures.tenants(rt) if service in t.integrations}
             # once per run, for the picker, the heading and the table
             names = display_names(rt.engine, known)
@@ -93,7 +95,7 @@ def show_result(service: str, tenant: str | None) -> None:
     rt = context.runtime()
     cache = context.view_cache(rt)
     now, rule = context.now(), context.stale_rule(rt)
-    cells = context.cells(rt, now, rule)
+    cells = context.cells(rt, rule=rule, service=service)
     if tenant is not None:
         found = tenant_health(rt.engine, cache, tenant, [service], cells)
     else:
@@ -141,7 +143,7 @@ def show_result(service: str, tenant: str | None) -> None:
 def show_breakdown(service: str, names: dict[str, str]) -> None:
     rt = context.runtime()
     now, rule = context.now(), context.stale_rule(rt)
-    cells = [c for c in context.cells(rt, now, rule) if c.service == service]
+    cells = context.cells(rt, rule=rule, service=service)
     # the view's cells, not each target's cached result: the same latest results, without
     # reading 10,000 keys again at every refresh
     results = frames.results_of(cells)
@@ -328,6 +330,9 @@ uptime(service, tenant)
 if not context.per_tenant(service) or tenant is not None:
     history(service, tenant, window)
 if context.per_tenant(service) and tenant is not None:
-    with st.expander(f"Every tenant of {service}"):
-        with context.guarded():
+    # drawn only while open (on_change="rerun"): at 10,000 tenants the table is most of the
+    # page's cost, and most visits of one tenant never open it
+    every = st.expander(f"Every tenant of {service}", key="service_every_tenant", on_change="rerun")
+    if every.open:
+        with every, context.guarded():
             show_breakdown(service, names)

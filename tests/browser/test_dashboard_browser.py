@@ -25,10 +25,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from healthmon.monitors.result import Status
 from healthmon.storage import alerts as store
 from healthmon.storage.crypto import Cipher
 from healthmon.storage.db import make_engine
-from tests.dashboard.seed import open_alert, seed_results, seed_tenants
+from healthmon.storage.results import record_results
+from tests.dashboard.seed import now, open_alert, result, seed_results, seed_tenants
 from tests.support.app import SECRET_KEY
 from tests.support.servers import free_port
 from tests.support.waiting import http_ok, wait_until
@@ -140,6 +142,16 @@ def test_matrix_renders_and_an_alert_is_acknowledged(served_dashboard: tuple[str
         until(driver, lambda d: d.save_screenshot(str(shot)))
         assert shot.stat().st_size > 10_000
 
+        # another process records a result: the open page shows it on its own (the matrix's
+        # fragment reruns every few seconds), nobody clicks
+        engine = make_engine(url)
+        record_results(engine, [result("mux", None, Status.UNHEALTHY, now())])
+        until(
+            driver,
+            lambda d: any("unhealthy" in k.lower() and v == "3" for k, v in metric_values(d).items()),
+            timeout=30,
+        )
+
         driver.get(f"{base}/alerts")
         picker = until(driver, lambda d: selectbox(d, "Alert"))
         picker.click()
@@ -149,8 +161,6 @@ def test_matrix_renders_and_an_alert_is_acknowledged(served_dashboard: tuple[str
         note.send_keys("looking into it from the browser")
         acknowledge: WebElement = until(driver, lambda d: button(d, "Acknowledge"))
         acknowledge.click()
-
-        engine = make_engine(url)
 
         def acknowledged(_: WebDriver) -> dict[str, object] | None:
             alert = store.list_alerts(engine, service="stripe")[0]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -90,6 +92,50 @@ def test_the_refresher_recomputes_due_figures_and_forgets_idle_ones(monkeypatch:
     assert store.peek("k", compute, every_s=0) == 3  # forgotten: computed anew
 
 
+def _pid_and(_runtime: object, word: str) -> tuple[int, str]:
+    return os.getpid(), word
+
+
+def test_a_figure_is_computed_in_the_worker_process_and_the_rest_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the server a Figure runs in the refresher's worker (on a runtime of its own, built
+    from the same settings); a plain callable and everything without a worker runs here."""
+    monkeypatch.setenv("HEALTHMON_DATABASE_URL", f"sqlite:///{tmp_path}/worker.db")
+    monkeypatch.setenv("HEALTHMON_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("HEALTHMON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HEALTHMON_CONFIG", "")
+    here = object()
+    figure = kept.Figure(_pid_and, here, ("up",))  # type: ignore[arg-type]
+    assert Kept().get("k", figure, every_s=60, max_age_s=60) == (os.getpid(), "up")
+    store = Kept()
+    store._pool = kept._new_pool()
+    try:
+        pid, word = store.get("k", figure, every_s=60, max_age_s=60)
+        assert (word, pid != os.getpid()) == ("up", True)
+        assert store.get("plain", lambda: os.getpid(), every_s=60, max_age_s=60) == os.getpid()
+        # the worker stops (killed, out of memory): this figure is computed here, the next by a new one
+        os.kill(pid, signal.SIGKILL)
+        assert store.get("k", figure, every_s=60, max_age_s=0) == (os.getpid(), "up")
+        again, _ = store.get("k", figure, every_s=60, max_age_s=0)
+        assert again not in (pid, os.getpid())
+    finally:
+        assert store._pool is not None
+        store._pool.shutdown()
+
+
+def test_after_its_first_round_the_refresher_rests_three_times_each_cost() -> None:
+    store, rests = Kept(), list[float]()
+    store.get("a", Counter(), every_s=0, max_age_s=60)
+    store.get("b", Counter(), every_s=0, max_age_s=60)
+    for entry in store._entries.values():
+        entry.cost_s = 0.0  # every_s 0 and no cost: due at once
+    assert store.refresh_due(rest=rests.append) == 2
+    assert len(rests) == 2
+    assert all(r == pytest.approx(e.cost_s * 3) for r, e in zip(rests, store._entries.values(), strict=True))
+    assert kept.REFRESH_SHARE == 0.25
+
+
 def test_a_costly_figure_is_not_refreshed_sooner_than_its_cost_allows() -> None:
     store, compute = Kept(), Counter()
     store.get("k", compute, every_s=0, max_age_s=60)
@@ -98,7 +144,7 @@ def test_a_costly_figure_is_not_refreshed_sooner_than_its_cost_allows() -> None:
     assert compute.calls == 1
 
 
-def test_context_cells_judge_like_matrix_cells(tmp_path: Path) -> None:
+def test_context_cells_judge_like_matrix_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/kept.db"
     settings = Settings(database_url=url, secret_key=SecretStr(SECRET_KEY), data_dir=tmp_path)
     app = build_app(settings)
@@ -115,7 +161,7 @@ def test_context_cells_judge_like_matrix_cells(tmp_path: Path) -> None:
         )
         rule = context.stale_rule(app)
         expected = matrix_cells(app.engine, context.view_cache(app), at, rule)
-        assert context.cells(app, at, rule) == expected
+        assert list(context.cells(app, at, rule)) == expected
         assert {c.key: c.stale for c in expected} == {
             ("postgres", None): True,
             ("shopify", "acme"): False,
@@ -123,9 +169,19 @@ def test_context_cells_judge_like_matrix_cells(tmp_path: Path) -> None:
         }
         later = at + timedelta(minutes=20)
         # the same version, judged again at another time
-        assert context.cells(app, later, rule) == matrix_cells(
+        assert list(context.cells(app, later, rule)) == matrix_cells(
             app.engine, context.view_cache(app), later, rule
         )
+        assert [c.key for c in context.cells(app, later, rule, service="shopify")] == [("shopify", "acme")]
+        # without `at`: judged at the current whole second, once for every caller in it
+        clock = [at.replace(microsecond=250_000)]
+        monkeypatch.setattr(context, "now", lambda: clock[0])
+        first = context.cells(app, rule=rule)
+        clock[0] = at.replace(microsecond=750_000)
+        assert context.cells(app, rule=rule) is first
+        assert list(first) == list(context.cells(app, at.replace(microsecond=0), rule))
+        clock[0] = at.replace(microsecond=0) + timedelta(seconds=1)
+        assert [c.age_s - 1 for c in context.cells(app, rule=rule)] == pytest.approx([c.age_s for c in first])
         record_results(app.engine, [result("shopify", "acme", Status.HEALTHY, at)])
         invalidate_views(app.cache)  # as the record step does after writing
         assert {c.key: c.status for c in context.cells(app, at, rule)}[("shopify", "acme")] == "healthy"

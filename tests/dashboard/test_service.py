@@ -71,6 +71,12 @@ def test_per_tenant_service_breakdown_and_tenant(dashboard: Dashboard) -> None:
     assert series["checks"].sum() == 2  # the seeded check an hour ago and the latest
     changes = table(at, "at", "from", "to")
     assert changes[["from", "to"]].values.tolist() == [["healthy", "degraded"]]
+    # every tenant's table under one tenant: drawn only once its expander is opened
+    assert [e.label for e in at.expander].count("Every tenant of shopify") == 1
+    assert not [d for d in at.dataframe if "latency ms" in d.value.columns]
+    at.session_state["service_every_tenant"] = True
+    at.run()
+    assert table(at, "tenant", "status", "latency ms")["tenant"].tolist() == ["globex", "initech", "acme"]
 
 
 def test_service_without_results(dashboard: Dashboard) -> None:
