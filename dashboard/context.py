@@ -143,17 +143,20 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
-class _Judged:
+class Judged:
     """The view's cells judged at one instant, and the same cells by service."""
 
     key: tuple[str, StaleRule, datetime]
     cells: tuple[Cell, ...]
     by_service: dict[str, tuple[Cell, ...]]
+    #: what a frame built from the cells depends on: the view's version, the rule, and which
+    #: cells are stale (everything else in a cell but its age comes with the version)
+    signature: tuple[str, StaleRule, int]
 
 
 #: the cells last judged, per store: what every page part and session asking within the same
 #: second shares
-_JUDGED: dict[str, _Judged] = {}
+_JUDGED: dict[str, Judged] = {}
 
 
 def cells(
@@ -168,6 +171,14 @@ def cells(
     early, below what a page shows. The view's rows are decoded once per version: while the
     cached version is unchanged only the version is read (the rows of 10,000 tenants are
     ~4 MB of JSON, most of a second to fetch and decode), and their times are parsed once."""
+    judged = judge(rt, at, rule)
+    if service is None:
+        return judged.cells
+    return judged.by_service.get(service, ())
+
+
+def judge(rt: App, at: datetime | None = None, rule: StaleRule | None = None) -> Judged:
+    """`cells`, with the cells by service and their signature."""
     cache = view_cache(rt)
     store = rt.settings.effective_database_url
     version = matrix_version(cache)
@@ -185,10 +196,11 @@ def cells(
         by_service: dict[str, list[Cell]] = {}
         for cell in found:
             by_service.setdefault(cell.service, []).append(cell)
-        judged = _JUDGED[store] = _Judged(key, found, {s: tuple(c) for s, c in by_service.items()})
-    if service is None:
-        return judged.cells
-    return judged.by_service.get(service, ())
+        stale = hash(tuple(i for i, c in enumerate(found) if c.stale))
+        judged = _JUDGED[store] = Judged(
+            key, found, {s: tuple(c) for s, c in by_service.items()}, (version, rule, stale)
+        )
+    return judged
 
 
 def _judge(rows: list[list[Any]], times: list[int], rule: StaleRule, at: datetime) -> Iterator[Cell]:

@@ -8,10 +8,11 @@ import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
 from healthmon.dashboard import uptime as uptime_figures
+from healthmon.dashboard.matrix_view import matrix_view
 from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.result import TargetKey
 from healthmon.storage.alerts import load_live
-from healthmon.storage.queries import Cell, counts, filter_cells, stale_count
+from healthmon.storage.queries import Cell, stale_count
 from healthmon.storage.tenants import display_names
 
 GRID_GEN_KEY = "matrix_grid_gen"
@@ -96,24 +97,41 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
     with context.guarded():
         rt = context.runtime()
         rule = context.stale_rule(rt)
-        every = context.cells(rt, rule=rule)
+        judged = context.judge(rt, rule=rule)
+        every = judged.cells
         if not every:
             st.info(context.NO_RESULTS, icon="⏳")
             return
         # once per run, for the search and the grid: the view holds ids only
         names = display_names(rt.engine, {c.tenant for c in every})
-        cells = filter_cells(
-            every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None, names=names
+        tallies = None
+        uptime_pending = False
+        if st.session_state.get(UPTIME_KEY):
+            # every service's targets, whatever the filters: a row's uptime is of all its services
+            checked = tuple(sorted(judged.by_service))
+            # never waited for: at 10,000 tenants it is seconds of reading, done in the background
+            # (dashboard/kept.py); the column fills in at a later refresh
+            tallies = uptime_figures.tallies(rt, checked, frames.MATRIX_UPTIME_WINDOW, wait=False)
+            uptime_pending = tallies is None
+        view = matrix_view(
+            judged,
+            tiers=tiers,
+            statuses=statuses,
+            search=search,
+            sort=sort,
+            wanted=wanted,
+            response=response_state(every),
+            names=names,
+            tallies=tallies,
         )
-        response = response_state(cells)
-        cells = frames.with_response(cells, response, wanted)
-        found = counts(cells)
+        cells = [every[i] for i in view.shown]
+        found = view.counts
         columns = st.columns(len(status_style.STATUS_ORDER) + 2)
         for column, status in zip(columns, status_style.STATUS_ORDER, strict=False):
             column.metric(status_style.label(status), found[status], border=True)
         columns[-2].metric(
             f"{status_style.STALE_EMOJI} {status_style.STALE}",
-            stale_count(cells),
+            view.stale,
             border=True,
             help=f"no result for more than {rule.stale_after:g} tier intervals; also counted by the "
             "status it last had",
@@ -122,18 +140,9 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
         if cells:
             freshness_line(cells, rule.stale_after)
 
-        grid = frames.matrix(cells, sort, response)
-        if st.session_state.get(UPTIME_KEY):
-            # every service's targets, whatever the filters: a row's uptime is of all its services
-            checked = tuple(sorted({c.service for c in every}))
-            # never waited for: at 10,000 tenants it is seconds of reading, done in the background
-            # (dashboard/kept.py); the column fills in at a later refresh
-            kept = uptime_figures.tallies(rt, checked, frames.MATRIX_UPTIME_WINDOW, wait=False)
-            if kept is None:
-                st.caption(f"Uptime {frames.MATRIX_UPTIME_WINDOW}: being computed, shown in a few seconds.")
-            else:
-                grid = frames.with_uptime(grid, kept)
-        grid = frames.with_names(grid, names)
+        if uptime_pending:
+            st.caption(f"Uptime {frames.MATRIX_UPTIME_WINDOW}: being computed, shown in a few seconds.")
+        grid = frames.with_names(view.grid, names)
         gen = st.session_state.get(GRID_GEN_KEY, 0)
         config = {
             frames.TENANT_COLUMN: st.column_config.TextColumn("tenant", pinned=True),
@@ -206,8 +215,7 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
         st.caption(frames.RESPONSE_LEGEND)
         st.caption("Click a status cell to open that service's detail.")
 
-        attention = frames.attention(cells)
-        not_healthy = sum(1 for c in cells if frames.needs_attention(c))
+        attention, not_healthy = view.attention, view.not_healthy
         shown = f", the {len(attention)} worst shown" if len(attention) < not_healthy else ""
         with st.expander(f"Not healthy or stale ({not_healthy}{shown})", expanded=0 < not_healthy <= 20):
             if attention.empty:

@@ -8,13 +8,14 @@ import signal
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from pydantic import SecretStr
 
 from healthmon.config import Settings
-from healthmon.dashboard import context, frames, kept
+from healthmon.dashboard import context, frames, kept, matrix_view
 from healthmon.dashboard.kept import Kept
 from healthmon.flows.app import build_app
 from healthmon.monitors.result import Status
@@ -213,3 +214,41 @@ def test_the_matrix_grid_in_pages() -> None:
     assert list(second.tenants[frames.TENANT_COLUMN]) == ["t2", "t3"]
     assert (second.first_row, second.total_rows) == (2, 5)
     assert list(frames.page_of(grid, 3, rows=2).tenants[frames.TENANT_COLUMN]) == ["t4"]
+
+
+def _judged(version: str, stale: bool) -> context.Judged:
+    at = now().isoformat()
+    cells = (
+        Cell("postgres", None, "critical", "healthy", 3.0, at, at, None, 1.0, False),
+        Cell("shopify", "acme", "core", "unhealthy", 120.0, at, at, "HTTP 503", 1.0, stale),
+        Cell("shopify", "globex", "core", "healthy", 80.0, at, at, None, 1.0, False),
+    )
+    rule = context.StaleRule()
+    return context.Judged(
+        (version, rule, now()),
+        cells,
+        {"postgres": cells[:1], "shopify": cells[1:]},
+        (version, rule, hash((1,) if stale else ())),
+    )
+
+
+def test_the_matrix_grid_is_kept_while_its_inputs_are_unchanged() -> None:
+    matrix_view.clear()
+    options: dict[str, Any] = {
+        "tiers": [], "statuses": [], "search": "", "sort": frames.SORT_WORST, "wanted": [],
+        "response": {}, "names": {}, "tallies": None,
+    }  # fmt: skip
+    first = matrix_view.matrix_view(_judged("v1", False), **options)
+    assert first.grid.tenants[frames.TENANT_COLUMN].tolist() == ["acme", "globex"]
+    assert (first.counts["unhealthy"], first.stale, first.not_healthy) == (1, 0, 1)
+    # judged again a second later, nothing changed but the ages: the same grid
+    assert matrix_view.matrix_view(_judged("v1", False), **options) is first
+    # a cell turned stale, a new version, another filter: built again
+    stale = matrix_view.matrix_view(_judged("v1", True), **options)
+    assert stale is not first and stale.stale == 1
+    assert matrix_view.matrix_view(_judged("v2", False), **options) is not first
+    only = matrix_view.matrix_view(_judged("v1", False), **{**options, "search": "glob"})
+    assert only.grid.tenants[frames.TENANT_COLUMN].tolist() == ["globex"] and only.shown == (2,)
+    silenced = {("shopify", "acme"): frames.Response(None, True)}
+    marked = matrix_view.matrix_view(_judged("v1", False), **{**options, "response": silenced})
+    assert marked.grid.tenants.loc[0, "shopify"].endswith(frames.SILENCED_MARK)
