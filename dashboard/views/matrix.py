@@ -8,7 +8,7 @@ import streamlit as st
 
 from healthmon.dashboard import context, frames, status_style
 from healthmon.dashboard import uptime as uptime_figures
-from healthmon.dashboard.matrix_view import matrix_view
+from healthmon.dashboard.kept_frames import matrix_view
 from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.result import TargetKey
 from healthmon.storage.alerts import load_live

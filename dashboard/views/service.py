@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from healthmon.dashboard import context, frames, status_style
+from healthmon.dashboard import context, frames, kept_frames, status_style
 from healthmon.dashboard import uptime as uptime_figures
 from healthmon.flows.slo import slo_report
 from healthmon.monitors.result import TIERS
@@ -142,12 +142,10 @@ def show_result(service: str, tenant: str | None) -> None:
 
 def show_breakdown(service: str, names: dict[str, str]) -> None:
     rt = context.runtime()
-    now, rule = context.now(), context.stale_rule(rt)
-    cells = context.cells(rt, rule=rule, service=service)
-    # the view's cells, not each target's cached result: the same latest results, without
-    # reading 10,000 keys again at every refresh
-    results = frames.results_of(cells)
-    if not results:
+    rule = context.stale_rule(rt)
+    judged = context.judge(rt, rule=rule)
+    cells = judged.by_service.get(service, ())
+    if not cells:
         st.info(f"No tenant has a {service} result yet. {context.NO_RESULTS}", icon="⏳")
         return
     found = counts(cells)
@@ -155,9 +153,9 @@ def show_breakdown(service: str, names: dict[str, str]) -> None:
     for column, status in zip(columns, status_style.STATUS_ORDER, strict=False):
         column.metric(status_style.label(status), found[status], border=True)
     columns[-1].metric(f"{status_style.STALE_EMOJI} {status_style.STALE}", stale_count(cells), border=True)
-    table = frames.breakdown_uptime(
-        frames.breakdown(results, now, rule, names), service, uptime_figures.targets(rt, service)
-    )
+    # the view's cells, not each target's cached result: the same latest results, without
+    # reading 10,000 keys again at every refresh; built once while they are unchanged
+    table = kept_frames.breakdown(judged, service, judged.key[2], names, uptime_figures.targets(rt, service))
     context.table(
         frames.styled(table, ["status"]),
         hide_index=True,

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from healthmon.config import Settings
-from healthmon.dashboard import context, frames, kept, matrix_view
+from healthmon.dashboard import context, frames, kept, kept_frames
 from healthmon.dashboard.kept import Kept
 from healthmon.flows.app import build_app
 from healthmon.monitors.result import Status
@@ -233,22 +233,40 @@ def _judged(version: str, stale: bool) -> context.Judged:
 
 
 def test_the_matrix_grid_is_kept_while_its_inputs_are_unchanged() -> None:
-    matrix_view.clear()
+    kept_frames.clear()
     options: dict[str, Any] = {
         "tiers": [], "statuses": [], "search": "", "sort": frames.SORT_WORST, "wanted": [],
         "response": {}, "names": {}, "tallies": None,
     }  # fmt: skip
-    first = matrix_view.matrix_view(_judged("v1", False), **options)
+    first = kept_frames.matrix_view(_judged("v1", False), **options)
     assert first.grid.tenants[frames.TENANT_COLUMN].tolist() == ["acme", "globex"]
     assert (first.counts["unhealthy"], first.stale, first.not_healthy) == (1, 0, 1)
     # judged again a second later, nothing changed but the ages: the same grid
-    assert matrix_view.matrix_view(_judged("v1", False), **options) is first
+    assert kept_frames.matrix_view(_judged("v1", False), **options) is first
     # a cell turned stale, a new version, another filter: built again
-    stale = matrix_view.matrix_view(_judged("v1", True), **options)
+    stale = kept_frames.matrix_view(_judged("v1", True), **options)
     assert stale is not first and stale.stale == 1
-    assert matrix_view.matrix_view(_judged("v2", False), **options) is not first
-    only = matrix_view.matrix_view(_judged("v1", False), **{**options, "search": "glob"})
+    assert kept_frames.matrix_view(_judged("v2", False), **options) is not first
+    only = kept_frames.matrix_view(_judged("v1", False), **{**options, "search": "glob"})
     assert only.grid.tenants[frames.TENANT_COLUMN].tolist() == ["globex"] and only.shown == (2,)
     silenced = {("shopify", "acme"): frames.Response(None, True)}
-    marked = matrix_view.matrix_view(_judged("v1", False), **{**options, "response": silenced})
+    marked = kept_frames.matrix_view(_judged("v1", False), **{**options, "response": silenced})
     assert marked.grid.tenants.loc[0, "shopify"].endswith(frames.SILENCED_MARK)
+
+
+def test_the_breakdown_is_built_once_and_gets_ages_and_names_each_run() -> None:
+    kept_frames.clear()
+    judged = _judged("v1", True)
+    at = judged.key[2]
+    uptimes: dict[tuple[str, str | None], dict[str, float | None]] = {("shopify", "acme"): {"24h": 0.5}}
+    first = kept_frames.breakdown(judged, "shopify", at, {}, uptimes)
+    assert first[["tenant", "status", "stale"]].values.tolist() == [
+        ["acme", "🔴 unhealthy", False],
+        ["globex", "🟢 healthy", False],
+    ]
+    assert first["uptime 24h %"].tolist()[0] == 50.0
+    later = kept_frames.breakdown(judged, "shopify", at + timedelta(seconds=5), {"globex": "Globex"}, uptimes)
+    assert (later["age s"] - first["age s"]).tolist() == [5.0, 5.0]
+    assert later[frames.NAME_COLUMN].tolist() == ["", "Globex"]
+    per_run = ["age s", frames.NAME_COLUMN]
+    assert later.drop(columns=per_run).equals(first.drop(columns=per_run))

@@ -42,6 +42,19 @@ def test_disable_and_enable_a_tenant(dashboard: Dashboard) -> None:
     assert table(at, "id", "name", "enabled")["id"].tolist() == ["initech"]
 
 
+def test_past_a_thousand_tenants_the_table_lists_the_first_and_search_finds_the_rest(
+    dashboard: Dashboard,
+) -> None:
+    seed.seed_tenants(dashboard.engine, dashboard.cipher, [f"shop-{i:04d}" for i in range(1005)])
+    at = dashboard.open("tenants")
+    assert {m.label: m.value for m in at.metric}["Tenants"] == "1005"
+    listed = table(at, "id", "name", "enabled")["id"].tolist()
+    assert (len(listed), listed[0], listed[-1]) == (1000, "shop-0000", "shop-0999")
+    assert "1,005 tenants match; the first 1,000 by id are listed, search for the others" in texts(at)
+    at.text_input(key="tenants_search").input("shop-100").run()
+    assert table(at, "id", "name", "enabled")["id"].tolist() == [f"shop-{i}" for i in range(1000, 1005)]
+
+
 def test_add_a_tenant_is_validated_like_the_cli(dashboard: Dashboard) -> None:
     at = dashboard.open("tenants")
     assert "No tenants yet" in texts(at)
