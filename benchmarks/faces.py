@@ -81,16 +81,34 @@ def seeded_tenants(url: str) -> int | None:
 
 
 def tree_pids(pid: int) -> list[int]:
-    """The process and its descendants (healthmon dashboard runs Streamlit as a child)."""
+    """The process and its descendants (healthmon dashboard runs Streamlit as a child, and
+    Streamlit's refresher thread its figure worker: a child of that thread's task)."""
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
         found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def peak_rss_by_process(pid: int) -> dict[str, float]:
+    """Each process of the tree's peak RSS in MB, by pid and what it runs."""
+    found = {}
+    for each in tree_pids(pid):
         try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            status = Path(f"/proc/{each}/status").read_text()
+            command = Path(f"/proc/{each}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        todo += [int(c) for c in children]
+        words = [w.decode(errors="replace") for w in command if w]
+        name = next((w for w in words if "multiprocessing" in w or w.endswith(".py")), " ".join(words[-2:]))
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                found[f"{each} {name[-60:]}"] = round(int(line.split()[1]) / 1024, 1)
     return found
 
 
@@ -323,6 +341,10 @@ def main() -> None:
                 )
                 figures["api"] = api_figures(api_base, args.requests, tenant)
                 figures["rss_mb"] = {"api": peak_rss_mb(api.pid), "dashboard": peak_rss_mb(dash.pid)}
+                figures["rss_by_process_mb"] = {
+                    "api": peak_rss_by_process(api.pid),
+                    "dashboard": peak_rss_by_process(dash.pid),
+                }
     finally:
         if not args.keep:
             drop(args.server_url, database)
@@ -375,6 +397,8 @@ def report(figures: dict[str, Any]) -> None:
         first = route.get("first_ms", "-")
         print(f"{name:<24} {first:>9} {route['p50_ms']:>8} {route['p95_ms']:>8} {size:>10} {wire:>12}")
     print(f"peak RSS: api {figures['rss_mb']['api']} MB, dashboard {figures['rss_mb']['dashboard']} MB")
+    for face_name, peaks in figures.get("rss_by_process_mb", {}).items():
+        print(f"  {face_name}: " + ", ".join(f"{name} {mb} MB" for name, mb in peaks.items()))
     print("met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in figures["met"].items()))
 
 

@@ -85,7 +85,8 @@ class StaleRule:
 DEFAULT_RULE = StaleRule()
 
 
-@dataclass(frozen=True)
+# slots: 40,000 of them are held by the API and the dashboard at 10,000 tenants
+@dataclass(frozen=True, slots=True)
 class Cell:
     service: str
     tenant: str | None

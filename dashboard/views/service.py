@@ -28,6 +28,8 @@ from healthmon.storage.tenants import label as tenant_label
 st.title("📈 Service detail")
 
 TENANT_KEY = "tenant"
+#: the breakdown lists at most this many tenants, the worst first
+BREAKDOWN_ROWS = 1000
 
 
 def tenant_picker(options: list[str], names: dict[str, str]) -> str | None:
@@ -156,6 +158,14 @@ def show_breakdown(service: str, names: dict[str, str]) -> None:
     # the view's cells, not each target's cached result: the same latest results, without
     # reading 10,000 keys again at every refresh; built once while they are unchanged
     table = kept_frames.breakdown(judged, service, judged.key[2], names, uptime_figures.targets(rt, service))
+    if len(table) > BREAKDOWN_ROWS:
+        # worst first: the failing tenants are all on it; a browser is not sent 10,000 rows
+        # every refresh (pick a tenant for any other)
+        st.caption(
+            f"the {BREAKDOWN_ROWS:,} worst of {len(table):,} tenants, worst first; pick a tenant above "
+            "for any other"
+        )
+        table = table.iloc[:BREAKDOWN_ROWS]
     context.table(
         frames.styled(table, ["status"]),
         hide_index=True,

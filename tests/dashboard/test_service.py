@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 from healthmon.alerting.notification import Severity
+from healthmon.monitors.result import Status
+from healthmon.storage.results import record_results
 from tests.dashboard import seed
 from tests.dashboard.conftest import Dashboard, table, texts
 
@@ -77,6 +79,20 @@ def test_per_tenant_service_breakdown_and_tenant(dashboard: Dashboard) -> None:
     at.session_state["service_every_tenant"] = True
     at.run()
     assert table(at, "tenant", "status", "latency ms")["tenant"].tolist() == ["globex", "initech", "acme"]
+
+
+def test_past_a_thousand_tenants_the_breakdown_lists_the_worst_thousand(dashboard: Dashboard) -> None:
+    at_time = seed.now()
+    results = [
+        seed.result("shopify", f"shop-{i:04d}", Status.UNHEALTHY if i % 500 == 7 else Status.HEALTHY, at_time)
+        for i in range(1005)
+    ]
+    record_results(dashboard.engine, results)
+    at = dashboard.open("service", service="shopify")
+    breakdown = table(at, "tenant", "status", "latency ms")
+    assert len(breakdown) == 1000
+    assert breakdown["tenant"].tolist()[:3] == ["shop-0007", "shop-0507", "shop-0000"]
+    assert "the 1,000 worst of 1,005 tenants, worst first; pick a tenant above for any other" in texts(at)
 
 
 def test_service_without_results(dashboard: Dashboard) -> None:
