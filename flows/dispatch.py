@@ -23,7 +23,11 @@ Exactly once per run:
   and checks only the others, so a re-run never records a target twice;
 - a batch whose worker died, or that has not answered by the tier's deadline, does not
   vanish: each of its targets the run has not recorded gets an `unknown` result, reason
-  "worker lost", recorded by the flow run's process.
+  "worker lost", recorded by the flow run's process;
+- a worker that was only late, still alive past the deadline, and the flow process recording
+  its batch as lost record under one key (`pipeline.once_key`: run, service, batch): they take
+  turns, and whichever comes second leaves out each target the other recorded
+  (`record_results`' `once_key`), so a late worker's results never follow the "worker lost" rows.
 """
 
 from __future__ import annotations
@@ -44,7 +48,13 @@ from sqlalchemy import Engine, select
 
 from healthmon.config.schema import RunConfig
 from healthmon.flows.app import App, hosted_app
-from healthmon.flows.pipeline import CHECK_SHARE_OF_DEADLINE, BatchSummary, check_batch, record_batch
+from healthmon.flows.pipeline import (
+    CHECK_SHARE_OF_DEADLINE,
+    BatchSummary,
+    check_batch,
+    once_key,
+    record_batch,
+)
 from healthmon.flows.refs import BatchRef
 from healthmon.flows.tier_run import PrefectSteps
 from healthmon.monitors.result import TIERS, CheckResult, Outcome, Status
@@ -102,7 +112,7 @@ async def check_batch_once(app: App, batch: BatchRef) -> BatchSummary:
             "%s batch %s of run %s: %s targets already recorded, checking the other %s",
             batch.service, batch.number, batch.run.run_id, len(done), len(todo),
         )
-    fresh = await check_batch(app, dataclasses.replace(batch, tenant_ids=todo)) if todo else None
+    fresh = await check_batch(app, dataclasses.replace(batch, tenant_ids=todo), once=True) if todo else None
     return _recorded_summary(batch, done, fresh)
 
 
@@ -143,8 +153,10 @@ async def record_lost(app: App, batch: BatchRef, why: str) -> BatchSummary:
         batch.service, batch.number, batch.run.run_id, why, len(lost),
     )
     ttl = TIERS[batch.run.tier].cache_ttl_s
-    await asyncio.to_thread(record_batch, app, lost, batch.run.run_id, ttl)
-    fresh = BatchSummary(batch.service, batch.number, len(lost), len(lost))
+    # the worker may still be recording (late, not dead): whichever of the two comes second
+    # leaves out what the other recorded
+    written = await asyncio.to_thread(record_batch, app, lost, batch.run.run_id, ttl, once_key(batch))
+    fresh = BatchSummary(batch.service, batch.number, written, written)
     return _recorded_summary(batch, done, fresh)
 
 

@@ -213,16 +213,29 @@ def _rules(
     return rules
 
 
-def record_batch(app: App, results: list[CheckResult], run_id: str, ttl_s: int) -> None:
+def record_batch(
+    app: App, results: list[CheckResult], run_id: str, ttl_s: int, once_key: str | None = None
+) -> int:
     """Record a batch's results: history and latest status, the cache, the views; one call per
-    batch (the check step's, or the flow process's for a batch whose worker was lost)."""
+    batch (the check step's, or the flow process's for a batch whose worker was lost). With
+    `once_key` a target the run already recorded is left out (`record_results`). Returns how
+    many were recorded."""
     # what was recorded: a result from a clock running ahead is recorded at the store's time
-    recorded = record_results(app.engine, results, run_id, app.config.alerting.flap_window_s)
-    app.cache.set_many(cache_entries(recorded), ttl_s)
-    invalidate_views(app.cache)
+    recorded = record_results(app.engine, results, run_id, app.config.alerting.flap_window_s, once_key)
+    if recorded:
+        app.cache.set_many(cache_entries(recorded), ttl_s)
+        invalidate_views(app.cache)
+    return len(recorded)
 
 
-async def check_batch(app: App, batch: BatchRef) -> BatchSummary:
+def once_key(batch: BatchRef) -> str:
+    """What the recorders of one batch of one run share (`record_results`' `once_key`)."""
+    return f"{batch.run.run_id}/{batch.service}/{batch.number}"
+
+
+async def check_batch(app: App, batch: BatchRef, once: bool = False) -> BatchSummary:
+    """Check and record the batch. With `once` (a batch that another process may record as
+    lost meanwhile: flows/dispatch.py) a target the run already recorded is not recorded again."""
     monitor = MONITORS[batch.service]
     tier = batch.run.tier
     targets, failed = await asyncio.to_thread(_targets, app, monitor, batch.tenant_ids, tier)
@@ -241,7 +254,8 @@ async def check_batch(app: App, batch: BatchRef) -> BatchSummary:
         )
     rules = await asyncio.to_thread(_rules, app, batch.service, batch.tenant_ids)
     results = [evaluate(r, rules[tenant_key(r.tenant_id)]) for r in checked] + failed
-    await asyncio.to_thread(record_batch, app, results, batch.run.run_id, TIERS[tier].cache_ttl_s)
+    key = once_key(batch) if once else None
+    await asyncio.to_thread(record_batch, app, results, batch.run.run_id, TIERS[tier].cache_ttl_s, key)
     return BatchSummary(
         batch.service, batch.number, len(results), sum(r.status is not Status.HEALTHY for r in results)
     )

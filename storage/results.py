@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from sqlalchemy import Engine, and_, bindparam, literal_column, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -96,7 +96,11 @@ def at_store_time(
 
 
 def record_results(
-    engine: Engine, results: Sequence[CheckResult], run_id: str | None = None, flap_window_s: float = 3600
+    engine: Engine,
+    results: Sequence[CheckResult],
+    run_id: str | None = None,
+    flap_window_s: float = 3600,
+    once_key: str | None = None,
 ) -> list[CheckResult]:
     """History and latest status in one transaction: COPY on PostgreSQL, executemany on SQLite.
 
@@ -107,18 +111,26 @@ def record_results(
     The store's clock is read once per call: a result more than MAX_CLOCK_SKEW_S ahead of it
     is recorded at the store's time (details `clock_skew_s`, `reported_checked_at`), and a
     latest-status row already that far in the future is replaced by the next result.
+    With `once_key` (and a `run_id`), recorders of the same key take turns (a PostgreSQL
+    advisory lock for the transaction), and a result whose target run `run_id` has already
+    recorded is dropped: two recorders of one batch (a worker late past the tier's deadline
+    and the flow process recording its batch as lost) together record each target once.
     Returns the results as recorded, for the cache.
     """
     if not results:
         return []
     postgres = is_postgres(engine)
-    # one latest row per key: the last result of a target wins if a run produced two
-    latest: dict[tuple[str, str], int] = {}
-    for index, result in enumerate(results):
-        latest[(result.service, tenant_key(result.tenant_id))] = index
-    encoded = [json_codec.dumps(r.details) for r in results]
     table = SERVICE_STATUS
     with engine.begin() as conn:
+        if once_key is not None and run_id is not None:
+            results = _not_yet_in_run(conn, results, run_id, once_key)
+            if not results:
+                return []
+        # one latest row per key: the last result of a target wins if a run produced two
+        latest: dict[tuple[str, str], int] = {}
+        for index, result in enumerate(results):
+            latest[(result.service, tenant_key(result.tenant_id))] = index
+        encoded = [json_codec.dumps(r.details) for r in results]
         now = store_now(conn)
         recorded, encoded = at_store_time(results, encoded, now)
         future = now + timedelta(seconds=MAX_CLOCK_SKEW_S)
@@ -164,6 +176,25 @@ def record_results(
                 raise RuntimeError(f"service_status upsert expects {upsert.positiontup}")
             raw.executemany(upsert.string, status)
     return recorded
+
+
+def _not_yet_in_run(
+    conn: Connection, results: Sequence[CheckResult], run_id: str, once_key: str
+) -> Sequence[CheckResult]:
+    """The results whose target run `run_id` has not recorded, read once the key's turn came.
+    On SQLite the database's one writer at a time serializes the recorders instead (a second
+    writer whose read went stale fails rather than writing twice)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": once_key})
+    table = SERVICE_STATUS
+    keys = {(r.service, tenant_key(r.tenant_id)) for r in results}
+    stmt = select(table.c.service, table.c.tenant_id).where(
+        table.c.run_id == run_id,
+        table.c.service.in_(sorted({s for s, _ in keys})),
+        table.c.tenant_id.in_(sorted({t for _, t in keys})),
+    )
+    done = {(row.service, row.tenant_id) for row in conn.execute(stmt)}
+    return [r for r in results if (r.service, tenant_key(r.tenant_id)) not in done] if done else results
 
 
 def _history_result(r: Any) -> CheckResult:

@@ -238,6 +238,33 @@ async def test_the_runs_deadline_bounds_the_workers_checks(spread_app: App, sand
     assert {r.details.get("error") for r in rows} == {"timeout"}, [r.details for r in rows]
 
 
+async def test_a_late_worker_and_the_lost_batch_record_each_target_once(
+    spread_app: App, sandbox: RunningSandbox
+) -> None:
+    """The flow process gave up on a batch at the deadline and recorded it lost, while its
+    worker, alive but late, goes on to record what it checked (its reading of what the run had
+    recorded came before): the worker's results are left out. And the other way round."""
+    from healthmon.flows.dispatch import WORKER_LOST, record_lost
+    from healthmon.flows.pipeline import check_batch
+
+    ids = tuple(f"tenant-{n:04d}" for n in range(1, BATCH + 1))
+    given_up = BatchRef(RunRef(str(uuid.uuid4()), Tier.CORE, time.time() + 10), "shopify", 1, ids)
+    lost = await record_lost(spread_app, given_up, "no answer by the tier's deadline")
+    late = await check_batch(spread_app, given_up, once=True)
+    rows = _rows(spread_app, given_up.run.run_id)
+    assert sorted(r.tenant_id for r in rows) == list(ids)
+    assert {r.details.get("error") for r in rows} == {WORKER_LOST}
+    assert (lost.checked, late.checked) == (BATCH, BATCH)
+
+    answered = BatchRef(RunRef(str(uuid.uuid4()), Tier.CORE, time.time() + 10), "shopify", 1, ids)
+    await check_batch(spread_app, answered, once=True)
+    after = await record_lost(spread_app, answered, "no answer by the tier's deadline")
+    rows = _rows(spread_app, answered.run.run_id)
+    assert sorted(r.tenant_id for r in rows) == list(ids)
+    assert WORKER_LOST not in {r.details.get("error") for r in rows}
+    assert after.checked == BATCH and after.not_healthy == 0
+
+
 def test_one_process_starts_no_cluster(make_app: AppFactory, module_db: str) -> None:
     from healthmon.flows.tier_run import PrefectSteps, _steps
 
