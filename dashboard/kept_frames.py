@@ -26,8 +26,8 @@ from healthmon.monitors.result import TargetKey
 from healthmon.storage.queries import Cell, StaleRule, counts, filter_cells, stale_count
 from healthmon.storage.uptime import Tally
 
-#: frames of each kind kept at once: a few sessions' choices
-KEEP = 16
+#: frames of each kind kept at once for one signature: a few sessions' choices
+KEEP = 8
 T = TypeVar("T")
 
 
@@ -45,27 +45,38 @@ class MatrixView:
 
 
 class _Memo:
-    """The last KEEP values built, by key (thread-safe: every session's script has a thread)."""
+    """Values built from one signature of the judged cells, by key: a new signature (a new
+    version of the view, a cell turned stale) drops the others, whose frames nobody will ask
+    for again (each is megabytes at 10,000 tenants). At most KEEP at once; thread-safe: every
+    session's script has a thread."""
 
     def __init__(self) -> None:
         self._values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._signature: object = None
         self._guard = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    def get(self, signature: object, key: tuple[Any, ...], build: Callable[[], T]) -> T:
         with self._guard:
-            if key in self._values:
+            if signature == self._signature and key in self._values:
                 self._values.move_to_end(key)
                 return cast(T, self._values[key])
         value = build()
         with self._guard:
+            if signature != self._signature:
+                self._values.clear()
+                self._signature = signature
             self._values[key] = value
             while len(self._values) > KEEP:
                 self._values.popitem(last=False)
         return value
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     def clear(self) -> None:
         with self._guard:
             self._values.clear()
+            self._signature = None
 
 
 _GRIDS = _Memo()
@@ -87,7 +98,6 @@ def matrix_view(
     """The grid of the judged cells under these filters: built, or kept from a run that had
     the same inputs. `names` matter only to a search (the grid gets them afterwards)."""
     key = (
-        judged.signature,
         tuple(tiers),
         tuple(statuses),
         search,
@@ -98,7 +108,9 @@ def matrix_view(
         id(tallies),
     )
     return _GRIDS.get(
-        key, lambda: _build(judged.cells, tiers, statuses, search, sort, wanted, response, names, tallies)
+        judged.signature,
+        key,
+        lambda: _build(judged.cells, tiers, statuses, search, sort, wanted, response, names, tallies)
     )
 
 
@@ -144,7 +156,8 @@ def breakdown(
     rule = judged.signature[1]
     # held in the value, so that the uptime figure's identity in the key stays unique
     built = _BREAKDOWNS.get(
-        (judged.signature, service, id(uptimes)),
+        judged.signature,
+        (service, id(uptimes)),
         lambda: (uptimes, _breakdown(judged.by_service.get(service, ()), service, at, rule, uptimes)),
     )
     table = built[1].copy()

@@ -247,6 +247,8 @@ def test_the_matrix_grid_is_kept_while_its_inputs_are_unchanged() -> None:
     stale = kept_frames.matrix_view(_judged("v1", True), **options)
     assert stale is not first and stale.stale == 1
     assert kept_frames.matrix_view(_judged("v2", False), **options) is not first
+    # a new signature drops the frames of the others: nobody asks for them again
+    assert len(kept_frames._GRIDS) == 1
     only = kept_frames.matrix_view(_judged("v1", False), **{**options, "search": "glob"})
     assert only.grid.tenants[frames.TENANT_COLUMN].tolist() == ["globex"] and only.shown == (2,)
     silenced = {("shopify", "acme"): frames.Response(None, True)}
