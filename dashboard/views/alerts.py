@@ -144,7 +144,20 @@ def change_group_members(group: frames.AlertGroup, picked: list[int], note: str,
 
 
 def group_section(group: frames.AlertGroup, expanded: bool) -> None:
-    with st.expander(f"**{group.label}** — {context.plain(group.summary())}", expanded=expanded):
+    # drawn only while open (on_change="rerun"): a page of closed groups was a table and a form
+    # per group for the browser to lay out. The label (the group's counts) is part of the
+    # expander's identity: an open group stays open when acting on it changes them
+    kept_open = f"group_kept_open_{group.key}"
+    box = st.expander(
+        f"**{group.label}** — {context.plain(group.summary())}",
+        expanded=expanded or bool(st.session_state.get(kept_open)),
+        key=f"group_open_{group.key}",
+        on_change="rerun",
+    )
+    st.session_state[kept_open] = box.open
+    if not box.open:
+        return
+    with box:
         context.table(
             named(frames.group_table(group.alerts), group.alerts),
             hide_index=True,
