@@ -19,6 +19,7 @@ import streamlit as st
 
 from healthmon.dashboard import context
 from healthmon.dashboard.auth import verify_password
+from healthmon.dashboard.kept import KEPT
 
 HERE = Path(__file__).resolve().parent
 #: after this many wrong passwords a session waits LOCKOUT_S before it may try again
@@ -102,3 +103,5 @@ sidebar()
 context.show_flash()
 with context.guarded():
     page.run()
+# the first page view has been served: the refresher's first round may begin (dashboard/kept.py)
+KEPT.page_served()

@@ -48,6 +48,12 @@ COST_FACTOR = 5.0
 #: At 10,000 tenants a round is 30-50 s of work, which back to back took a core from the pages
 #: and Chromium on a 2-core machine; the figures are over hours and days and move slowly
 REFRESH_SHARE = 0.25
+#: the refresher's first round begins this long after the first page view's script ended (its
+#: browser is still drawing it then), or FIRST_VIEW_WAIT_S after the start if nobody came: its
+#: queries and the worker would otherwise share the two cores with the first visitor's page,
+#: which took 1-2 s longer (docs/performance.md)
+FIRST_VIEW_GRACE_S = 3.0
+FIRST_VIEW_WAIT_S = 15.0
 #: the worker process's niceness: the server's page runs and PostgreSQL come first
 WORKER_NICE = 10
 
@@ -100,6 +106,7 @@ class Kept:
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._first_view = threading.Event()
         self._pool_guard = threading.Lock()
 
     def _entry(self, key: str, compute: Callable[[], Any], every_s: float) -> _Entry:
@@ -155,6 +162,11 @@ class Kept:
         entry = self._entry(key, compute, every_s)
         return entry.value if entry.at is not None else None
 
+    def page_served(self) -> None:
+        """A page's script run ended (app.py says so): the first one lets the refresher's first
+        round begin, FIRST_VIEW_GRACE_S later."""
+        self._first_view.set()
+
     def clear(self) -> None:
         """Forgets every kept value (a new runtime, or a test's new database)."""
         with self._guard:
@@ -190,12 +202,18 @@ class Kept:
         return done
 
     def start(
-        self, wanted: Callable[[], None] = lambda: None, announce: bool = True, worker: bool = False
+        self,
+        wanted: Callable[[], None] = lambda: None,
+        announce: bool = True,
+        worker: bool = False,
+        first_view_wait_s: float = FIRST_VIEW_WAIT_S,
     ) -> None:
         """The refresher thread (a daemon: it ends with the server). It first calls `wanted`,
-        which names (peeks at) what to compute before anybody asks; with `announce`, one line on
+        which names (peeks at) what to compute before anybody asks, then waits for the first
+        page view (`page_served`, at most `first_view_wait_s`); with `announce`, one line on
         stderr once those are all computed. With `worker`, Figures are computed in a worker
-        process from then on, whoever asks."""
+        process from then on, whoever asks (a page asking before the first round computes its
+        figure itself, as ever)."""
         if self._thread is not None:
             return
         if worker:
@@ -206,6 +224,8 @@ class Kept:
                 wanted()
             except Exception:
                 log.exception("naming the dashboard's kept figures failed")
+            if self._first_view.wait(first_view_wait_s):
+                time.sleep(FIRST_VIEW_GRACE_S)
             first = True
             while True:
                 started = time.monotonic()
@@ -215,7 +235,7 @@ class Kept:
                     print(
                         f"healthmon dashboard: {count} kept figures computed in {took:.1f} s", file=sys.stderr
                     )
-                    first = False
+                first = False
                 time.sleep(1.0)
 
         # set before the thread runs: from now on peek leaves the computing to it

@@ -24,6 +24,7 @@ from healthmon.storage.queries import Cell, invalidate_views, matrix_cells
 from healthmon.storage.results import record_results
 from tests.dashboard.seed import now, result
 from tests.support.app import SECRET_KEY
+from tests.support.waiting import wait_until
 
 
 class Counter:
@@ -135,6 +136,25 @@ def test_after_its_first_round_the_refresher_rests_three_times_each_cost() -> No
     assert len(rests) == 2
     assert all(r == pytest.approx(e.cost_s * 3) for r, e in zip(rests, store._entries.values(), strict=True))
     assert kept.REFRESH_SHARE == 0.25
+
+
+def test_the_refreshers_first_round_waits_for_the_first_page_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kept, "FIRST_VIEW_GRACE_S", 0.0)
+    store, compute = Kept(), Counter()
+    waited: list[tuple[float | None, int]] = []
+
+    class Gate(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waited.append((timeout, compute.calls))
+            return super().wait(timeout)
+
+    store._first_view = Gate()
+    store.start(lambda: store.peek("k", compute, every_s=60), announce=False, first_view_wait_s=3600)
+    wait_until(lambda: waited, 30, "the refresher to wait for a page view")
+    # named, not computed: the first visitor's page has the cores to itself
+    assert waited == [(3600, 0)] and store.peek("k", compute, every_s=60) is None
+    store.page_served()
+    wait_until(lambda: store.peek("k", compute, every_s=60) == 1, 30, "the first round")
 
 
 def test_a_costly_figure_is_not_refreshed_sooner_than_its_cost_allows() -> None:
