@@ -46,7 +46,10 @@ def read_tenants(engine: Engine, services: Sequence[str]) -> Tenants:
     """One read of the tenants table: names and the expected targets of `services`."""
     tenants = list_tenants(engine, enabled_only=False)
     names = {t.id: t.name for t in tenants if has_name(t.id, t.name)}
-    expected = {service: frozenset(targets_of(tenants, [service])) for service in services}
+    by_service: dict[str, set[TargetKey]] = {service: set() for service in services}
+    for target in targets_of(tenants, services):
+        by_service[target[0]].add(target)
+    expected = {service: frozenset(found) for service, found in by_service.items()}
     digest = hashlib.blake2b(json.dumps(sorted(names.items())).encode(), digest_size=8).hexdigest()
     return Tenants(names, digest, expected)
 

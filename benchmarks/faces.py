@@ -114,16 +114,7 @@ def peak_rss_by_process(pid: int) -> dict[str, float]:
 
 def peak_rss_mb(pid: int) -> float:
     """The largest peak RSS (VmHWM) among the process and its descendants."""
-    peaks = []
-    for each in tree_pids(pid):
-        try:
-            status = Path(f"/proc/{each}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peaks.append(int(line.split()[1]) / 1024)
-    return round(max(peaks, default=0.0), 1)
+    return max(peak_rss_by_process(pid).values(), default=0.0)
 
 
 @contextmanager

@@ -153,6 +153,15 @@ class Judged:
     #: cells are stale (everything else in a cell but its age comes with the version)
     signature: tuple[str, StaleRule, int]
 
+    @property
+    def rule(self) -> StaleRule:
+        return self.key[1]
+
+    @property
+    def at(self) -> datetime:
+        """The instant the cells were judged at."""
+        return self.key[2]
+
 
 #: the cells last judged, per store: what every page part and session asking within the same
 #: second shares

@@ -243,7 +243,6 @@ class Kept:
         self._thread.start()
 
 
-
 def _new_pool() -> ProcessPoolExecutor:
     # spawned, not forked: the server has threads (a fork would copy their held locks) and an
     # engine whose sockets the worker must not share

@@ -23,7 +23,7 @@ import pandas as pd
 from healthmon.dashboard import frames
 from healthmon.dashboard.context import Judged
 from healthmon.monitors.result import TargetKey
-from healthmon.storage.queries import Cell, StaleRule, counts, filter_cells, stale_count
+from healthmon.storage.queries import counts, filter_cells, stale_count
 from healthmon.storage.uptime import Tally
 
 #: frames of each kind kept at once for one signature: a few sessions' choices
@@ -40,32 +40,35 @@ class MatrixView:
     not_healthy: int
     counts: dict[str, int]
     stale: int
-    #: what the grid was built from, kept so that its identity in the key stays unique
-    tallies: Mapping[TargetKey, Tally] | None
 
 
 class _Memo:
     """Values built from one signature of the judged cells, by key: a new signature (a new
     version of the view, a cell turned stale) drops the others, whose frames nobody will ask
     for again (each is megabytes at 10,000 tenants). At most KEEP at once; thread-safe: every
-    session's script has a thread."""
+    session's script has a thread.
+
+    A figure that goes into a value is in its key by identity (`id`, as a mapping cannot be
+    hashed): it is held beside the value, so that no other object can take that id while the
+    value is kept."""
 
     def __init__(self) -> None:
-        self._values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._values: OrderedDict[tuple[Any, ...], tuple[object, Any]] = OrderedDict()
         self._signature: object = None
         self._guard = threading.Lock()
 
-    def get(self, signature: object, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    def get(self, signature: object, key: tuple[Any, ...], build: Callable[[], T], held: object = None) -> T:
+        key = (*key, id(held))
         with self._guard:
             if signature == self._signature and key in self._values:
                 self._values.move_to_end(key)
-                return cast(T, self._values[key])
+                return cast(T, self._values[key][1])
         value = build()
         with self._guard:
             if signature != self._signature:
                 self._values.clear()
                 self._signature = signature
-            self._values[key] = value
+            self._values[key] = (held, value)
             while len(self._values) > KEEP:
                 self._values.popitem(last=False)
         return value
@@ -97,6 +100,26 @@ def matrix_view(
 ) -> MatrixView:
     """The grid of the judged cells under these filters: built, or kept from a run that had
     the same inputs. `names` matter only to a search (the grid gets them afterwards)."""
+
+    def build() -> MatrixView:
+        every = judged.cells
+        position = {id(c): i for i, c in enumerate(every)}
+        cells = filter_cells(
+            every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None, names=names
+        )
+        cells = frames.with_response(cells, response, wanted)
+        grid = frames.matrix(cells, sort, response)
+        if tallies is not None:
+            grid = frames.with_uptime(grid, tallies)
+        return MatrixView(
+            shown=tuple(position[id(c)] for c in cells),
+            grid=grid,
+            attention=frames.attention(cells),
+            not_healthy=sum(1 for c in cells if frames.needs_attention(c)),
+            counts=counts(cells),
+            stale=stale_count(cells),
+        )
+
     key = (
         tuple(tiers),
         tuple(statuses),
@@ -105,43 +128,8 @@ def matrix_view(
         tuple(wanted),
         frozenset(response.items()),
         tuple(sorted(names.items())) if search else None,
-        id(tallies),
     )
-    return _GRIDS.get(
-        judged.signature,
-        key,
-        lambda: _build(judged.cells, tiers, statuses, search, sort, wanted, response, names, tallies)
-    )
-
-
-def _build(
-    every: Sequence[Cell],
-    tiers: Sequence[str],
-    statuses: Sequence[str],
-    search: str,
-    sort: str,
-    wanted: Sequence[str],
-    response: Mapping[TargetKey, frames.Response],
-    names: Mapping[str, str],
-    tallies: Mapping[TargetKey, Tally] | None,
-) -> MatrixView:
-    position = {id(c): i for i, c in enumerate(every)}
-    cells = filter_cells(
-        every, tiers=tiers or None, statuses=statuses or None, tenant_search=search or None, names=names
-    )
-    cells = frames.with_response(cells, response, wanted)
-    grid = frames.matrix(cells, sort, response)
-    if tallies is not None:
-        grid = frames.with_uptime(grid, tallies)
-    return MatrixView(
-        shown=tuple(position[id(c)] for c in cells),
-        grid=grid,
-        attention=frames.attention(cells),
-        not_healthy=sum(1 for c in cells if frames.needs_attention(c)),
-        counts=counts(cells),
-        stale=stale_count(cells),
-        tallies=tallies,
-    )
+    return _GRIDS.get(judged.signature, key, build, held=tallies)
 
 
 def breakdown(
@@ -153,29 +141,22 @@ def breakdown(
 ) -> pd.DataFrame:
     """`frames.breakdown` with `frames.breakdown_uptime` of one per-tenant service's cells,
     ages at `at` and the tenants' names as they are now."""
-    rule = judged.signature[1]
-    # held in the value, so that the uptime figure's identity in the key stays unique
     built = _BREAKDOWNS.get(
         judged.signature,
-        (service, id(uptimes)),
-        lambda: (uptimes, _breakdown(judged.by_service.get(service, ()), service, at, rule, uptimes)),
+        (service,),
+        lambda: frames.breakdown_uptime(
+            frames.breakdown(frames.results_of(judged.by_service.get(service, ())), at, judged.rule),
+            service,
+            uptimes,
+        ),
+        held=uptimes,
     )
-    table = built[1].copy()
+    table = built.copy()
     checked = pd.to_datetime(table["checked"], utc=True)
     # as frames.breakdown judges them: seconds since the check, at least 0, to 0.1 s
     table["age s"] = ((pd.Timestamp(at) - checked).dt.total_seconds().clip(lower=0.0)).round(1)
     table[frames.NAME_COLUMN] = [names.get(t, "") for t in table["tenant"]]
     return table
-
-
-def _breakdown(
-    cells: Sequence[Cell],
-    service: str,
-    at: datetime,
-    rule: StaleRule,
-    uptimes: Mapping[TargetKey, Mapping[str, float | None]],
-) -> pd.DataFrame:
-    return frames.breakdown_uptime(frames.breakdown(frames.results_of(cells), at, rule), service, uptimes)
 
 
 def clear() -> None:

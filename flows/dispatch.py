@@ -38,13 +38,11 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.cache_policies import NONE
-from sqlalchemy import Engine, select
 
 from healthmon.config.schema import RunConfig
 from healthmon.flows.app import App, hosted_app
@@ -58,8 +56,7 @@ from healthmon.flows.pipeline import (
 from healthmon.flows.refs import BatchRef
 from healthmon.flows.tier_run import PrefectSteps
 from healthmon.monitors.result import TIERS, CheckResult, Outcome, Status
-from healthmon.storage.tables import SERVICE_STATUS
-from healthmon.storage.types import tenant_from_key, tenant_key
+from healthmon.storage.results import recorded_in_run
 
 if TYPE_CHECKING:
     import distributed
@@ -72,20 +69,6 @@ WORKER_LOST = "worker_lost"
 #: a worker thread per process: one batch at a time each (docs/performance.md: more threads
 #: share one GIL and bought nothing measurable)
 THREADS_PER_WORKER = 1
-
-
-def recorded_in_run(
-    engine: Engine, service: str, run_id: str, tenant_ids: Sequence[str | None]
-) -> dict[str | None, str]:
-    """Status per target of `tenant_ids` that run `run_id` has already recorded."""
-    table = SERVICE_STATUS
-    stmt = select(table.c.tenant_id, table.c.status).where(
-        table.c.service == service,
-        table.c.run_id == run_id,
-        table.c.tenant_id.in_([tenant_key(t) for t in tenant_ids]),
-    )
-    with engine.connect() as conn:
-        return {tenant_from_key(row.tenant_id): row.status for row in conn.execute(stmt)}
 
 
 def _recorded_summary(

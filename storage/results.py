@@ -18,10 +18,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from healthmon.monitors import json_codec
 from healthmon.monitors.result import CheckResult, Status, Tier
-from healthmon.storage.db import MAX_CLOCK_SKEW_S, is_postgres, store_now
+from healthmon.storage.db import MAX_CLOCK_SKEW_S, ids_filter, is_postgres, store_now
 from healthmon.storage.status import STATUS_COLUMNS, status_row, upsert_latest
 from healthmon.storage.tables import HISTORY, SERVICE_STATUS
-from healthmon.storage.types import UtcDateTime, tenant_key
+from healthmon.storage.types import UtcDateTime, tenant_from_key, tenant_key
 
 #: SQLAlchemy's storage format for DateTime on SQLite (naive, microseconds)
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -186,15 +186,36 @@ def _not_yet_in_run(
     writer whose read went stale fails rather than writing twice)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": once_key})
+    by_service: dict[str, list[str | None]] = {}
+    for r in results:
+        by_service.setdefault(r.service, []).append(r.tenant_id)
+    done = {
+        (service, tenant)
+        for service, tenants in by_service.items()
+        for tenant in _recorded_in_run(conn, service, run_id, tenants)
+    }
+    return [r for r in results if (r.service, r.tenant_id) not in done] if done else results
+
+
+def recorded_in_run(
+    engine: Engine, service: str, run_id: str, tenant_ids: Sequence[str | None]
+) -> dict[str | None, str]:
+    """Status per target of `tenant_ids` that run `run_id` has already recorded (the latest
+    status row carries the run id, written in the same transaction as the history row)."""
+    with engine.connect() as conn:
+        return _recorded_in_run(conn, service, run_id, tenant_ids)
+
+
+def _recorded_in_run(
+    conn: Connection, service: str, run_id: str, tenant_ids: Sequence[str | None]
+) -> dict[str | None, str]:
     table = SERVICE_STATUS
-    keys = {(r.service, tenant_key(r.tenant_id)) for r in results}
-    stmt = select(table.c.service, table.c.tenant_id).where(
+    stmt = select(table.c.tenant_id, table.c.status).where(
+        table.c.service == service,
         table.c.run_id == run_id,
-        table.c.service.in_(sorted({s for s, _ in keys})),
-        table.c.tenant_id.in_(sorted({t for _, t in keys})),
+        ids_filter(conn.engine, table.c.tenant_id, [tenant_key(t) for t in tenant_ids]),
     )
-    done = {(row.service, row.tenant_id) for row in conn.execute(stmt)}
-    return [r for r in results if (r.service, tenant_key(r.tenant_id)) not in done] if done else results
+    return {tenant_from_key(row.tenant_id): row.status for row in conn.execute(stmt)}
 
 
 def _history_result(r: Any) -> CheckResult:

@@ -12,7 +12,7 @@ from healthmon.dashboard.kept_frames import matrix_view
 from healthmon.flows import alerts as flow_alerts
 from healthmon.monitors.result import TargetKey
 from healthmon.storage.alerts import load_live
-from healthmon.storage.queries import Cell, stale_count
+from healthmon.storage.queries import Cell
 from healthmon.storage.tenants import display_names
 
 GRID_GEN_KEY = "matrix_grid_gen"
@@ -57,12 +57,12 @@ def open_detail(service: str, tenant: str | None) -> None:
     st.switch_page(context.SERVICE_PAGE, query_params=params)
 
 
-def freshness_line(cells: list[Cell], stale_after: float) -> None:
+def freshness_line(cells: list[Cell], stale: int, stale_after: float) -> None:
     """How old the data shown is (not when the page refreshed), and a warning while any of it
-    is stale: after `healthmon serve` stops, the old statuses must not pass for current ones."""
+    (`stale` of the cells) is stale: after `healthmon serve` stops, the old statuses must not
+    pass for current ones."""
     newest = min(c.age_s for c in cells)
     oldest = max(c.age_s for c in cells)
-    stale = stale_count(cells)
     if stale == len(cells):
         st.warning(
             f"Data from {context.age_text(newest)} ago — stale: no target has a result newer than "
@@ -138,7 +138,7 @@ def live_matrix(tiers: list[str], statuses: list[str], search: str, sort: str, w
         )
         columns[-1].metric("targets", len(cells), border=True)
         if cells:
-            freshness_line(cells, rule.stale_after)
+            freshness_line(cells, view.stale, rule.stale_after)
 
         if uptime_pending:
             st.caption(f"Uptime {frames.MATRIX_UPTIME_WINDOW}: being computed, shown in a few seconds.")

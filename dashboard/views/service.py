@@ -157,7 +157,7 @@ def show_breakdown(service: str, names: dict[str, str]) -> None:
     columns[-1].metric(f"{status_style.STALE_EMOJI} {status_style.STALE}", stale_count(cells), border=True)
     # the view's cells, not each target's cached result: the same latest results, without
     # reading 10,000 keys again at every refresh; built once while they are unchanged
-    table = kept_frames.breakdown(judged, service, judged.key[2], names, uptime_figures.targets(rt, service))
+    table = kept_frames.breakdown(judged, service, judged.at, names, uptime_figures.targets(rt, service))
     if len(table) > BREAKDOWN_ROWS:
         # worst first: the failing tenants are all on it; a browser is not sent 10,000 rows
         # every refresh (pick a tenant for any other)
